@@ -1,0 +1,47 @@
+#include "engine/chunk_slots.hpp"
+
+#include <cassert>
+
+namespace tbbpipe::engine {
+
+ChunkSlots::ChunkSlots(std::size_t count) {
+    slots_.reserve(count);
+    free_.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        slots_.push_back(std::make_unique<Chunk>());
+        free_.push_back(slots_.back().get());
+    }
+}
+
+Chunk* ChunkSlots::acquire() {
+    std::lock_guard lock(mutex_);
+    if (free_.empty()) {
+        throw PipelineError(StatusCode::kInternal, "chunk slot pool exhausted (limiter bypassed)");
+    }
+    Chunk* chunk = free_.back();
+    free_.pop_back();
+    ++acquisitions_;
+    if (!chunk->input.empty()) ++reuse_hits_;
+    chunk->recycle();
+    return chunk;
+}
+
+void ChunkSlots::release(Chunk* chunk) {
+    std::lock_guard lock(mutex_);
+    assert(free_.size() < slots_.size() && "slot released twice");
+    free_.push_back(chunk);
+}
+
+std::size_t ChunkSlots::free_count() const {
+    std::lock_guard lock(mutex_);
+    return free_.size();
+}
+
+std::size_t ChunkSlots::reserved_bytes() const {
+    std::lock_guard lock(mutex_);
+    std::size_t total = 0;
+    for (const auto& slot : slots_) total += slot->input.capacity() + slot->output.capacity();
+    return total;
+}
+
+}  // namespace tbbpipe::engine

@@ -1,0 +1,273 @@
+#include "engine/pipeline.hpp"
+
+#include <oneapi/tbb/flow_graph.h>
+#include <oneapi/tbb/info.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <cassert>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <tuple>
+
+#include "engine/chunk_slots.hpp"
+#include "engine/token_gauge.hpp"
+
+namespace tbbpipe::engine {
+namespace {
+
+namespace flow = tbb::flow;
+
+// A ticket is permission to claim one chunk; it carries no data so that a ticket parked in the
+// input_node's one-item buffer costs no memory.
+using Ticket = int;
+// Integral decrement type: with continue_msg, a limiter only decrements after a message from
+// every connected predecessor (oneTBB issue 419); with int, putting k returns k tokens.
+using TokenLimiter = flow::limiter_node<Ticket, int>;
+using ChunkLimiter = flow::limiter_node<Chunk*, int>;
+
+int resolve_cpu_tokens(int requested) {
+    return requested > 0 ? requested : std::max(1, tbb::info::default_concurrency());
+}
+
+Status status_from_current_exception() {
+    try {
+        throw;
+    } catch (const PipelineError& e) {
+        return e.status();
+    } catch (const std::bad_alloc&) {
+        return {StatusCode::kResourceExhausted, "out of memory"};
+    } catch (const std::exception& e) {
+        return {StatusCode::kInternal, e.what()};
+    } catch (...) {
+        return {StatusCode::kInternal, "unknown exception in a pipeline stage"};
+    }
+}
+
+// Shared by all bodies of one run. The first failure wins; later ones are consequences.
+class RunState {
+public:
+    explicit RunState(const std::atomic<bool>* cancel) : cancel_(cancel) {}
+
+    void fail(const Status& status) {
+        std::lock_guard lock(mutex_);
+        if (first_error_.is_ok()) first_error_ = status;
+        // release pairs with the acquire in should_stop(): a body that sees the flag also sees
+        // first_error_ through the mutex if it ever reads it.
+        failed_.store(true, std::memory_order_release);
+    }
+    bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_acquire); }
+    bool should_stop() const { return failed_.load(std::memory_order_acquire) || cancelled(); }
+    Status first_error() const {
+        std::lock_guard lock(mutex_);
+        return first_error_;
+    }
+
+private:
+    const std::atomic<bool>* cancel_;
+    std::atomic<bool> failed_{false};
+    mutable std::mutex mutex_;
+    Status first_error_;  // guarded by mutex_
+};
+
+}  // namespace
+
+std::size_t chunk_tokens_for_budget(std::size_t memory_budget, std::size_t bytes_per_chunk,
+                                    int cpu_tokens, int io_tokens) {
+    const std::size_t useful = 2 * static_cast<std::size_t>(resolve_cpu_tokens(cpu_tokens)) +
+                               static_cast<std::size_t>(std::max(1, io_tokens)) + 2;
+    const std::size_t affordable = bytes_per_chunk ? memory_budget / bytes_per_chunk : useful;
+    return std::clamp<std::size_t>(std::min(affordable, useful), 2, std::max<std::size_t>(2, useful));
+}
+
+struct Pipeline::Impl {
+    Impl(int cpu_tokens, std::size_t chunk_tokens) : arena(cpu_tokens), slots(chunk_tokens) {}
+    tbb::task_arena arena;
+    ChunkSlots slots;
+};
+
+Pipeline::Pipeline(const PipelineConfig& config) : config_(config) {
+    config_.cpu_tokens = resolve_cpu_tokens(config.cpu_tokens);
+    config_.io_tokens = std::max(1, config.io_tokens);
+    if (config_.chunk_tokens == 0) {
+        config_.chunk_tokens = chunk_tokens_for_budget(0, 0, config_.cpu_tokens, config_.io_tokens);
+    }
+    config_.chunk_tokens = std::max<std::size_t>(1, config_.chunk_tokens);
+    impl_ = std::make_unique<Impl>(config_.cpu_tokens, config_.chunk_tokens);
+}
+
+Pipeline::~Pipeline() = default;
+
+double Pipeline::buffer_reuse_rate() const {
+    const auto n = impl_->slots.acquisitions();
+    return n ? static_cast<double>(impl_->slots.reuse_hits()) / static_cast<double>(n) : 0.0;
+}
+
+std::size_t Pipeline::reserved_buffer_bytes() const { return impl_->slots.reserved_bytes(); }
+
+RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSink& sink,
+                        const std::atomic<bool>* cancel) {
+    RunReport report;
+    report.chunk_tokens = config_.chunk_tokens;
+    report.cpu_tokens = config_.cpu_tokens;
+    report.io_tokens = std::min(config_.io_tokens, std::max(1, source.max_concurrent_reads()));
+
+    RunState state(cancel);
+    ChunkSlots& slots = impl_->slots;
+    TokenGauge chunk_gauge;      // slots in use
+    TokenGauge read_gauge;       // claim + fill in progress
+    TokenGauge transform_gauge;  // transforms in progress
+    std::mutex claim_mutex;
+    std::uint64_t next_seq = 0;        // guarded by claim_mutex
+    std::uint64_t next_delivered = 0;  // touched only by the serial writer
+    std::uint64_t written = 0;         // touched only by the serial writer
+    std::atomic<bool> exhausted{false};
+
+    impl_->arena.execute([&] {
+        flow::graph g;
+
+        flow::input_node<Ticket> tickets(g, [&](tbb::flow_control& fc) -> Ticket {
+            if (exhausted.load(std::memory_order_acquire) || state.should_stop()) fc.stop();
+            return 0;
+        });
+        TokenLimiter chunk_limiter(g, config_.chunk_tokens);
+        flow::queue_node<Ticket> read_queue(g);  // bounded: at most chunk_tokens tickets
+        TokenLimiter io_limiter(g, static_cast<std::size_t>(report.io_tokens));
+
+        using ReaderNode = flow::multifunction_node<Ticket, std::tuple<Chunk*, int, int>>;
+        ReaderNode reader(g, flow::unlimited, [&](const Ticket&, ReaderNode::output_ports_type& out) {
+            Chunk* chunk = nullptr;
+            bool claimed = false;
+            {
+                GaugeHold reading(read_gauge);
+                try {
+                    chunk = slots.acquire();
+                    chunk_gauge.take();
+                } catch (...) {
+                    state.fail(status_from_current_exception());
+                }
+                if (chunk) {
+                    std::unique_lock lock(claim_mutex);
+                    if (!exhausted.load(std::memory_order_relaxed) && !state.should_stop()) {
+                        chunk->seq = next_seq;
+                        try {
+                            claimed = source.claim(*chunk);
+                        } catch (...) {
+                            claimed = true;  // the seq is spent: the chunk travels on, failed
+                            chunk->status = status_from_current_exception();
+                        }
+                        if (claimed) {
+                            ++next_seq;
+                        } else {
+                            exhausted.store(true, std::memory_order_release);
+                        }
+                    }
+                    lock.unlock();
+                    if (claimed && chunk->status.is_ok()) {
+                        try {
+                            source.fill(*chunk);
+                        } catch (...) {
+                            chunk->status = status_from_current_exception();
+                        }
+                    }
+                    if (!chunk->status.is_ok()) state.fail(chunk->status);
+                }
+            }  // the read gauge is released before the I/O token, so observed <= budget
+            if (claimed) {
+                std::get<0>(out).try_put(chunk);
+            } else {
+                if (chunk) {
+                    slots.release(chunk);
+                    chunk_gauge.give();
+                }
+                std::get<2>(out).try_put(1);  // this ticket's chunk token comes back unused
+            }
+            std::get<1>(out).try_put(1);  // I/O token back
+        });
+
+        flow::queue_node<Chunk*> cpu_queue(g);  // bounded: at most chunk_tokens chunks
+        ChunkLimiter cpu_limiter(g, static_cast<std::size_t>(config_.cpu_tokens));
+
+        using TransformNode = flow::multifunction_node<Chunk*, std::tuple<Chunk*, int>>;
+        TransformNode transformer(g, flow::unlimited, [&](Chunk* chunk, TransformNode::output_ports_type& out) {
+            {
+                GaugeHold working(transform_gauge);
+                // After a failure or cancel, in-flight chunks drain without work so their tokens
+                // come back quickly along the normal path.
+                if (chunk->status.is_ok() && !state.should_stop()) {
+                    try {
+                        transform.transform(*chunk);
+                    } catch (...) {
+                        chunk->status = status_from_current_exception();
+                        state.fail(chunk->status);
+                    }
+                }
+            }
+            std::get<0>(out).try_put(chunk);
+            std::get<1>(out).try_put(1);  // CPU token back
+        });
+
+        // Ordering is enforced here: the sequencer releases chunks strictly by seq, contiguous from
+        // 0 (the engine assigns seq under claim_mutex, and a failed claim still spends its seq),
+        // and its span is bounded by chunk_tokens because only that many seqs exist at once.
+        flow::sequencer_node<Chunk*> order(g, [](Chunk* const& chunk) { return chunk->seq; });
+
+        // Serial + rejecting: one write at a time, chunks wait in the sequencer, not in a queue.
+        flow::function_node<Chunk*, int, flow::rejecting> writer(g, flow::serial, [&](Chunk* chunk) {
+            assert(chunk->seq == next_delivered && "sequencer delivered out of order");
+            ++next_delivered;
+            if (chunk->status.is_ok() && !state.should_stop()) {
+                try {
+                    sink.write(*chunk);
+                    ++written;
+                } catch (...) {
+                    state.fail(status_from_current_exception());
+                }
+            }
+            slots.release(chunk);
+            chunk_gauge.give();
+            return 1;  // chunk token back
+        });
+
+        flow::make_edge(tickets, chunk_limiter);
+        flow::make_edge(chunk_limiter, read_queue);
+        flow::make_edge(read_queue, io_limiter);
+        flow::make_edge(io_limiter, reader);
+        flow::make_edge(flow::output_port<0>(reader), cpu_queue);
+        flow::make_edge(flow::output_port<1>(reader), io_limiter.decrementer());
+        flow::make_edge(flow::output_port<2>(reader), chunk_limiter.decrementer());
+        flow::make_edge(cpu_queue, cpu_limiter);
+        flow::make_edge(cpu_limiter, transformer);
+        flow::make_edge(flow::output_port<0>(transformer), order);
+        flow::make_edge(flow::output_port<1>(transformer), cpu_limiter.decrementer());
+        flow::make_edge(order, writer);
+        flow::make_edge(writer, chunk_limiter.decrementer());
+
+        tickets.activate();
+        g.wait_for_all();
+    });
+
+    report.chunks_issued = next_seq;
+    report.chunks_delivered = next_delivered;
+    report.chunks_written = written;
+    report.max_chunks_in_flight = chunk_gauge.max_held();
+    report.max_reads_in_flight = read_gauge.max_held();
+    report.max_transforms_in_flight = transform_gauge.max_held();
+    report.tokens_outstanding = chunk_gauge.held() + read_gauge.held() + transform_gauge.held();
+
+    report.status = state.first_error();
+    if (report.status.is_ok() && state.cancelled()) {
+        report.status = {StatusCode::kCancelled, "interrupted"};
+    }
+    // wait_for_all() returns normally even when a sequence gap stalled the sequencer: compare.
+    if (report.status.is_ok() && report.chunks_delivered != report.chunks_issued) {
+        report.status = {StatusCode::kInternal, "sequencer gap: chunks issued and written differ"};
+    }
+    if (report.status.is_ok() && report.tokens_outstanding != 0) {
+        report.status = {StatusCode::kInternal, "tokens not returned after the run"};
+    }
+    return report;
+}
+
+}  // namespace tbbpipe::engine

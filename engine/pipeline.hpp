@@ -1,0 +1,108 @@
+// Pipeline: the flow graph that moves chunks from a source, through a parallel transform, to an
+// ordered sink, with every resource behind a token budget.
+//
+//   source ──> [chunk limiter] ─> queue ─> [I/O limiter] ─> reader ─> queue ─> [CPU limiter]
+//      ─> transform ─> sequencer ─> ordered writer
+//
+// * chunk limiter: chunks in flight, i.e. the memory budget (each holds one ChunkSlots slot);
+//   returned by the writer, or by the reader when a ticket found the source exhausted.
+// * I/O limiter: concurrent reads; returned by the reader when its read is done.
+// * CPU limiter: concurrent transforms; returned by the transform when its work is done.
+// The queues in front of the limiters are required (a limiter drops what a non-buffering
+// predecessor offers) and are bounded by the chunk limiter, as is the sequencer's span.
+#pragma once
+
+#include <atomic>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "engine/chunk.hpp"
+#include "engine/status.hpp"
+
+namespace tbbpipe::engine {
+
+class ChunkSlots;
+
+/// Produces chunks. claim() is serialised by the engine, which assigns chunk.seq before calling it;
+/// fill() runs concurrently (up to the I/O budget) after a successful claim.
+/// A claim that throws still consumes its seq (the chunk travels on marked failed).
+class ChunkSource {
+public:
+    virtual ~ChunkSource() = default;
+    /// Reserves the next chunk (and for a stream, reads it). false: the source is exhausted.
+    virtual bool claim(Chunk& chunk) = 0;
+    /// Reads the claimed chunk's bytes when that can happen in parallel (e.g. pread).
+    virtual void fill(Chunk& /*chunk*/) {}
+    /// How many reads may run at once (a pipe: 1).
+    virtual int max_concurrent_reads() const { return INT_MAX; }
+};
+
+/// Transforms one chunk; called concurrently from many threads on distinct chunks.
+class ChunkTransform {
+public:
+    virtual ~ChunkTransform() = default;
+    virtual void transform(Chunk& chunk) = 0;
+};
+
+/// Receives chunks one at a time, strictly in seq order, from one thread at a time.
+class ChunkSink {
+public:
+    virtual ~ChunkSink() = default;
+    virtual void write(const Chunk& chunk) = 0;
+};
+
+struct PipelineConfig {
+    int cpu_tokens = 0;            ///< concurrent transforms and arena threads; 0 = all cores
+    int io_tokens = 4;             ///< concurrent reads
+    std::size_t chunk_tokens = 0;  ///< chunks in flight (slots); 0 = derived from the tokens above
+};
+
+/// Slots that fit in a memory budget when each chunk needs bytes_per_chunk of buffers, but never
+/// fewer than 2 nor more than the pipeline can keep busy.
+std::size_t chunk_tokens_for_budget(std::size_t memory_budget, std::size_t bytes_per_chunk,
+                                    int cpu_tokens, int io_tokens);
+
+/// What a run did, including what the gauges observed; tests assert on it.
+struct RunReport {
+    Status status;
+    std::uint64_t chunks_issued = 0;     ///< seq numbers handed out
+    std::uint64_t chunks_delivered = 0;  ///< reached the ordered writer
+    std::uint64_t chunks_written = 0;    ///< accepted by the sink
+    std::int64_t max_chunks_in_flight = 0;
+    std::int64_t max_reads_in_flight = 0;
+    std::int64_t max_transforms_in_flight = 0;
+    std::int64_t tokens_outstanding = 0;  ///< chunk+read+transform tokens not back after the run
+    std::size_t chunk_tokens = 0;
+    int io_tokens = 0;
+    int cpu_tokens = 0;
+};
+
+/// Owns a task_arena (so the CPU budget holds even inside a host program) and the chunk slots
+/// (so buffers are reused across runs).
+/// Thread-safety: run() may be called from one thread at a time.
+class Pipeline {
+public:
+    explicit Pipeline(const PipelineConfig& config);
+    ~Pipeline();
+    Pipeline(const Pipeline&) = delete;
+    Pipeline& operator=(const Pipeline&) = delete;
+
+    /// Runs the graph until the source is exhausted, a chunk fails, or *cancel becomes true.
+    /// Never throws: failures come back in RunReport::status (the first failure wins).
+    RunReport run(ChunkSource& source, ChunkTransform& transform, ChunkSink& sink,
+                  const std::atomic<bool>* cancel = nullptr);
+
+    const PipelineConfig& config() const { return config_; }
+    /// Buffer reuse since construction: hits / acquisitions.
+    double buffer_reuse_rate() const;
+    std::size_t reserved_buffer_bytes() const;
+
+private:
+    struct Impl;
+    PipelineConfig config_;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tbbpipe::engine

@@ -1,0 +1,26 @@
+// Codec: chunk compression. A chunk that does not shrink is stored raw (the caller decides).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "nodes/container_format.hpp"
+
+namespace tbbpipe::nodes {
+
+/// Valid --level range for a compression, and its default.
+struct LevelRange {
+    int min, max, fallback;
+};
+LevelRange level_range(Compression c);
+
+/// Compresses n bytes into out (capacity cap). Returns the compressed size, or 0 when the result
+/// would not be smaller than the input (store raw).
+std::size_t compress_chunk(Compression c, int level, const std::uint8_t* in, std::size_t n,
+                           std::uint8_t* out, std::size_t cap);
+
+/// Decompresses exactly raw_size bytes; throws PipelineError(kCorruptData) on any mismatch.
+void decompress_chunk(const std::uint8_t* in, std::size_t n, std::uint8_t* out,
+                      std::size_t raw_size);
+
+}  // namespace tbbpipe::nodes

@@ -1,0 +1,287 @@
+#include "nodes/container_jobs.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "engine/status.hpp"
+#include "nodes/codec.hpp"
+#include "nodes/file_io.hpp"
+#include "nodes/pack_stages.hpp"
+#include "nodes/unpack_stages.hpp"
+
+namespace tbbpipe::nodes {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+struct stat stat_fd(int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        throw PipelineError(status_code_from_errno(errno), std::string("cannot stat: ") +
+                                                               std::strerror(errno));
+    }
+    return st;
+}
+
+// Runs body, turning a PipelineError into the outcome's status.
+template <typename Body>
+FileOutcome guarded(Body&& body) {
+    const auto start = Clock::now();
+    FileOutcome outcome;
+    try {
+        body(outcome);
+    } catch (const PipelineError& e) {
+        outcome.status = e.status();
+    } catch (const std::bad_alloc&) {
+        outcome.status = {StatusCode::kResourceExhausted, "out of memory"};
+    } catch (const std::exception& e) {
+        outcome.status = {StatusCode::kInternal, e.what()};
+    }
+    outcome.seconds = seconds_since(start);
+    return outcome;
+}
+
+void read_header_bytes(int fd, bool seekable, std::uint8_t* buf, const std::atomic<bool>* cancel) {
+    const std::size_t got = seekable ? pread_full(fd, buf, kHeaderSize, 0)
+                                     : read_full(fd, buf, kHeaderSize, cancel);
+    if (got != kHeaderSize) {
+        throw PipelineError(StatusCode::kCorruptData,
+                            got == 0 ? "empty input (not a tbbpipe container)"
+                                     : "truncated: too short for a tbbpipe header");
+    }
+}
+
+}  // namespace
+
+ContainerJobs::ContainerJobs(const EngineSettings& settings, const std::atomic<bool>* cancel)
+    : settings_(settings), cancel_(cancel) {}
+
+ContainerJobs::~ContainerJobs() = default;
+
+engine::Pipeline& ContainerJobs::pipeline_for(std::uint32_t chunk_size) {
+    auto& slot = pipelines_[chunk_size];
+    if (!slot) {
+        // A chunk in flight holds an input and an output buffer of up to the largest record.
+        const std::size_t per_chunk = 2 * (kRecordHeaderSize + max_stored_size(chunk_size, true));
+        engine::PipelineConfig config;
+        config.cpu_tokens = settings_.cpu_tokens;
+        config.io_tokens = settings_.io_tokens;
+        config.chunk_tokens = engine::chunk_tokens_for_budget(
+            settings_.memory_budget, per_chunk, settings_.cpu_tokens, settings_.io_tokens);
+        slot = std::make_unique<engine::Pipeline>(config);
+    }
+    last_pipeline_ = slot.get();
+    return *slot;
+}
+
+FileOutcome ContainerJobs::pack(const std::string& input, const std::string& output,
+                                const PackSettings& settings, const UserSecret& secret,
+                                bool overwrite) {
+    return guarded([&](FileOutcome& outcome) {
+        FileHandle in = open_input(input);
+        const struct stat st_before = stat_fd(in.fd());
+        const bool regular = S_ISREG(st_before.st_mode);
+
+        Header header;
+        header.compression = settings.compression;
+        header.level = static_cast<std::int8_t>(std::min(settings.level, 127));
+        header.chunk_size = settings.chunk_size;
+        SecretBytes file_key(kFileKeySize);
+        if (secret.present()) {
+            header.cipher = settings.cipher;
+            header.kdf = secret.kind;
+            if (secret.kind == KdfId::kScrypt) {
+                if (!pack_kdf_) {
+                    Header kdf = header;
+                    kdf.scrypt = settings.scrypt;
+                    random_bytes(kdf.salt.data(), kdf.salt.size());
+                    pack_kek_ = derive_kek(secret, kdf);
+                    pack_kdf_ = kdf;
+                }
+                header.scrypt = pack_kdf_->scrypt;
+                header.salt = pack_kdf_->salt;
+            } else {
+                header.scrypt = {};
+                pack_kek_ = derive_kek(secret, header);
+            }
+            header.key_id = key_id_for(pack_kek_);
+            random_bytes(header.wrap_nonce.data(), header.wrap_nonce.size());
+            random_bytes(file_key.data(), file_key.size());
+            const auto fixed = encode_header(header);  // the wrap binds bytes [0,48)
+            aead_seal(header.cipher, pack_kek_, header.wrap_nonce.data(), fixed.data(), 48,
+                      file_key.data(), kFileKeySize, header.wrapped_key.data());
+        } else {
+            header.scrypt = {};
+        }
+        auto bytes = encode_header(header);
+        const Digest header_digest = sha256(bytes.data(), kHeaderAuthOffset);
+        std::unique_ptr<FileKeys> keys;
+        if (secret.present()) {
+            keys = std::make_unique<FileKeys>(derive_file_keys(file_key, header_digest));
+            header.auth = hmac_sha256(keys->header_mac, bytes.data(), kHeaderAuthOffset);
+        } else {
+            header.auth = header_digest;
+        }
+        bytes = encode_header(header);
+
+        std::unique_ptr<OutputFile> out_file;
+        int out_fd = STDOUT_FILENO;
+        if (output != "-") {
+            out_file = std::make_unique<OutputFile>(output, overwrite);
+            out_fd = out_file->fd();
+        }
+        write_full(out_fd, bytes.data(), bytes.size(), "output");
+
+        SealContext context;
+        context.compression = settings.compression;
+        context.level = settings.level ? settings.level : level_range(settings.compression).fallback;
+        context.cipher = header.cipher;
+        context.chunk_size = settings.chunk_size;
+        context.header_digest = header_digest;
+        context.payload_key = keys ? &keys->payload : nullptr;
+        PackTransform transform(context);
+        ContainerWriter writer(out_fd, context, keys ? &keys->footer : nullptr);
+
+        engine::Pipeline& pipeline = pipeline_for(settings.chunk_size);
+        std::unique_ptr<engine::ChunkSource> source;
+        if (regular) {
+            source = std::make_unique<FileChunkReader>(in.fd(), st_before.st_size, settings.chunk_size);
+        } else {
+            source = std::make_unique<StreamChunkReader>(in.fd(), settings.chunk_size, cancel_);
+        }
+        outcome.run = pipeline.run(*source, transform, writer, cancel_);
+        outcome.chunks = outcome.run.chunks_written;
+        outcome.plaintext_bytes = outcome.bytes_in = writer.plaintext_bytes();
+        if (!outcome.run.status.is_ok()) throw PipelineError(outcome.run.status.code(),
+                                                             outcome.run.status.message());
+        if (regular) {
+            const struct stat st_after = stat_fd(in.fd());
+            if (st_after.st_size != st_before.st_size) {
+                throw PipelineError(StatusCode::kIoError, "file changed size while being read");
+            }
+        }
+        FooterBody metadata;
+        if (input != "-") {
+            metadata.name = base_name(input);
+            metadata.mode = static_cast<std::uint32_t>(st_before.st_mode & 07777);
+            metadata.mtime_sec = st_before.st_mtim.tv_sec;
+            metadata.mtime_nsec = static_cast<std::uint32_t>(st_before.st_mtim.tv_nsec);
+        }
+        if (metadata.name.size() > kMaxNameLength) metadata.name.resize(kMaxNameLength);
+        outcome.bytes_out = writer.finish(std::move(metadata));
+        if (out_file) {
+            if (regular) out_file->set_metadata(static_cast<std::uint32_t>(st_before.st_mode & 0777), 0, 0);
+            out_file->commit();
+        }
+    });
+}
+
+FileOutcome ContainerJobs::unpack(const std::string& input, const std::string& output,
+                                  const UserSecret& secret, bool overwrite) {
+    return restore(input, &output, secret, overwrite);
+}
+
+FileOutcome ContainerJobs::verify(const std::string& input, const UserSecret& secret) {
+    return restore(input, nullptr, secret, false);
+}
+
+FileOutcome ContainerJobs::restore(const std::string& input, const std::string* output,
+                                   const UserSecret& secret, bool overwrite) {
+    return guarded([&](FileOutcome& outcome) {
+        FileHandle in = open_input(input);
+        const struct stat st = stat_fd(in.fd());
+        const bool seekable = S_ISREG(st.st_mode);
+        std::uint8_t raw_header[kHeaderSize];
+        read_header_bytes(in.fd(), seekable, raw_header, cancel_);
+        const OpenedHeader opened =
+            authenticate_header(raw_header, kHeaderSize, &secret, true, &kek_cache_);
+
+        std::optional<FooterBody> footer;
+        if (seekable) footer = read_footer(in.fd(), static_cast<std::uint64_t>(st.st_size), opened);
+
+        std::unique_ptr<OutputFile> out_file;
+        int out_fd = -1;
+        if (output) {
+            if (*output == "-") {
+                out_fd = STDOUT_FILENO;
+            } else {
+                struct stat out_st {};
+                if (::stat(output->c_str(), &out_st) == 0 && out_st.st_dev == st.st_dev &&
+                    out_st.st_ino == st.st_ino) {
+                    throw PipelineError(StatusCode::kInvalidArgument,
+                                        "refusing to overwrite the input with its own output");
+                }
+                out_file = std::make_unique<OutputFile>(*output, overwrite);
+                out_fd = out_file->fd();
+            }
+        }
+
+        std::unique_ptr<engine::ChunkSource> source;
+        StreamRecordReader* stream = nullptr;
+        if (footer) {
+            source = std::make_unique<IndexedRecordReader>(in.fd(), opened, *footer);
+        } else {
+            auto reader = std::make_unique<StreamRecordReader>(in.fd(), opened, cancel_);
+            stream = reader.get();
+            source = std::move(reader);
+        }
+        UnpackTransform transform(opened, footer ? &*footer : nullptr);
+        PlaintextWriter writer(out_fd, stream != nullptr);
+        outcome.run = pipeline_for(opened.header.chunk_size).run(*source, transform, writer, cancel_);
+        outcome.chunks = outcome.run.chunks_written;
+        outcome.plaintext_bytes = writer.bytes();
+        outcome.bytes_out = out_fd >= 0 ? writer.bytes() : 0;
+        if (!outcome.run.status.is_ok()) {
+            throw PipelineError(outcome.run.status.code(), outcome.run.status.message());
+        }
+        if (stream) {
+            if (!stream->footer()) {
+                throw PipelineError(StatusCode::kCorruptData, "truncated: the footer is missing");
+            }
+            check_streamed_digests(*stream->footer(), writer.digests());
+            footer = stream->footer();
+        }
+        outcome.bytes_in = seekable ? static_cast<std::uint64_t>(st.st_size)
+                                    : footer->entries.empty() ? 0
+                                    : footer->entries.back().offset + kRecordHeaderSize +
+                                          footer->entries.back().stored_size;
+        if (out_file) {
+            out_file->set_metadata(footer->mode, footer->mtime_sec, footer->mtime_nsec);
+            out_file->commit();
+        }
+    });
+}
+
+ContainerInfo ContainerJobs::inspect(const std::string& input, const UserSecret& secret) {
+    FileHandle in = open_input(input);
+    const struct stat st = stat_fd(in.fd());
+    if (!S_ISREG(st.st_mode)) {
+        throw PipelineError(StatusCode::kInvalidArgument, "info needs a regular file, not a stream");
+    }
+    std::uint8_t raw_header[kHeaderSize];
+    read_header_bytes(in.fd(), true, raw_header, cancel_);
+    ContainerInfo info{authenticate_header(raw_header, kHeaderSize, &secret, false, &kek_cache_),
+                       static_cast<std::uint64_t>(st.st_size), {}, {}};
+    if (info.container_size < kHeaderSize + kTrailerSize) {
+        throw PipelineError(StatusCode::kCorruptData, "truncated: no trailer");
+    }
+    std::uint8_t raw_trailer[kTrailerSize];
+    if (pread_full(in.fd(), raw_trailer, kTrailerSize, info.container_size - kTrailerSize) !=
+        kTrailerSize) {
+        throw PipelineError(StatusCode::kIoError, "file shrank while being read");
+    }
+    info.trailer = decode_trailer(raw_trailer);
+    if (!info.opened.header.encrypted() || info.opened.keys) {
+        info.footer = read_footer(in.fd(), info.container_size, info.opened);
+    }
+    return info;
+}
+
+}  // namespace tbbpipe::nodes

@@ -1,0 +1,89 @@
+// ContainerJobs: pack, unpack, verify and inspect one file at a time on a shared engine.
+//
+// The library face of nodes/: it never prints and never exits; every outcome is a Status whose
+// message names the chunk and offset for bad data (the caller adds the file name).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "engine/pipeline.hpp"
+#include "nodes/cipher.hpp"
+#include "nodes/container_format.hpp"
+#include "nodes/container_reader.hpp"
+
+namespace tbbpipe::nodes {
+
+struct PackSettings {
+    Compression compression = Compression::kLz4;
+    int level = 0;  ///< 0: the compression's default
+    CipherId cipher = CipherId::kAes256Gcm;  ///< used only when a secret is given
+    std::uint32_t chunk_size = 1024 * 1024;
+    ScryptParams scrypt;
+};
+
+struct EngineSettings {
+    int cpu_tokens = 0;  ///< 0: all cores
+    int io_tokens = 4;
+    std::size_t memory_budget = 32u * 1024 * 1024;  ///< bytes of chunk buffers in flight
+};
+
+/// What happened to one file.
+struct FileOutcome {
+    Status status;
+    std::uint64_t bytes_in = 0;   ///< bytes read from the input
+    std::uint64_t bytes_out = 0;  ///< bytes written to the output (0 for verify)
+    std::uint64_t plaintext_bytes = 0;
+    std::uint64_t chunks = 0;
+    double seconds = 0;
+    engine::RunReport run;
+};
+
+/// What `info` shows. Without the key an encrypted container shows its header and trailer only.
+struct ContainerInfo {
+    OpenedHeader opened;
+    std::uint64_t container_size = 0;
+    Trailer trailer;
+    std::optional<FooterBody> footer;  ///< authenticated index, when it could be opened
+};
+
+/// Thread-safety: one thread at a time per object (each run uses the whole engine).
+class ContainerJobs {
+public:
+    ContainerJobs(const EngineSettings& settings, const std::atomic<bool>* cancel);
+    ~ContainerJobs();
+
+    /// input "-" = stdin; output "-" = stdout, else a path written atomically.
+    FileOutcome pack(const std::string& input, const std::string& output,
+                     const PackSettings& settings, const UserSecret& secret, bool overwrite);
+    FileOutcome unpack(const std::string& input, const std::string& output,
+                       const UserSecret& secret, bool overwrite);
+    /// Authenticates and checks every chunk; writes nothing.
+    FileOutcome verify(const std::string& input, const UserSecret& secret);
+    /// Throws PipelineError on failure.
+    ContainerInfo inspect(const std::string& input, const UserSecret& secret);
+
+    /// The engine of the last run (tests read its buffer statistics).
+    const engine::Pipeline* last_pipeline() const { return last_pipeline_; }
+
+private:
+    FileOutcome restore(const std::string& input, const std::string* output,
+                        const UserSecret& secret, bool overwrite);
+    engine::Pipeline& pipeline_for(std::uint32_t chunk_size);
+
+    EngineSettings settings_;
+    const std::atomic<bool>* cancel_;
+    std::map<std::uint32_t, std::unique_ptr<engine::Pipeline>> pipelines_;
+    engine::Pipeline* last_pipeline_ = nullptr;
+    KekCache kek_cache_;
+    // One salt and KEK per run for passphrase packing: each file still gets its own file key.
+    std::optional<Header> pack_kdf_;
+    SecretBytes pack_kek_;
+};
+
+}  // namespace tbbpipe::nodes

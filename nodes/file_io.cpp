@@ -1,0 +1,219 @@
+#include "nodes/file_io.hpp"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+#include "engine/status.hpp"
+
+namespace tbbpipe::nodes {
+namespace {
+
+[[noreturn]] void throw_errno(const std::string& what, int err) {
+    throw PipelineError(status_code_from_errno(err), what + ": " + std::strerror(err));
+}
+
+// Temporary outputs alive right now, so a second signal can remove them without locks or
+// allocation. A slot is claimed with a CAS on its state and published with a release store.
+constexpr int kRegistrySlots = 64;
+constexpr std::size_t kRegistryPathMax = 4096;
+struct RegistrySlot {
+    std::atomic<int> state{0};  // 0 free, 1 being written, 2 holds a path
+    char path[kRegistryPathMax];
+};
+std::array<RegistrySlot, kRegistrySlots> g_registry;
+
+int register_temp(const std::string& path) {
+    if (path.size() >= kRegistryPathMax) return -1;
+    for (int i = 0; i < kRegistrySlots; ++i) {
+        int expected = 0;
+        if (g_registry[i].state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
+            std::memcpy(g_registry[i].path, path.c_str(), path.size() + 1);
+            g_registry[i].state.store(2, std::memory_order_release);
+            return i;
+        }
+    }
+    return -1;  // more outputs than slots: they are still removed by their destructors
+}
+
+void unregister_temp(int slot) {
+    if (slot >= 0) g_registry[slot].state.store(0, std::memory_order_release);
+}
+
+std::string folder_of(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
+}
+
+}  // namespace
+
+void remove_registered_temp_files() noexcept {
+    for (auto& slot : g_registry) {
+        if (slot.state.load(std::memory_order_acquire) == 2) ::unlink(slot.path);
+    }
+}
+
+FileHandle::FileHandle(FileHandle&& other) noexcept : fd_(other.fd_), owned_(other.owned_) {
+    other.fd_ = -1;
+}
+
+FileHandle& FileHandle::operator=(FileHandle&& other) noexcept {
+    if (this != &other) {
+        reset();
+        fd_ = other.fd_;
+        owned_ = other.owned_;
+        other.fd_ = -1;
+    }
+    return *this;
+}
+
+void FileHandle::reset() {
+    if (fd_ >= 0 && owned_) ::close(fd_);
+    fd_ = -1;
+}
+
+FileHandle open_input(const std::string& path) {
+    if (path == "-") return FileHandle(STDIN_FILENO, false);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("cannot open", errno);
+    FileHandle handle(fd);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw_errno("cannot stat", errno);
+    if (S_ISDIR(st.st_mode)) {
+        throw PipelineError(StatusCode::kInvalidArgument, "is a directory");
+    }
+    return handle;
+}
+
+std::size_t read_full(int fd, std::uint8_t* buf, std::size_t n, const std::atomic<bool>* cancel) {
+    std::size_t got = 0;
+    while (got < n) {
+        const ssize_t r = ::read(fd, buf + got, n - got);
+        if (r > 0) {
+            got += static_cast<std::size_t>(r);
+        } else if (r == 0) {
+            break;
+        } else if (errno == EINTR) {
+            if (cancel && cancel->load(std::memory_order_acquire)) {
+                throw PipelineError(StatusCode::kCancelled, "interrupted");
+            }
+        } else {
+            throw_errno("read failed", errno);
+        }
+    }
+    return got;
+}
+
+std::size_t pread_full(int fd, std::uint8_t* buf, std::size_t n, std::uint64_t offset) {
+    std::size_t got = 0;
+    while (got < n) {
+        const ssize_t r = ::pread(fd, buf + got, n - got, static_cast<off_t>(offset + got));
+        if (r > 0) {
+            got += static_cast<std::size_t>(r);
+        } else if (r == 0) {
+            break;
+        } else if (errno != EINTR) {
+            throw_errno("read failed at offset " + std::to_string(offset + got), errno);
+        }
+    }
+    return got;
+}
+
+void writev_full(int fd, iovec* iov, int count, const char* what) {
+    while (count > 0) {
+        const ssize_t w = ::writev(fd, iov, count);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            throw_errno(std::string(what) + " write failed", errno);
+        }
+        auto left = static_cast<std::size_t>(w);
+        while (count > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            ++iov;
+            --count;
+        }
+        if (count > 0) {
+            iov->iov_base = static_cast<char*>(iov->iov_base) + left;
+            iov->iov_len -= left;
+        }
+    }
+}
+
+void write_full(int fd, const std::uint8_t* buf, std::size_t n, const char* what) {
+    iovec iov{const_cast<std::uint8_t*>(buf), n};
+    writev_full(fd, &iov, 1, what);
+}
+
+OutputFile::OutputFile(const std::string& path, bool overwrite)
+    : path_(path), overwrite_(overwrite) {
+    struct stat st {};
+    if (!overwrite && ::lstat(path.c_str(), &st) == 0) {
+        throw PipelineError(StatusCode::kAlreadyExists,
+                            path + " already exists (use -f to overwrite)");
+    }
+    // A hidden name beside the destination: same file system, so the rename is atomic.
+    const std::string folder = folder_of(path);
+    std::string pattern = folder + "/." + base_name(path) + ".tbbpipe-XXXXXX";
+    const int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
+    if (fd < 0) throw_errno("cannot create a temporary file in " + folder, errno);
+    fd_ = FileHandle(fd);
+    temp_path_ = pattern;
+    registry_slot_ = register_temp(temp_path_);
+}
+
+OutputFile::~OutputFile() { discard(); }
+
+void OutputFile::set_metadata(std::uint32_t mode, std::int64_t mtime_sec, std::uint32_t mtime_nsec) {
+    if (mode != 0 && ::fchmod(fd_.fd(), static_cast<mode_t>(mode & 01777)) != 0) {
+        throw_errno(path_ + ": cannot set mode", errno);
+    }
+    if (mtime_sec != 0 || mtime_nsec != 0) {
+        const timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(mtime_sec),
+                                                      static_cast<long>(mtime_nsec)}};
+        if (::futimens(fd_.fd(), times) != 0) throw_errno(path_ + ": cannot set mtime", errno);
+    }
+}
+
+void OutputFile::commit() {
+    if (done_) throw PipelineError(StatusCode::kInternal, "output committed twice");
+    fd_.reset();
+    const unsigned flags = overwrite_ ? 0 : RENAME_NOREPLACE;
+    if (::renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, path_.c_str(), flags) != 0) {
+        const int err = errno;
+        discard();
+        if (err == EEXIST) {
+            throw PipelineError(StatusCode::kAlreadyExists,
+                                path_ + " already exists (use -f to overwrite)");
+        }
+        throw_errno(path_ + ": cannot rename into place", err);
+    }
+    done_ = true;
+    unregister_temp(registry_slot_);
+    registry_slot_ = -1;
+}
+
+void OutputFile::discard() {
+    if (done_) return;
+    fd_.reset();
+    ::unlink(temp_path_.c_str());
+    unregister_temp(registry_slot_);
+    registry_slot_ = -1;
+    done_ = true;
+}
+
+std::string base_name(const std::string& path) {
+    std::string p = path;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    const auto slash = p.rfind('/');
+    return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+}  // namespace tbbpipe::nodes

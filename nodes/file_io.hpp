@@ -1,0 +1,82 @@
+// File I/O: descriptors, full reads and writes, and outputs that appear only when complete.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace tbbpipe::nodes {
+
+/// Owns a file descriptor. Thread-safety: the handle itself is not shared between threads;
+/// pread on fd() from many threads is fine.
+class FileHandle {
+public:
+    FileHandle() = default;
+    explicit FileHandle(int fd, bool owned = true) : fd_(fd), owned_(owned) {}
+    ~FileHandle() { reset(); }
+    FileHandle(FileHandle&& other) noexcept;
+    FileHandle& operator=(FileHandle&& other) noexcept;
+    FileHandle(const FileHandle&) = delete;
+    FileHandle& operator=(const FileHandle&) = delete;
+
+    int fd() const { return fd_; }
+    bool valid() const { return fd_ >= 0; }
+    void reset();
+
+private:
+    int fd_ = -1;
+    bool owned_ = false;
+};
+
+/// Opens an input for reading; "-" is stdin. Throws PipelineError naming the path.
+FileHandle open_input(const std::string& path);
+
+/// Reads until n bytes or EOF; returns what it got. Retries EINTR unless *cancel is set.
+std::size_t read_full(int fd, std::uint8_t* buf, std::size_t n, const std::atomic<bool>* cancel);
+/// pread until n bytes or EOF.
+std::size_t pread_full(int fd, std::uint8_t* buf, std::size_t n, std::uint64_t offset);
+/// Writes all iovecs (modifies the array). Throws PipelineError(kIoError) with what.
+void writev_full(int fd, iovec* iov, int count, const char* what);
+void write_full(int fd, const std::uint8_t* buf, std::size_t n, const char* what);
+
+/// A destination that appears under its final name only after commit(): the bytes go to a
+/// temporary file in the same folder, renamed into place on success and removed otherwise.
+/// Thread-safety: one owner thread.
+class OutputFile {
+public:
+    /// Creates the temporary file. overwrite=false: fails early if the destination exists, and
+    /// commit() refuses to replace a file that appeared meanwhile.
+    OutputFile(const std::string& path, bool overwrite);
+    ~OutputFile();
+    OutputFile(const OutputFile&) = delete;
+    OutputFile& operator=(const OutputFile&) = delete;
+
+    int fd() const { return fd_.fd(); }
+    const std::string& path() const { return path_; }
+    /// Sets permission bits and times on the temporary file before it is renamed.
+    void set_metadata(std::uint32_t mode, std::int64_t mtime_sec, std::uint32_t mtime_nsec);
+    /// Renames into place. Throws on failure (the temporary file is then removed).
+    void commit();
+    /// Removes the temporary file now (also done by the destructor if not committed).
+    void discard();
+
+private:
+    std::string path_;
+    std::string temp_path_;
+    FileHandle fd_;
+    bool overwrite_;
+    bool done_ = false;
+    int registry_slot_ = -1;
+};
+
+/// Removes every temporary output still registered. Async-signal-safe: for a second SIGINT.
+void remove_registered_temp_files() noexcept;
+
+/// File name without its folders ("/a/b.txt" -> "b.txt").
+std::string base_name(const std::string& path);
+
+}  // namespace tbbpipe::nodes

@@ -1,0 +1,203 @@
+#include "nodes/unpack_stages.hpp"
+
+#include <cstring>
+#include <string>
+
+#include "engine/status.hpp"
+#include "nodes/byte_order.hpp"
+#include "nodes/codec.hpp"
+#include "nodes/file_io.hpp"
+#include "nodes/pack_stages.hpp"
+
+namespace tbbpipe::nodes {
+namespace {
+
+[[noreturn]] void bad_chunk(const engine::Chunk& chunk, StatusCode code, const std::string& what) {
+    throw PipelineError(code, "chunk " + std::to_string(chunk.seq) + " at offset " +
+                                  std::to_string(chunk.offset) + ": " + what);
+}
+
+}  // namespace
+
+IndexedRecordReader::IndexedRecordReader(int fd, const OpenedHeader& opened, const FooterBody& footer)
+    : fd_(fd), opened_(opened), footer_(footer) {}
+
+bool IndexedRecordReader::claim(engine::Chunk& chunk) {
+    if (next_ >= footer_.entries.size()) return false;
+    const IndexEntry& e = footer_.entries[next_++];
+    chunk.offset = e.offset;
+    chunk.input_size = kRecordHeaderSize + e.stored_size;
+    chunk.last = (e.flags & kFlagLast) != 0;
+    return true;
+}
+
+void IndexedRecordReader::fill(engine::Chunk& chunk) {
+    const std::size_t capacity =
+        std::max<std::size_t>(kRecordHeaderSize + max_stored_size(opened_.header.chunk_size, true),
+                              opened_.header.chunk_size);
+    std::uint8_t* buf = engine::Chunk::ensure(chunk.input, capacity);
+    if (pread_full(fd_, buf, chunk.input_size, chunk.offset) != chunk.input_size) {
+        bad_chunk(chunk, StatusCode::kCorruptData, "record truncated");
+    }
+}
+
+StreamRecordReader::StreamRecordReader(int fd, const OpenedHeader& opened,
+                                       const std::atomic<bool>* cancel)
+    : fd_(fd), opened_(opened), cancel_(cancel) {}
+
+void StreamRecordReader::read_exact(std::uint8_t* buf, std::size_t n, const char* what) {
+    if (read_full(fd_, buf, n, cancel_) != n) {
+        throw PipelineError(StatusCode::kCorruptData,
+                            std::string("truncated: stream ended inside ") + what + " at offset " +
+                                std::to_string(offset_));
+    }
+    offset_ += n;
+}
+
+bool StreamRecordReader::claim(engine::Chunk& chunk) {
+    if (footer_) return false;
+    const std::size_t capacity =
+        std::max<std::size_t>(kRecordHeaderSize + max_stored_size(opened_.header.chunk_size, true),
+                              opened_.header.chunk_size);
+    std::uint8_t* buf = engine::Chunk::ensure(chunk.input, capacity);
+    chunk.offset = offset_;
+    read_exact(buf, kFooterPrefixSize, "a record header");
+    if (get_u32(buf) == kFooterMagic) {
+        read_footer_and_trailer(buf);
+        return false;
+    }
+    read_exact(buf + kFooterPrefixSize, kRecordHeaderSize - kFooterPrefixSize, "a record header");
+    const RecordHeader record = decode_record_header(buf);
+    const std::string where = "chunk " + std::to_string(index_) + " at offset " +
+                              std::to_string(chunk.offset);
+    if (saw_last_) throw PipelineError(StatusCode::kCorruptData, where + ": data after the last chunk");
+    if (record.index != index_) {
+        throw PipelineError(StatusCode::kCorruptData,
+                            where + ": record carries index " + std::to_string(record.index) +
+                                " (chunks dropped, duplicated or reordered)");
+    }
+    if (record.raw_size > opened_.header.chunk_size ||
+        record.stored_size > max_stored_size(opened_.header.chunk_size, opened_.header.encrypted())) {
+        throw PipelineError(StatusCode::kCorruptData, where + ": record sizes out of range");
+    }
+    read_exact(buf + kRecordHeaderSize, record.stored_size, "a record");
+    chunk.input_size = kRecordHeaderSize + record.stored_size;
+    chunk.last = (record.flags & kFlagLast) != 0;
+    saw_last_ = chunk.last;
+    ++index_;
+    return true;
+}
+
+void StreamRecordReader::read_footer_and_trailer(const std::uint8_t* prefix) {
+    const std::uint64_t footer_offset = offset_ - kFooterPrefixSize;
+    const std::string where = "footer at offset " + std::to_string(footer_offset);
+    if (!saw_last_) {
+        throw PipelineError(StatusCode::kCorruptData, where + ": no final chunk before it (truncated)");
+    }
+    const std::uint32_t stored_size = get_u32(prefix + 4);
+    const std::size_t tag = opened_.header.encrypted() ? kTagSize : 32;
+    if (stored_size > tag + footer_body_size(index_, kMaxNameLength)) {
+        throw PipelineError(StatusCode::kCorruptData, where + ": size out of range");
+    }
+    std::vector<std::uint8_t> stored(stored_size);
+    read_exact(stored.data(), stored.size(), "the footer");
+    std::uint8_t raw_trailer[kTrailerSize];
+    read_exact(raw_trailer, kTrailerSize, "the trailer");
+    const Trailer trailer = decode_trailer(raw_trailer);
+    if (trailer.footer_offset != footer_offset || trailer.chunk_count != index_ ||
+        trailer.footer_size != kFooterPrefixSize + stored_size) {
+        throw PipelineError(StatusCode::kCorruptData, "trailer does not match the records");
+    }
+    std::uint8_t extra = 0;
+    if (read_full(fd_, &extra, 1, cancel_) != 0) {
+        throw PipelineError(StatusCode::kCorruptData,
+                            "unexpected data after the trailer at offset " + std::to_string(offset_));
+    }
+    FooterBody footer = open_footer(opened_, stored.data(), stored_size, footer_offset, index_);
+    check_index(opened_, footer, footer_offset);
+    footer_ = std::move(footer);
+}
+
+void UnpackTransform::transform(engine::Chunk& chunk) {
+    const Header& h = opened_.header;
+    std::uint8_t* in = chunk.input.data();
+    const RecordHeader record = [&] {
+        try {
+            return decode_record_header(in);
+        } catch (const PipelineError& e) {
+            bad_chunk(chunk, StatusCode::kCorruptData, e.what());
+        }
+    }();
+    const IndexEntry* expected = footer_ ? &footer_->entries[chunk.seq] : nullptr;
+    if (record.index != chunk.seq ||
+        (expected && (record.raw_size != expected->raw_size ||
+                      record.stored_size != expected->stored_size || record.flags != expected->flags))) {
+        bad_chunk(chunk, StatusCode::kCorruptData,
+                  "record header does not match the index (reordered, duplicated or altered)");
+    }
+    if (record.raw_size > h.chunk_size) bad_chunk(chunk, StatusCode::kCorruptData, "raw size too large");
+
+    const bool compressed = (record.flags & kFlagCompressed) != 0;
+    const bool last = (record.flags & kFlagLast) != 0;
+    const std::uint8_t* payload = in + kRecordHeaderSize;
+    std::size_t payload_size = record.stored_size;
+    std::uint8_t* out = engine::Chunk::ensure(chunk.output,
+                                              std::max<std::size_t>(h.chunk_size, record.stored_size));
+    if (h.encrypted()) {
+        if (payload_size < kTagSize) bad_chunk(chunk, StatusCode::kCorruptData, "record too short");
+        const auto nonce = chunk_nonce(chunk.seq, last);
+        const auto aad = record_aad(opened_.header_digest, record);
+        if (!aead_open(h.cipher, opened_.keys->payload, nonce.data(), aad.data(), aad.size(),
+                       payload, payload_size, out)) {
+            bad_chunk(chunk, StatusCode::kAuthFailed,
+                      "authentication failed (corrupt, tampered, reordered or truncated)");
+        }
+        payload_size -= kTagSize;
+        payload = out;
+    }
+    if (compressed) {
+        // Decompress into whichever buffer does not hold the payload.
+        std::uint8_t* target = payload == out ? in : out;
+        try {
+            decompress_chunk(payload, payload_size, target, record.raw_size);
+        } catch (const PipelineError& e) {
+            bad_chunk(chunk, StatusCode::kCorruptData, e.what());
+        }
+        chunk.result = target;
+    } else {
+        if (payload_size != record.raw_size) {
+            bad_chunk(chunk, StatusCode::kCorruptData, "stored size differs from raw size");
+        }
+        chunk.result = payload;
+    }
+    chunk.result_size = record.raw_size;
+    chunk.meta.index = record.index;
+    chunk.meta.raw_size = record.raw_size;
+    chunk.meta.digest = sha256(chunk.result, chunk.result_size);
+    if (expected && !digests_equal(chunk.meta.digest, expected->digest)) {
+        bad_chunk(chunk, StatusCode::kCorruptData, "SHA-256 of the plaintext does not match the index");
+    }
+}
+
+void PlaintextWriter::write(const engine::Chunk& chunk) {
+    // Called in chunk order by the engine's serial writer.
+    if (fd_ >= 0) write_full(fd_, chunk.result, chunk.result_size, "output");
+    bytes_ += chunk.result_size;
+    if (keep_digests_) digests_.push_back(chunk.meta.digest);
+}
+
+void check_streamed_digests(const FooterBody& footer, const std::vector<Digest>& seen) {
+    if (seen.size() != footer.entries.size()) {
+        throw PipelineError(StatusCode::kCorruptData, "chunk count differs from the footer");
+    }
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+        if (!digests_equal(seen[i], footer.entries[i].digest)) {
+            throw PipelineError(StatusCode::kCorruptData,
+                                "chunk " + std::to_string(i) + " at offset " +
+                                    std::to_string(footer.entries[i].offset) +
+                                    ": SHA-256 of the plaintext does not match the footer");
+        }
+    }
+}
+
+}  // namespace tbbpipe::nodes
