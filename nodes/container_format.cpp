@@ -100,7 +100,7 @@ Header decode_header(const std::uint8_t* p, std::size_t size) {
         const std::uint64_t memory = 128ull * s.r * (1ull << std::min<int>(s.log2_n, 40));
         if (s.log2_n < 1 || s.log2_n > kScryptMaxLog2N || s.r < 1 || s.p < 1 || s.p > 16 ||
             memory > kScryptMaxMemory) {
-            throw PipelineError(StatusCode::kResourceExhausted,
+            throw PipelineError(StatusCode::kCorruptData,
                                 "header: scrypt cost (log2 N " + std::to_string(s.log2_n) +
                                     ", r " + std::to_string(s.r) + ", p " + std::to_string(s.p) +
                                     ") exceeds the reader's cap");

@@ -91,7 +91,8 @@ FileOutcome ContainerJobs::pack(const std::string& input, const std::string& out
 
         Header header;
         header.compression = settings.compression;
-        header.level = static_cast<std::int8_t>(std::min(settings.level, 127));
+        const int level = settings.level ? settings.level : level_range(settings.compression).fallback;
+        header.level = static_cast<std::int8_t>(std::min(level, 127));  // informational only
         header.chunk_size = settings.chunk_size;
         SecretBytes file_key(kFileKeySize);
         if (secret.present()) {
@@ -141,7 +142,7 @@ FileOutcome ContainerJobs::pack(const std::string& input, const std::string& out
 
         SealContext context;
         context.compression = settings.compression;
-        context.level = settings.level ? settings.level : level_range(settings.compression).fallback;
+        context.level = level;
         context.cipher = header.cipher;
         context.chunk_size = settings.chunk_size;
         context.header_digest = header_digest;

@@ -1,0 +1,271 @@
+#include "apps/cli_options.hpp"
+
+#include <boost/program_options.hpp>
+#include <cryptopp/config_ver.h>
+#include <lz4.h>
+#include <oneapi/tbb/version.h>
+
+#include <cctype>
+#include <sstream>
+
+#include "nodes/codec.hpp"
+
+namespace tbbpipe::cli {
+namespace po = boost::program_options;
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: tbbpipe <command> [options] [file...]\n"
+    "\n"
+    "Parallel, bounded pack/unpack of files into compressed, encrypted, integrity-checked\n"
+    "containers (.tbp).\n"
+    "\n"
+    "Commands:\n"
+    "  pack     compress (and with a key, encrypt) each file to FILE.tbp\n"
+    "  unpack   restore FILE.tbp to FILE (mode and mtime restored)\n"
+    "  verify   authenticate and check every chunk of FILE.tbp; writes nothing\n"
+    "  info     show a container's header, chunk index, sizes, ratio and root digest\n"
+    "  keygen   write a new 32-byte random key (file mode 0600)\n"
+    "\n"
+    "With no file, or when file is -, pack/unpack/verify read standard input.\n"
+    "A key source turns encryption on: --key-file, --passphrase-file, -p, or the\n"
+    "TBBPIPE_PASSPHRASE environment variable (an explicit option wins over it).\n";
+
+constexpr const char* kExitCodes =
+    "\nExit codes:\n"
+    "  0    success\n"
+    "  1    an operation failed (I/O error, an output exists, some file failed)\n"
+    "  2    usage error (bad option, missing key for an encrypted container)\n"
+    "  3    integrity or authentication failure (corrupt, truncated, reordered, wrong key)\n"
+    "  130  interrupted (SIGINT/SIGTERM); partial outputs are removed\n";
+
+po::options_description make_options() {
+    po::options_description general("General");
+    general.add_options()
+        ("help,h", "show this help and exit")
+        ("version,V", "show the version and exit")
+        ("quiet,q", "print errors only")
+        ("verbose,v", "print per-file details and engine statistics")
+        ("json", "print a machine-readable summary on stdout")
+        ("threads,T", po::value<int>(), "CPU tokens: chunks transformed at once (default: cores)");
+    po::options_description keys("Keys");
+    keys.add_options()
+        ("key-file", po::value<std::string>(), "32-byte key file (see keygen)")
+        ("passphrase-file", po::value<std::string>(), "read the passphrase from a file")
+        ("passphrase,p", "prompt for a passphrase on the terminal (twice when packing)");
+    po::options_description pack("Pack");
+    pack.add_options()
+        ("compress", po::value<std::string>(), "lz4 | lz4hc | none (default lz4)")
+        ("level", po::value<int>(), "lz4: acceleration 1..65537 (default 1, higher is faster);"
+                                    " lz4hc: 1..12 (default 9)")
+        ("cipher", po::value<std::string>(), "aes-256-gcm | chacha20-poly1305 (default aes-256-gcm)")
+        ("chunk-size", po::value<std::string>(), "bytes per chunk, K/M suffixes, 4K..64M (default 1M)")
+        ("scrypt-log2n", po::value<int>(), "passphrase cost: log2 of scrypt N, 14..20 (default 15)");
+    po::options_description outputs("Outputs");
+    outputs.add_options()
+        ("output,o", po::value<std::string>(), "output path (one input only)")
+        ("output-dir", po::value<std::string>(), "write outputs into this folder")
+        ("stdout,c", "write to standard output")
+        ("force,f", "overwrite existing outputs")
+        ("rm", "remove each input after its output was written and verified");
+    po::options_description all;
+    all.add(general).add(keys).add(pack).add(outputs);
+    return all;
+}
+
+Command parse_command(const std::string& word) {
+    if (word == "pack") return Command::kPack;
+    if (word == "unpack") return Command::kUnpack;
+    if (word == "verify") return Command::kVerify;
+    if (word == "info") return Command::kInfo;
+    if (word == "keygen") return Command::kKeygen;
+    if (word == "help") return Command::kHelp;
+    throw UsageError("unknown command '" + word + "' (try: tbbpipe --help)");
+}
+
+void refuse(const po::variables_map& vm, const char* option, const char* command) {
+    if (vm.count(option)) {
+        throw UsageError(std::string("--") + option + " does not apply to " + command);
+    }
+}
+
+}  // namespace
+
+std::uint64_t parse_size(const std::string& text) {
+    std::size_t pos = 0;
+    std::uint64_t value = 0;
+    while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
+        value = value * 10 + static_cast<std::uint64_t>(text[pos] - '0');
+        if (value > (1ull << 40)) throw UsageError("size too large: " + text);
+        ++pos;
+    }
+    if (pos == 0) throw UsageError("not a size: '" + text + "'");
+    std::string suffix = text.substr(pos);
+    for (auto& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (suffix.empty() || suffix == "b") return value;
+    if (suffix == "k" || suffix == "kb" || suffix == "kib") return value << 10;
+    if (suffix == "m" || suffix == "mb" || suffix == "mib") return value << 20;
+    if (suffix == "g" || suffix == "gb" || suffix == "gib") return value << 30;
+    throw UsageError("unknown size suffix in '" + text + "' (use K or M)");
+}
+
+CliOptions parse_cli(int argc, const char* const* argv) {
+    const po::options_description options = make_options();
+    po::options_description hidden;
+    hidden.add_options()("command", po::value<std::string>())(
+        "inputs", po::value<std::vector<std::string>>());
+    po::options_description everything;
+    everything.add(options).add(hidden);
+    po::positional_options_description positional;
+    positional.add("command", 1).add("inputs", -1);
+
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(argc, argv)
+                      .options(everything)
+                      .positional(positional)
+                      .style(po::command_line_style::default_style &
+                             ~po::command_line_style::allow_guessing)
+                      .run(),
+                  vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw UsageError(e.what());
+    }
+
+    CliOptions o;
+    if (vm.count("version")) {
+        o.command = Command::kVersion;
+        return o;
+    }
+    if (vm.count("help") || !vm.count("command")) {
+        o.command = Command::kHelp;
+        return o;
+    }
+    const std::string word = vm["command"].as<std::string>();
+    o.command = parse_command(word);
+    if (o.command == Command::kHelp) return o;
+    if (vm.count("inputs")) o.inputs = vm["inputs"].as<std::vector<std::string>>();
+
+    if (vm.count("quiet") && vm.count("verbose")) throw UsageError("-q and -v exclude each other");
+    o.verbosity = vm.count("quiet") ? 0 : vm.count("verbose") ? 2 : 1;
+    o.json = vm.count("json") > 0;
+    if (vm.count("threads")) {
+        o.threads = vm["threads"].as<int>();
+        if (o.threads < 1 || o.threads > 1024) throw UsageError("--threads must be 1..1024");
+    }
+    if (vm.count("key-file")) o.key_file = vm["key-file"].as<std::string>();
+    if (vm.count("passphrase-file")) o.passphrase_file = vm["passphrase-file"].as<std::string>();
+    o.prompt_passphrase = vm.count("passphrase") > 0;
+    if (int(o.key_file.has_value()) + int(o.passphrase_file.has_value()) +
+            int(o.prompt_passphrase) > 1) {
+        throw UsageError("give one key source: --key-file, --passphrase-file or -p");
+    }
+    if (vm.count("output")) o.output = vm["output"].as<std::string>();
+    if (vm.count("output-dir")) o.output_dir = vm["output-dir"].as<std::string>();
+    o.to_stdout = vm.count("stdout") > 0;
+    o.force = vm.count("force") > 0;
+    o.remove_input = vm.count("rm") > 0;
+
+    const bool packing = o.command == Command::kPack;
+    if (!packing) {
+        for (const char* name : {"compress", "level", "cipher", "chunk-size", "scrypt-log2n"}) {
+            refuse(vm, name, word.c_str());
+        }
+    } else {
+        if (vm.count("compress")) {
+            const auto c = vm["compress"].as<std::string>();
+            if (c == "lz4") o.compression = nodes::Compression::kLz4;
+            else if (c == "lz4hc") o.compression = nodes::Compression::kLz4Hc;
+            else if (c == "none") o.compression = nodes::Compression::kNone;
+            else throw UsageError("--compress must be lz4, lz4hc or none, not '" + c + "'");
+        }
+        if (vm.count("level")) {
+            o.level = vm["level"].as<int>();
+            const auto range = nodes::level_range(o.compression);
+            if (o.compression == nodes::Compression::kNone) {
+                throw UsageError("--level needs --compress lz4 or lz4hc");
+            }
+            if (o.level < range.min || o.level > range.max) {
+                throw UsageError("--level for " + std::string(nodes::compression_name(o.compression)) +
+                                 " must be " + std::to_string(range.min) + ".." +
+                                 std::to_string(range.max));
+            }
+        }
+        if (vm.count("cipher")) {
+            const auto c = vm["cipher"].as<std::string>();
+            if (c == "aes-256-gcm") o.cipher = nodes::CipherId::kAes256Gcm;
+            else if (c == "chacha20-poly1305") o.cipher = nodes::CipherId::kChaCha20Poly1305;
+            else throw UsageError("--cipher must be aes-256-gcm or chacha20-poly1305, not '" + c + "'");
+        }
+        if (vm.count("chunk-size")) {
+            const auto size = parse_size(vm["chunk-size"].as<std::string>());
+            if (size < nodes::kMinChunkSize || size > nodes::kMaxChunkSize) {
+                throw UsageError("--chunk-size must be 4K..64M");
+            }
+            o.chunk_size = static_cast<std::uint32_t>(size);
+        }
+        if (vm.count("scrypt-log2n")) {
+            const int n = vm["scrypt-log2n"].as<int>();
+            if (n < nodes::kScryptMinLog2N || n > nodes::kScryptMaxLog2N) {
+                throw UsageError("--scrypt-log2n must be 14..20");
+            }
+            o.scrypt_log2_n = static_cast<std::uint8_t>(n);
+        }
+    }
+
+    switch (o.command) {
+        case Command::kVerify:
+        case Command::kInfo:
+            for (const char* name : {"output", "output-dir", "stdout", "force", "rm"}) {
+                refuse(vm, name, word.c_str());
+            }
+            if (o.command == Command::kInfo) {
+                refuse(vm, "threads", "info");
+                if (o.inputs.empty()) throw UsageError("info needs a container file");
+            }
+            break;
+        case Command::kKeygen:
+            for (const char* name : {"output-dir", "rm", "key-file", "passphrase-file", "passphrase",
+                                     "threads", "json"}) {
+                refuse(vm, name, "keygen");
+            }
+            if (!o.inputs.empty()) throw UsageError("keygen takes no file arguments (use -o)");
+            break;
+        default:
+            break;
+    }
+    if (o.command == Command::kPack || o.command == Command::kUnpack) {
+        if (o.inputs.empty()) o.inputs = {"-"};
+        const int modes = int(o.output.has_value()) + int(o.output_dir.has_value()) + int(o.to_stdout);
+        if (modes > 1) throw UsageError("-o, --output-dir and -c exclude each other");
+        if (o.output && o.inputs.size() > 1) {
+            throw UsageError("-o takes one input; use --output-dir for several");
+        }
+        if (o.to_stdout && o.inputs.size() > 1) {
+            throw UsageError("-c takes one input (containers cannot be concatenated)");
+        }
+        if (o.to_stdout && o.json) throw UsageError("--json needs stdout: not with -c");
+        if (o.remove_input && o.to_stdout) {
+            throw UsageError("--rm needs a file output (an output on stdout cannot be verified)");
+        }
+    }
+    if (o.command == Command::kVerify && o.inputs.empty()) o.inputs = {"-"};
+    return o;
+}
+
+std::string help_text() {
+    std::ostringstream out;
+    out << kUsage << '\n' << make_options() << kExitCodes;
+    return out.str();
+}
+
+std::string version_text() {
+    std::ostringstream out;
+    out << "tbbpipe 0.1.0 (container format v1; oneTBB " << TBB_VERSION_MAJOR << '.'
+        << TBB_VERSION_MINOR << ", lz4 " << LZ4_versionString() << ", Crypto++ "
+        << CRYPTOPP_MAJOR << '.' << CRYPTOPP_MINOR << ")\n";
+    return out.str();
+}
+
+}  // namespace tbbpipe::cli

@@ -1,0 +1,63 @@
+// CliOptions: what the command line asked for, validated. Parsing lives in cli_options.cpp.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "nodes/container_format.hpp"
+
+namespace tbbpipe::cli {
+
+/// A command line that cannot be run: exit 2 with this message.
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+enum class Command { kPack, kUnpack, kVerify, kInfo, kKeygen, kHelp, kVersion };
+
+struct CliOptions {
+    Command command = Command::kHelp;
+    std::vector<std::string> inputs;  ///< "-" is stdin; empty is replaced by {"-"} where allowed
+
+    // key sources
+    std::optional<std::string> key_file;
+    std::optional<std::string> passphrase_file;
+    bool prompt_passphrase = false;
+
+    // pack settings
+    nodes::Compression compression = nodes::Compression::kLz4;
+    int level = 0;  ///< 0: default of the compression
+    nodes::CipherId cipher = nodes::CipherId::kAes256Gcm;
+    std::uint32_t chunk_size = 1024 * 1024;
+    std::uint8_t scrypt_log2_n = 15;
+
+    // engine
+    int threads = 0;  ///< 0: all cores
+
+    // outputs
+    std::optional<std::string> output;
+    std::optional<std::string> output_dir;
+    bool to_stdout = false;
+    bool force = false;
+    bool remove_input = false;
+
+    // reporting
+    int verbosity = 1;  ///< 0 quiet, 1 normal, 2 verbose
+    bool json = false;
+};
+
+/// Parses argv; throws UsageError for anything invalid or inapplicable to the command.
+CliOptions parse_cli(int argc, const char* const* argv);
+
+/// Parses "1048576", "64K", "1M", "1MiB", "4k"; throws UsageError.
+std::uint64_t parse_size(const std::string& text);
+
+/// The full --help text (commands, options, exit codes).
+std::string help_text();
+std::string version_text();
+
+}  // namespace tbbpipe::cli

@@ -1,0 +1,355 @@
+#include "apps/commands.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "apps/exit_codes.hpp"
+#include "apps/json_writer.hpp"
+#include "apps/secrets.hpp"
+#include "apps/signals.hpp"
+#include "nodes/container_jobs.hpp"
+#include "nodes/file_io.hpp"
+
+namespace tbbpipe::cli {
+namespace {
+
+constexpr const char* kSuffix = ".tbp";
+
+struct FileReport {
+    std::string input;
+    std::string output;  // "" for verify
+    nodes::FileOutcome outcome;
+};
+
+const char* command_name(Command c) {
+    switch (c) {
+        case Command::kPack: return "pack";
+        case Command::kUnpack: return "unpack";
+        case Command::kVerify: return "verify";
+        case Command::kInfo: return "info";
+        case Command::kKeygen: return "keygen";
+        default: return "tbbpipe";
+    }
+}
+
+std::string display_name(const std::string& path) { return path == "-" ? "(stdin)" : path; }
+
+void print_error(const std::string& file, const std::string& message) {
+    std::cerr << "tbbpipe: " << file << ": " << message << '\n';
+}
+
+std::string human_bytes(std::uint64_t n) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(n);
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+    return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string output_path_for(const CliOptions& o, const std::string& input) {
+    if (input == "-") {
+        if (o.output_dir) throw UsageError("standard input needs -o or -c, not --output-dir");
+        return o.output.value_or("-");
+    }
+    if (o.to_stdout) return "-";
+    if (o.output) return *o.output;
+    const std::string base = o.output_dir ? *o.output_dir + "/" + nodes::base_name(input) : input;
+    if (o.command == Command::kPack) return base + kSuffix;
+    if (!ends_with(base, kSuffix)) {
+        throw UsageError("unknown suffix (expected .tbp); use -o to name the output");
+    }
+    return base.substr(0, base.size() - std::string(kSuffix).size());
+}
+
+void print_line(const CliOptions& o, const FileReport& r) {
+    const auto& out = r.outcome;
+    const double mb_s = out.seconds > 0 ? static_cast<double>(out.plaintext_bytes) / out.seconds / 1e6 : 0;
+    char rate[64];
+    std::snprintf(rate, sizeof rate, "%.2f s, %.0f MB/s", out.seconds, mb_s);
+    std::cerr << display_name(r.input) << ": ";
+    if (o.command == Command::kPack) {
+        const double pct = out.bytes_in ? 100.0 * static_cast<double>(out.bytes_out) /
+                                              static_cast<double>(out.bytes_in) : 0;
+        char ratio[32];
+        std::snprintf(ratio, sizeof ratio, "%.1f%%", pct);
+        std::cerr << human_bytes(out.bytes_in) << " -> " << human_bytes(out.bytes_out) << " ("
+                  << ratio << ") in " << rate << " -> " << (r.output == "-" ? "(stdout)" : r.output);
+    } else if (o.command == Command::kUnpack) {
+        std::cerr << human_bytes(out.bytes_in) << " -> " << human_bytes(out.bytes_out) << " in "
+                  << rate << " -> " << (r.output == "-" ? "(stdout)" : r.output);
+    } else {
+        std::cerr << "OK (" << human_bytes(out.plaintext_bytes) << ", " << out.chunks
+                  << " chunks verified) in " << rate;
+    }
+    std::cerr << '\n';
+    if (o.verbosity >= 2) {
+        const auto& run = out.run;
+        std::cerr << "  engine: cpu tokens " << run.cpu_tokens << ", io tokens " << run.io_tokens
+                  << ", chunk tokens " << run.chunk_tokens << "; max in flight: chunks "
+                  << run.max_chunks_in_flight << ", reads " << run.max_reads_in_flight
+                  << ", transforms " << run.max_transforms_in_flight << "; chunks "
+                  << run.chunks_written << '\n';
+    }
+}
+
+void json_outcome(JsonWriter& j, const FileReport& r) {
+    const auto& out = r.outcome;
+    j.begin_object().key("input").value(r.input);
+    if (!r.output.empty()) j.key("output").value(r.output);
+    j.key("status").value(out.status.is_ok() ? "ok" : status_code_name(out.status.code()));
+    j.key("error");
+    if (out.status.is_ok()) j.null(); else j.value(out.status.message());
+    j.key("bytes_in").value(out.bytes_in).key("bytes_out").value(out.bytes_out);
+    j.key("plaintext_bytes").value(out.plaintext_bytes).key("chunks").value(out.chunks);
+    j.key("seconds").value(out.seconds);
+    j.key("throughput_mb_s").value(out.seconds > 0 ? static_cast<double>(out.plaintext_bytes) / out.seconds / 1e6 : 0.0);
+    const auto& run = out.run;
+    j.key("engine").begin_object()
+        .key("cpu_tokens").value(run.cpu_tokens).key("io_tokens").value(run.io_tokens)
+        .key("chunk_tokens").value(static_cast<std::uint64_t>(run.chunk_tokens))
+        .key("max_chunks_in_flight").value(run.max_chunks_in_flight)
+        .key("max_reads_in_flight").value(run.max_reads_in_flight)
+        .key("max_transforms_in_flight").value(run.max_transforms_in_flight)
+        .end_object();
+    j.end_object();
+}
+
+// pack, unpack, verify: one ContainerJobs for the whole run so buffers and keys are reused.
+int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
+    const bool packing = o.command == Command::kPack;
+    std::string warning;
+    const nodes::UserSecret secret = load_secret(o, packing, &warning);
+    if (!warning.empty() && o.verbosity > 0) std::cerr << "tbbpipe: warning: " << warning << '\n';
+
+    nodes::EngineSettings engine;
+    engine.cpu_tokens = o.threads;
+    nodes::ContainerJobs jobs(engine, cancel);
+    nodes::PackSettings settings;
+    settings.compression = o.compression;
+    settings.level = o.level;
+    settings.cipher = o.cipher;
+    settings.chunk_size = o.chunk_size;
+    settings.scrypt.log2_n = o.scrypt_log2_n;
+
+    std::vector<FileReport> reports;
+    int exit_code = kExitOk;
+    for (const std::string& input : o.inputs) {
+        if (interrupted()) break;
+        FileReport report{input, "", {}};
+        try {
+            if (o.command != Command::kVerify) report.output = output_path_for(o, input);
+            if (input == "-" && ::isatty(STDIN_FILENO)) {
+                throw UsageError("refusing to read from a terminal (give a file or a pipe)");
+            }
+            if (packing && report.output == "-" && ::isatty(STDOUT_FILENO)) {
+                throw UsageError("refusing to write binary data to a terminal (use -o or a pipe)");
+            }
+        } catch (const UsageError& e) {
+            report.outcome.status = {StatusCode::kInvalidArgument, e.what()};
+        }
+        if (report.outcome.status.is_ok()) {
+            if (packing) {
+                report.outcome = jobs.pack(input, report.output, settings, secret, o.force);
+            } else if (o.command == Command::kUnpack) {
+                report.outcome = jobs.unpack(input, report.output, secret, o.force);
+            } else {
+                report.outcome = jobs.verify(input, secret);
+            }
+        }
+        if (report.outcome.status.is_ok() && o.remove_input && input != "-") {
+            // Unpack verified every chunk before its rename; pack re-reads what it wrote.
+            const nodes::FileOutcome check =
+                packing ? jobs.verify(report.output, secret) : nodes::FileOutcome{};
+            if (!check.status.is_ok()) {
+                report.outcome.status = {check.status.code(),
+                                         "output failed verification, input kept: " +
+                                             check.status.message()};
+            } else if (::unlink(input.c_str()) != 0) {
+                report.outcome.status = {StatusCode::kIoError,
+                                         std::string("cannot remove input: ") + std::strerror(errno)};
+            }
+        }
+        const Status& status = report.outcome.status;
+        if (!status.is_ok()) {
+            print_error(display_name(input), status.message());
+            exit_code = worst_exit(exit_code, exit_code_for(status.code()));
+        } else if (o.verbosity > 0 && !o.json) {
+            print_line(o, report);
+        }
+        reports.push_back(std::move(report));
+    }
+    if (interrupted()) exit_code = kExitInterrupted;
+
+    std::uint64_t in = 0, out = 0;
+    double seconds = 0;
+    std::size_t failed = 0;
+    for (const auto& r : reports) {
+        in += r.outcome.bytes_in;
+        out += r.outcome.bytes_out;
+        seconds += r.outcome.seconds;
+        failed += r.outcome.status.is_ok() ? 0 : 1;
+    }
+    if (o.json) {
+        JsonWriter j;
+        j.begin_object().key("command").value(command_name(o.command));
+        j.key("files").begin_array();
+        for (const auto& r : reports) json_outcome(j, r);
+        j.end_array();
+        j.key("totals").begin_object()
+            .key("files").value(static_cast<std::uint64_t>(reports.size()))
+            .key("failed").value(static_cast<std::uint64_t>(failed))
+            .key("bytes_in").value(in).key("bytes_out").value(out)
+            .key("seconds").value(seconds).end_object();
+        j.key("exit_code").value(exit_code).end_object();
+        std::cout << j.str() << '\n';
+    } else if (o.verbosity > 0 && reports.size() > 1) {
+        std::cerr << reports.size() << " files, " << failed << " failed; " << human_bytes(in)
+                  << " -> " << human_bytes(out) << '\n';
+    }
+    return exit_code;
+}
+
+std::string format_time(std::int64_t sec) {
+    const std::time_t t = static_cast<std::time_t>(sec);
+    std::tm tm {};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+int run_info(const CliOptions& o, const std::atomic<bool>* cancel) {
+    std::string warning;
+    const nodes::UserSecret secret = load_secret(o, false, &warning);
+    if (!warning.empty() && o.verbosity > 0) std::cerr << "tbbpipe: warning: " << warning << '\n';
+    nodes::ContainerJobs jobs({}, cancel);
+    int exit_code = kExitOk;
+    JsonWriter j;
+    if (o.json) j.begin_array();
+    for (const std::string& input : o.inputs) {
+        nodes::ContainerInfo info;
+        try {
+            info = jobs.inspect(input, secret);
+        } catch (const PipelineError& e) {
+            print_error(display_name(input), e.what());
+            exit_code = worst_exit(exit_code, exit_code_for(e.code()));
+            continue;
+        }
+        const nodes::Header& h = info.opened.header;
+        const auto* f = info.footer ? &*info.footer : nullptr;
+        const double ratio = f && f->original_size
+                                 ? static_cast<double>(info.container_size) / static_cast<double>(f->original_size)
+                                 : 0.0;
+        if (o.json) {
+            j.begin_object().key("path").value(input).key("format_version").value(1);
+            j.key("container_bytes").value(info.container_size);
+            j.key("compression").value(nodes::compression_name(h.compression));
+            j.key("level").value(static_cast<int>(h.level));
+            j.key("cipher").value(nodes::cipher_name(h.cipher));
+            j.key("hash").value("sha-256");
+            j.key("kdf").value(nodes::kdf_name(h.kdf));
+            if (h.kdf == nodes::KdfId::kScrypt) {
+                j.key("scrypt").begin_object().key("log2_n").value(static_cast<int>(h.scrypt.log2_n))
+                    .key("r").value(static_cast<int>(h.scrypt.r)).key("p").value(static_cast<int>(h.scrypt.p))
+                    .end_object();
+            }
+            j.key("chunk_size").value(static_cast<std::uint64_t>(h.chunk_size));
+            j.key("chunk_count").value(info.trailer.chunk_count);
+            j.key("header_digest").value(nodes::to_hex(info.opened.header_digest.data(), 32));
+            j.key("authenticated").value(f != nullptr);
+            if (f) {
+                j.key("original_bytes").value(f->original_size).key("ratio").value(ratio);
+                j.key("name").value(f->name).key("mode").value(static_cast<std::uint64_t>(f->mode));
+                j.key("mtime").value(format_time(f->mtime_sec));
+                j.key("root_digest").value(nodes::to_hex(f->root.data(), 32));
+                j.key("chunks").begin_array();
+                for (std::size_t i = 0; i < f->entries.size(); ++i) {
+                    const auto& e = f->entries[i];
+                    j.begin_object().key("index").value(static_cast<std::uint64_t>(i))
+                        .key("offset").value(e.offset)
+                        .key("raw_size").value(static_cast<std::uint64_t>(e.raw_size))
+                        .key("stored_size").value(static_cast<std::uint64_t>(e.stored_size))
+                        .key("compressed").value((e.flags & nodes::kFlagCompressed) != 0)
+                        .key("sha256").value(nodes::to_hex(e.digest.data(), 32)).end_object();
+                }
+                j.end_array();
+            } else {
+                j.key("note").value("encrypted: give the key to read the index");
+            }
+            j.end_object();
+            continue;
+        }
+        std::cout << input << ":\n"
+                  << "  format:        tbbpipe v1, " << info.container_size << " bytes\n"
+                  << "  compression:   " << nodes::compression_name(h.compression) << " (level "
+                  << int(h.level) << ")\n"
+                  << "  cipher:        " << nodes::cipher_name(h.cipher) << " (key: "
+                  << nodes::kdf_name(h.kdf) << ")\n"
+                  << "  chunk size:    " << h.chunk_size << " bytes, " << info.trailer.chunk_count
+                  << " chunks\n";
+        if (f) {
+            char r[32];
+            std::snprintf(r, sizeof r, "%.3f", ratio);
+            std::cout << "  original:      " << f->original_size << " bytes (" << f->name
+                      << ", mode " << std::oct << f->mode << std::dec << ", mtime "
+                      << format_time(f->mtime_sec) << ")\n"
+                      << "  ratio:         " << r << '\n'
+                      << "  root digest:   " << nodes::to_hex(f->root.data(), 32) << '\n';
+            if (o.verbosity >= 2) {
+                for (std::size_t i = 0; i < f->entries.size(); ++i) {
+                    const auto& e = f->entries[i];
+                    std::cout << "  chunk " << i << ": offset " << e.offset << ", raw " << e.raw_size
+                              << ", stored " << e.stored_size
+                              << ((e.flags & nodes::kFlagCompressed) ? ", lz4" : ", raw") << ", sha256 "
+                              << nodes::to_hex(e.digest.data(), 32) << '\n';
+                }
+            }
+        } else {
+            std::cout << "  index:         encrypted (give the key to read it)\n";
+        }
+    }
+    if (o.json) {
+        j.end_array();
+        std::cout << j.str() << '\n';
+    }
+    return exit_code;
+}
+
+}  // namespace
+
+int run_command(const CliOptions& o, const std::atomic<bool>* cancel) {
+    switch (o.command) {
+        case Command::kPack:
+        case Command::kUnpack:
+        case Command::kVerify: return run_transfer(o, cancel);
+        case Command::kInfo: return run_info(o, cancel);
+        case Command::kKeygen: {
+            const std::string path = o.to_stdout ? "-" : o.output.value_or("-");
+            try {
+                write_new_key(path, o.force);
+            } catch (const PipelineError& e) {
+                print_error(path, e.what());
+                return exit_code_for(e.code()) == kExitUsage ? kExitUsage : kExitFailed;
+            }
+            if (path != "-" && o.verbosity > 0) std::cerr << "tbbpipe: wrote a new key to " << path << '\n';
+            return kExitOk;
+        }
+        default: return kExitUsage;
+    }
+}
+
+}  // namespace tbbpipe::cli
