@@ -81,8 +81,16 @@ std::size_t chunk_tokens_for_budget(std::size_t memory_budget, std::size_t bytes
     return std::clamp<std::size_t>(std::min(affordable, useful), 2, std::max<std::size_t>(2, useful));
 }
 
+// Threads for the arena: one per CPU token plus one that can sit in a blocking read or write
+// while the transforms keep their tokens busy, but never more than the cores (oneTBB will not
+// grant more workers than that anyway, and warns if asked). The CPU limiter, not the arena
+// size, is what bounds concurrent transforms.
+int arena_threads_for(int cpu_tokens) {
+    return std::clamp(cpu_tokens + 1, 1, std::max(1, tbb::info::default_concurrency()));
+}
+
 struct Pipeline::Impl {
-    Impl(int cpu_tokens, std::size_t chunk_tokens) : arena(cpu_tokens), slots(chunk_tokens) {}
+    Impl(int threads, std::size_t chunk_tokens) : arena(threads), slots(chunk_tokens) {}
     tbb::task_arena arena;
     ChunkSlots slots;
 };
@@ -94,7 +102,7 @@ Pipeline::Pipeline(const PipelineConfig& config) : config_(config) {
         config_.chunk_tokens = chunk_tokens_for_budget(0, 0, config_.cpu_tokens, config_.io_tokens);
     }
     config_.chunk_tokens = std::max<std::size_t>(1, config_.chunk_tokens);
-    impl_ = std::make_unique<Impl>(config_.cpu_tokens, config_.chunk_tokens);
+    impl_ = std::make_unique<Impl>(arena_threads_for(config_.cpu_tokens), config_.chunk_tokens);
 }
 
 Pipeline::~Pipeline() = default;
@@ -111,6 +119,7 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
     RunReport report;
     report.chunk_tokens = config_.chunk_tokens;
     report.cpu_tokens = config_.cpu_tokens;
+    report.arena_threads = impl_->arena.max_concurrency();
     report.io_tokens = std::min(config_.io_tokens, std::max(1, source.max_concurrent_reads()));
 
     RunState state(cancel);

@@ -77,9 +77,11 @@ struct RunReport {
     std::size_t chunk_tokens = 0;
     int io_tokens = 0;
     int cpu_tokens = 0;
+    int arena_threads = 0;  ///< threads the engine's task_arena may use
 };
 
-/// Owns a task_arena (so the CPU budget holds even inside a host program) and the chunk slots
+/// Owns a task_arena (so the CPU budget holds even inside a host program: at most cpu_tokens
+/// transforms, at most min(cores, cpu_tokens + 1) threads) and the chunk slots
 /// (so buffers are reused across runs).
 /// Thread-safety: run() may be called from one thread at a time.
 class Pipeline {

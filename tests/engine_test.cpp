@@ -1,0 +1,314 @@
+// Engine unit tests with fake stages: ordering, every budget, token return after failures and
+// cancellation at random points, buffer reuse, and the oneTBB pitfalls the design works around.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "engine/pipeline.hpp"
+
+namespace tbbpipe::engine {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t kChunkBytes = 4096;
+
+// Where a fake stage should fail, if anywhere.
+enum class FailAt { kNowhere, kClaim, kFill, kTransform, kSink };
+
+struct Faults {
+    FailAt where = FailAt::kNowhere;
+    std::uint64_t chunk = 0;
+    std::atomic<bool>* cancel_at_chunk_flag = nullptr;  // set when `chunk` is transformed
+};
+
+class CountingSource final : public ChunkSource {
+public:
+    CountingSource(std::uint64_t chunks, const Faults& faults, int max_reads = INT_MAX,
+                   std::chrono::microseconds fill_delay = 0us)
+        : chunks_(chunks), faults_(faults), max_reads_(max_reads), fill_delay_(fill_delay) {}
+    bool claim(Chunk& chunk) override {
+        if (next_ >= chunks_) return false;
+        if (faults_.where == FailAt::kClaim && next_ == faults_.chunk) {
+            ++next_;
+            throw PipelineError(StatusCode::kIoError, "claim failed");
+        }
+        chunk.offset = next_ * kChunkBytes;
+        chunk.last = ++next_ == chunks_;
+        return true;
+    }
+    void fill(Chunk& chunk) override {
+        if (fill_delay_.count()) std::this_thread::sleep_for(fill_delay_);
+        if (faults_.where == FailAt::kFill && chunk.seq == faults_.chunk) {
+            throw PipelineError(StatusCode::kIoError, "fill failed");
+        }
+        std::uint8_t* p = Chunk::ensure(chunk.input, kChunkBytes);
+        std::memset(p, static_cast<int>(chunk.seq & 0xff), kChunkBytes);
+        chunk.input_size = kChunkBytes;
+    }
+    int max_concurrent_reads() const override { return max_reads_; }
+
+private:
+    std::uint64_t chunks_;
+    Faults faults_;
+    int max_reads_;
+    std::chrono::microseconds fill_delay_;
+    std::uint64_t next_ = 0;
+};
+
+class SleepyTransform final : public ChunkTransform {
+public:
+    SleepyTransform(const Faults& faults, std::chrono::microseconds max_delay)
+        : faults_(faults), max_delay_(max_delay) {}
+    void transform(Chunk& chunk) override {
+        if (max_delay_.count()) {
+            // Uneven delays make chunks finish out of order, which the sequencer must undo.
+            std::this_thread::sleep_for(std::chrono::microseconds((chunk.seq * 7919) % max_delay_.count()));
+        }
+        if (faults_.where == FailAt::kTransform && chunk.seq == faults_.chunk) {
+            throw PipelineError(StatusCode::kCorruptData, "transform failed");
+        }
+        if (faults_.cancel_at_chunk_flag && chunk.seq == faults_.chunk) {
+            faults_.cancel_at_chunk_flag->store(true);
+        }
+        std::uint8_t* out = Chunk::ensure(chunk.output, chunk.input_size);
+        for (std::size_t i = 0; i < chunk.input_size; ++i) out[i] = static_cast<std::uint8_t>(~chunk.input[i]);
+        chunk.result = out;
+        chunk.result_size = chunk.input_size;
+    }
+
+private:
+    Faults faults_;
+    std::chrono::microseconds max_delay_;
+};
+
+class RecordingSink final : public ChunkSink {
+public:
+    explicit RecordingSink(const Faults& faults) : faults_(faults) {}
+    void write(const Chunk& chunk) override {
+        if (faults_.where == FailAt::kSink && chunk.seq == faults_.chunk) {
+            throw PipelineError(StatusCode::kIoError, "sink failed");
+        }
+        seqs.push_back(chunk.seq);
+        const auto expected = static_cast<std::uint8_t>(~(chunk.seq & 0xff));
+        for (std::size_t i = 0; i < chunk.result_size; ++i) {
+            if (chunk.result[i] != expected) {
+                corrupt = true;
+                break;
+            }
+        }
+    }
+    std::vector<std::uint64_t> seqs;
+    bool corrupt = false;
+
+private:
+    Faults faults_;
+};
+
+PipelineConfig config(int cpu, int io, std::size_t chunks) {
+    PipelineConfig c;
+    c.cpu_tokens = cpu;
+    c.io_tokens = io;
+    c.chunk_tokens = chunks;
+    return c;
+}
+
+TEST(Pipeline, DeliversEveryChunkInOrderDespiteUnevenWork) {
+    Pipeline pipeline(config(4, 2, 8));
+    CountingSource source(300, {});
+    SleepyTransform transform({}, 300us);
+    RecordingSink sink({});
+    const RunReport report = pipeline.run(source, transform, sink);
+    ASSERT_TRUE(report.status.is_ok()) << report.status.message();
+    ASSERT_EQ(sink.seqs.size(), 300u);
+    for (std::uint64_t i = 0; i < 300; ++i) ASSERT_EQ(sink.seqs[i], i);
+    EXPECT_FALSE(sink.corrupt);
+    EXPECT_EQ(report.chunks_issued, 300u);
+    EXPECT_EQ(report.chunks_written, 300u);
+    EXPECT_EQ(report.tokens_outstanding, 0);
+}
+
+TEST(Pipeline, EmptySourceFinishesCleanly) {
+    Pipeline pipeline(config(2, 2, 4));
+    CountingSource source(0, {});
+    SleepyTransform transform({}, 0us);
+    RecordingSink sink({});
+    const RunReport report = pipeline.run(source, transform, sink);
+    EXPECT_TRUE(report.status.is_ok());
+    EXPECT_EQ(report.chunks_issued, 0u);
+    EXPECT_TRUE(sink.seqs.empty());
+}
+
+// The observed maxima never exceed the budgets, and the budgets are actually used (so the
+// assertion is not vacuous): sleeping stages overlap even on 2 cores.
+TEST(Pipeline, ObservedInFlightNeverExceedsAnyBudget) {
+    struct Budget {
+        int cpu, io;
+        std::size_t chunks;
+    };
+    for (const Budget b : {Budget{1, 1, 2}, Budget{2, 1, 3}, Budget{3, 2, 6}, Budget{4, 3, 12}}) {
+        Pipeline pipeline(config(b.cpu, b.io, b.chunks));
+        CountingSource source(200, {}, INT_MAX, 200us);
+        SleepyTransform transform({}, 500us);
+        RecordingSink sink({});
+        const RunReport report = pipeline.run(source, transform, sink);
+        ASSERT_TRUE(report.status.is_ok());
+        EXPECT_LE(report.max_transforms_in_flight, b.cpu);
+        EXPECT_LE(report.max_reads_in_flight, b.io);
+        EXPECT_LE(report.max_chunks_in_flight, static_cast<std::int64_t>(b.chunks));
+        EXPECT_GE(report.max_chunks_in_flight, 2);
+        // On 2+ cores the budgets are reached, so the upper bounds above are not vacuous.
+        if (std::thread::hardware_concurrency() >= 2 && b.cpu <= 2) {
+            EXPECT_EQ(report.max_transforms_in_flight, b.cpu);
+        }
+        EXPECT_EQ(report.tokens_outstanding, 0);
+        EXPECT_EQ(sink.seqs.size(), 200u);
+    }
+}
+
+TEST(Pipeline, SequentialSourceGetsOneReadAtATime) {
+    Pipeline pipeline(config(2, 4, 8));
+    CountingSource source(100, {}, /*max_reads=*/1, 100us);
+    SleepyTransform transform({}, 100us);
+    RecordingSink sink({});
+    const RunReport report = pipeline.run(source, transform, sink);
+    ASSERT_TRUE(report.status.is_ok());
+    EXPECT_EQ(report.io_tokens, 1);
+    EXPECT_EQ(report.max_reads_in_flight, 1);
+}
+
+// Every failure point, at random chunks, many times: the first error is reported, the sink
+// never sees the failed chunk or anything after it, every token and slot comes back, and the
+// same Pipeline then runs cleanly (no stale limiter counts or sequencer state).
+TEST(Pipeline, EveryTokenComesBackAfterFailuresAtRandomPoints) {
+    std::mt19937 rng(42);
+    Pipeline pipeline(config(2, 2, 5));
+    for (int round = 0; round < 120; ++round) {
+        const FailAt where = static_cast<FailAt>(1 + rng() % 4);
+        Faults faults;
+        faults.where = where;
+        faults.chunk = rng() % 40;
+        CountingSource source(40, faults);
+        SleepyTransform transform(faults, 50us);
+        RecordingSink sink(faults);
+        const RunReport report = pipeline.run(source, transform, sink);
+        ASSERT_FALSE(report.status.is_ok()) << "round " << round;
+        const StatusCode expected =
+            where == FailAt::kTransform ? StatusCode::kCorruptData : StatusCode::kIoError;
+        EXPECT_EQ(report.status.code(), expected) << report.status.message();
+        EXPECT_EQ(report.tokens_outstanding, 0) << "round " << round;
+        EXPECT_EQ(report.chunks_delivered, report.chunks_issued) << "round " << round;
+        EXPECT_LE(sink.seqs.size(), faults.chunk);
+        for (std::size_t i = 0; i < sink.seqs.size(); ++i) EXPECT_EQ(sink.seqs[i], i);
+
+        CountingSource again(10, {});
+        SleepyTransform plain({}, 0us);
+        RecordingSink clean({});
+        const RunReport next = pipeline.run(again, plain, clean);
+        ASSERT_TRUE(next.status.is_ok()) << "run after failure, round " << round;
+        EXPECT_EQ(clean.seqs.size(), 10u);
+    }
+}
+
+TEST(Pipeline, CancellationAtRandomPointsLeaksNothing) {
+    std::mt19937 rng(7);
+    Pipeline pipeline(config(2, 2, 6));
+    for (int round = 0; round < 150; ++round) {
+        std::atomic<bool> cancel{false};
+        Faults faults;
+        faults.chunk = rng() % 60;
+        faults.cancel_at_chunk_flag = &cancel;
+        CountingSource source(60, faults);
+        SleepyTransform transform(faults, 30us);
+        RecordingSink sink({});
+        const RunReport report = pipeline.run(source, transform, sink, &cancel);
+        ASSERT_EQ(report.status.code(), StatusCode::kCancelled) << "round " << round;
+        EXPECT_EQ(report.tokens_outstanding, 0);
+        EXPECT_EQ(report.chunks_delivered, report.chunks_issued);
+        EXPECT_LE(sink.seqs.size(), faults.chunk + 1);
+    }
+    CountingSource source(20, {});
+    SleepyTransform transform({}, 0us);
+    RecordingSink sink({});
+    EXPECT_TRUE(pipeline.run(source, transform, sink).status.is_ok());
+    EXPECT_EQ(sink.seqs.size(), 20u);
+}
+
+TEST(Pipeline, CancelledBeforeStartIssuesNothing) {
+    Pipeline pipeline(config(2, 2, 4));
+    std::atomic<bool> cancel{true};
+    CountingSource source(50, {});
+    SleepyTransform transform({}, 0us);
+    RecordingSink sink({});
+    const RunReport report = pipeline.run(source, transform, sink, &cancel);
+    EXPECT_EQ(report.status.code(), StatusCode::kCancelled);
+    EXPECT_TRUE(sink.seqs.empty());
+    EXPECT_EQ(report.tokens_outstanding, 0);
+}
+
+// Buffers live in the slots and are reused: a second run allocates nothing new.
+TEST(Pipeline, BuffersAreReusedAcrossChunksAndRuns) {
+    Pipeline pipeline(config(2, 2, 4));
+    for (int run = 0; run < 2; ++run) {
+        CountingSource source(100, {});
+        SleepyTransform transform({}, 0us);
+        RecordingSink sink({});
+        ASSERT_TRUE(pipeline.run(source, transform, sink).status.is_ok());
+    }
+    const std::size_t reserved = pipeline.reserved_buffer_bytes();
+    EXPECT_LE(reserved, 4 * 2 * kChunkBytes);
+    EXPECT_GT(pipeline.buffer_reuse_rate(), 0.95);
+}
+
+// The CPU limiter, not just the arena, bounds transforms: with one token the arena still has a
+// second thread (for I/O), yet two transforms never overlap.
+TEST(Pipeline, OneCpuTokenMeansOneTransformAtATime) {
+    Pipeline pipeline(config(1, 4, 8));
+    CountingSource source(100, {});
+    SleepyTransform transform({}, 200us);
+    RecordingSink sink({});
+    const RunReport report = pipeline.run(source, transform, sink);
+    ASSERT_TRUE(report.status.is_ok());
+    EXPECT_EQ(report.max_transforms_in_flight, 1);
+    EXPECT_EQ(report.cpu_tokens, 1);
+    EXPECT_EQ(report.arena_threads, std::min(2, static_cast<int>(std::thread::hardware_concurrency())));
+}
+
+TEST(Pipeline, TwoPipelinesRunConcurrentlyWithTheirOwnBudgets) {
+    Pipeline a(config(1, 1, 3));
+    Pipeline b(config(2, 2, 4));
+    RunReport ra, rb;
+    std::thread ta([&] {
+        CountingSource source(150, {});
+        SleepyTransform transform({}, 100us);
+        RecordingSink sink({});
+        ra = a.run(source, transform, sink);
+    });
+    std::thread tb([&] {
+        CountingSource source(150, {});
+        SleepyTransform transform({}, 100us);
+        RecordingSink sink({});
+        rb = b.run(source, transform, sink);
+    });
+    ta.join();
+    tb.join();
+    ASSERT_TRUE(ra.status.is_ok());
+    ASSERT_TRUE(rb.status.is_ok());
+    EXPECT_EQ(ra.max_transforms_in_flight, 1);
+    EXPECT_LE(rb.max_transforms_in_flight, 2);
+}
+
+TEST(Pipeline, ChunkTokensForBudgetStaysInRange) {
+    EXPECT_EQ(chunk_tokens_for_budget(0, 1 << 20, 2, 2), 2u);          // floor
+    EXPECT_EQ(chunk_tokens_for_budget(1ull << 40, 1 << 20, 2, 2), 8u);  // 2*cpu + io + 2
+    EXPECT_EQ(chunk_tokens_for_budget(5u << 20, 1 << 20, 8, 4), 5u);    // what memory affords
+}
+
+}  // namespace
+}  // namespace tbbpipe::engine
