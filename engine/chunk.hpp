@@ -41,7 +41,12 @@ struct Chunk {
 
     /// Makes sure a buffer holds at least n bytes. Growing allocates once; later uses reuse it.
     static std::uint8_t* ensure(std::vector<std::uint8_t>& buffer, std::size_t n) {
-        if (buffer.size() < n) buffer.resize(n);
+        if (buffer.size() < n) {
+            // reserve() first: resize() alone may double the capacity, which would break the
+            // memory budget the slot count was computed from.
+            buffer.reserve(n);
+            buffer.resize(n);
+        }
         return buffer.data();
     }
 

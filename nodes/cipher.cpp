@@ -145,12 +145,15 @@ SecretBytes KekCache::get(const UserSecret& secret, const Header& header) {
     {
         std::lock_guard lock(mutex_);
         for (const auto& e : entries_) {
-            if (e.id == id) return e.kek;
+            if (e.id == id && e.kind == secret.kind && e.secret.size() == secret.bytes.size() &&
+                CryptoPP::VerifyBufsEqual(e.secret.data(), secret.bytes.data(), e.secret.size())) {
+                return e.kek;
+            }
         }
     }
     SecretBytes kek = derive_kek(secret, header);  // slow: not under the lock
     std::lock_guard lock(mutex_);
-    if (entries_.size() < 64) entries_.push_back({id, kek});
+    if (entries_.size() < 64) entries_.push_back({id, secret.kind, secret.bytes, kek});
     return kek;
 }
 

@@ -24,6 +24,7 @@ using SecretBytes = CryptoPP::SecByteBlock;
 
 /// What the user handed us: a key file's 32 bytes or a passphrase.
 struct UserSecret {
+    UserSecret() = default;  // user-declared so `{}` means "no secret" without list-initialising bytes
     KdfId kind = KdfId::kNone;  ///< kKeyFile or kScrypt; kNone: no encryption
     SecretBytes bytes;
     bool present() const { return kind != KdfId::kNone; }
@@ -68,7 +69,7 @@ bool digests_equal(const Digest& a, const Digest& b);
 
 namespace tbbpipe::nodes {
 
-/// Derived KEKs by (kind, salt, cost), so a passphrase costs one scrypt per run, not per file.
+/// Derived KEKs by (secret, salt, cost), so a passphrase costs one scrypt per run, not per file.
 /// Thread-safety: all members may be called concurrently; the derivation runs outside the lock.
 class KekCache {
 public:
@@ -76,7 +77,9 @@ public:
 
 private:
     struct Entry {
-        std::array<std::uint8_t, 20> id;
+        std::array<std::uint8_t, 20> id;  // salt and cost
+        KdfId kind;
+        SecretBytes secret;  // the passphrase itself: a different one must never hit
         SecretBytes kek;
     };
     std::mutex mutex_;
