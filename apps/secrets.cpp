@@ -51,14 +51,14 @@ nodes::SecretBytes prompt(const char* question) {
     if (is_tty) {
         termios quiet = saved;
         quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-        ::tcsetattr(tty, TCSAFLUSH, &quiet);
+        ::tcsetattr(tty, TCSANOW, &quiet);  // TCSANOW keeps what was typed ahead
     }
     [[maybe_unused]] auto w = ::write(tty, question, std::strlen(question));
     nodes::SecretBytes line(kMaxPassphrase);
     std::size_t n = 0;
     char c = 0;
     while (n < kMaxPassphrase && ::read(tty, &c, 1) == 1 && c != '\n') line[n++] = static_cast<std::uint8_t>(c);
-    if (is_tty) ::tcsetattr(tty, TCSAFLUSH, &saved);
+    if (is_tty) ::tcsetattr(tty, TCSANOW, &saved);
     w = ::write(tty, "\n", 1);
     line.resize(n);
     strip_newline(line);
