@@ -138,8 +138,12 @@ CliOptions parse_cli(int argc, const char* const* argv) {
         o.command = Command::kVersion;
         return o;
     }
-    if (vm.count("help") || !vm.count("command")) {
+    if (vm.count("help")) {
         o.command = Command::kHelp;
+        return o;
+    }
+    if (!vm.count("command")) {
+        o.command = Command::kNone;  // usage on stderr, exit 2
         return o;
     }
     const std::string word = vm["command"].as<std::string>();

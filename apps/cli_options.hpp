@@ -17,7 +17,7 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-enum class Command { kPack, kUnpack, kVerify, kInfo, kKeygen, kHelp, kVersion };
+enum class Command { kPack, kUnpack, kVerify, kInfo, kKeygen, kHelp, kVersion, kNone };
 
 struct CliOptions {
     Command command = Command::kHelp;

@@ -307,7 +307,7 @@ int run_info(const CliOptions& o, const std::atomic<bool>* cancel) {
             std::cout << "  original:      " << f->original_size << " bytes (" << f->name
                       << ", mode " << std::oct << f->mode << std::dec << ", mtime "
                       << format_time(f->mtime_sec) << ")\n"
-                      << "  ratio:         " << r << '\n'
+                      << "  ratio:         " << r << " (container / original)\n"
                       << "  root digest:   " << nodes::to_hex(f->root.data(), 32) << '\n';
             if (o.verbosity >= 2) {
                 for (std::size_t i = 0; i < f->entries.size(); ++i) {

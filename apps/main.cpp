@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
             std::cout << help_text();
             return kExitOk;
         }
+        if (options.command == Command::kNone) {
+            std::cerr << help_text();
+            return kExitUsage;
+        }
         if (options.command == Command::kVersion) {
             std::cout << version_text();
             return kExitOk;

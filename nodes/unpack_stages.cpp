@@ -17,6 +17,12 @@ namespace {
                                   std::to_string(chunk.offset) + ": " + what);
 }
 
+// The input buffer holds a whole record and, after decryption, the decompressed plaintext.
+std::size_t record_buffer_size(const Header& header) {
+    return std::max<std::size_t>(kRecordHeaderSize + max_stored_size(header.chunk_size, true),
+                                 header.chunk_size);
+}
+
 }  // namespace
 
 IndexedRecordReader::IndexedRecordReader(int fd, const OpenedHeader& opened, const FooterBody& footer)
@@ -32,10 +38,7 @@ bool IndexedRecordReader::claim(engine::Chunk& chunk) {
 }
 
 void IndexedRecordReader::fill(engine::Chunk& chunk) {
-    const std::size_t capacity =
-        std::max<std::size_t>(kRecordHeaderSize + max_stored_size(opened_.header.chunk_size, true),
-                              opened_.header.chunk_size);
-    std::uint8_t* buf = engine::Chunk::ensure(chunk.input, capacity);
+    std::uint8_t* buf = engine::Chunk::ensure(chunk.input, record_buffer_size(opened_.header));
     if (pread_full(fd_, buf, chunk.input_size, chunk.offset) != chunk.input_size) {
         bad_chunk(chunk, StatusCode::kCorruptData, "record truncated");
     }
@@ -56,10 +59,7 @@ void StreamRecordReader::read_exact(std::uint8_t* buf, std::size_t n, const char
 
 bool StreamRecordReader::claim(engine::Chunk& chunk) {
     if (footer_) return false;
-    const std::size_t capacity =
-        std::max<std::size_t>(kRecordHeaderSize + max_stored_size(opened_.header.chunk_size, true),
-                              opened_.header.chunk_size);
-    std::uint8_t* buf = engine::Chunk::ensure(chunk.input, capacity);
+    std::uint8_t* buf = engine::Chunk::ensure(chunk.input, record_buffer_size(opened_.header));
     chunk.offset = offset_;
     read_exact(buf, kFooterPrefixSize, "a record header");
     if (get_u32(buf) == kFooterMagic) {

@@ -65,6 +65,9 @@ TEST_F(CliTest, HelpDocumentsCommandsAndExitCodes) {
                              "Exit codes", "130", "integrity"}) {
         EXPECT_NE(r.out.find(text), std::string::npos) << text;
     }
+    const Result none = sh("tbbpipe");
+    EXPECT_EQ(none.code, 2);
+    EXPECT_NE(none.err.find("Usage: tbbpipe"), std::string::npos);
     const Result v = sh("tbbpipe --version");
     EXPECT_EQ(v.code, 0);
     EXPECT_NE(v.out.find("tbbpipe 0.1.0"), std::string::npos);
