@@ -47,7 +47,9 @@ struct FileKeys {
 };
 FileKeys derive_file_keys(const SecretBytes& file_key, const Digest& header_digest);
 
-/// AEAD seal: writes size + 16 bytes (ciphertext || tag) to out. out may not alias in.
+/// AEAD seal: writes size + 16 bytes (ciphertext || tag) to out. out may equal in exactly (in
+/// place, as the pack transform does for compressed chunks; a test pins it) but not overlap it
+/// partially.
 void aead_seal(CipherId cipher, const SecretBytes& key, const std::uint8_t* nonce12,
                const std::uint8_t* aad, std::size_t aad_size, const std::uint8_t* in,
                std::size_t size, std::uint8_t* out);

@@ -13,12 +13,10 @@
 
 #include <oneapi/tbb/info.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -416,10 +414,12 @@ void peer_unpack(benchmark::State& state, const PeerTool& tool) {
 struct Median {
     double seconds = 0;
     double mb_per_s = 0;
+    double cv = -1;  ///< stddev / mean of the wall times; < 0 when there was one run
 };
 
 // Prints like the console reporter and keeps each benchmark's median (or its only run when
-// there is a single repetition) for the summary.
+// there is a single repetition) for the summary, with the coefficient of variation: on a noisy
+// machine a high cv is the sign that a run was disturbed and its ratios should not be trusted.
 class MedianCapture : public benchmark::ConsoleReporter {
 public:
     // Colour only on a terminal: the output is often saved into a file for docs/PERFORMANCE.md.
@@ -430,6 +430,11 @@ public:
         benchmark::ConsoleReporter::ReportRuns(runs);
         for (const Run& run : runs) {
             if (run.error_occurred) continue;
+            if (run.run_type == Run::RT_Aggregate && run.aggregate_name == "cv") {
+                // A percentage aggregate keeps its value, a fraction, unscaled in this field.
+                cvs_[run.run_name.function_name] = run.real_accumulated_time;
+                continue;
+            }
             const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
             const bool only = run.run_type == Run::RT_Iteration && run.repetitions <= 1;
             if (!median && !only) continue;
@@ -439,10 +444,18 @@ public:
             medians_[run.run_name.function_name] = m;
         }
     }
-    const std::map<std::string, Median>& medians() const { return medians_; }
+    std::map<std::string, Median> medians() const {
+        std::map<std::string, Median> out = medians_;
+        for (auto& [name, m] : out) {
+            const auto cv = cvs_.find(name);
+            if (cv != cvs_.end()) m.cv = cv->second;
+        }
+        return out;
+    }
 
 private:
     std::map<std::string, Median> medians_;
+    std::map<std::string, double> cvs_;
 };
 
 struct Line {
@@ -544,11 +557,17 @@ void print_summary(const std::map<std::string, Median>& m) {
     std::printf("\ntbbpipe e2e summary: %llu bytes of mixed data, %d cores, median of %d run(s)\n",
                 static_cast<unsigned long long>(g_env.bytes), tbb::info::default_concurrency(),
                 g_env.repetitions);
-    std::printf("  %-44s  %9s  %9s\n", "command", "wall s", "MB/s");
+    std::printf("  %-44s  %9s  %9s  %7s\n", "command", "wall s", "MB/s", "cv");
     for (const Line& line : kLines) {
         const auto it = m.find(line.key);
         if (it == m.end()) continue;
-        std::printf("  %-44s  %9.3f  %9.1f\n", line.label, it->second.seconds, it->second.mb_per_s);
+        const Median& med = it->second;
+        if (med.cv >= 0) {
+            std::printf("  %-44s  %9.3f  %9.1f  %6.1f%%\n", line.label, med.seconds, med.mb_per_s,
+                        100 * med.cv);
+        } else {
+            std::printf("  %-44s  %9.3f  %9.1f  %7s\n", line.label, med.seconds, med.mb_per_s, "-");
+        }
     }
     std::printf("\nRatios (medians):\n");
     print_ratio(m, "tbbpipe pack vs zstd -1 -T0 | age", "tbbpipe_pack", "zstd_age_pack", false,

@@ -195,10 +195,6 @@ std::string capture_shell(const std::string& command) {
     return out;
 }
 
-bool files_equal(const std::string& a, const std::string& b) {
-    return run_shell("cmp -s " + shell_quote(a) + " " + shell_quote(b)).ok();
-}
-
 std::int64_t mtime_ns(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return 0;

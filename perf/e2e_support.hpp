@@ -75,9 +75,6 @@ PeakRss measure_peak_rss(const std::string& probe_path, const std::string& scrat
 /// Runs a shell command and returns what it printed on stdout; throws if it fails.
 std::string capture_shell(const std::string& command);
 
-/// true when `cmp` finds the two files identical.
-bool files_equal(const std::string& a, const std::string& b);
-
 /// Modification time in nanoseconds; 0 if the file does not exist.
 std::int64_t mtime_ns(const std::string& path);
 /// Size in bytes; -1 if the file does not exist.
