@@ -26,7 +26,9 @@ const std::atomic<bool>* install_signal_handlers() {
     struct sigaction action {};
     action.sa_handler = on_signal;
     sigemptyset(&action.sa_mask);
-    action.sa_flags = 0;  // no SA_RESTART: a blocking read returns EINTR and sees the flag
+    // No SA_RESTART. The signal reaches one thread only; stream reads and writes on other threads
+    // notice the flag through their poll() timeout (nodes/file_io.cpp).
+    action.sa_flags = 0;
     ::sigaction(SIGINT, &action, nullptr);
     ::sigaction(SIGTERM, &action, nullptr);
     return &g_cancel;

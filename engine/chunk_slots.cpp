@@ -32,6 +32,22 @@ void ChunkSlots::release(Chunk* chunk) {
     free_.push_back(chunk);
 }
 
+void ChunkSlots::reclaim_all() {
+    std::lock_guard lock(mutex_);
+    free_.clear();
+    for (const auto& slot : slots_) free_.push_back(slot.get());
+}
+
+std::uint64_t ChunkSlots::reuse_hits() const {
+    std::lock_guard lock(mutex_);
+    return reuse_hits_;
+}
+
+std::uint64_t ChunkSlots::acquisitions() const {
+    std::lock_guard lock(mutex_);
+    return acquisitions_;
+}
+
 std::size_t ChunkSlots::free_count() const {
     std::lock_guard lock(mutex_);
     return free_.size();

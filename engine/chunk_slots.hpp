@@ -26,12 +26,17 @@ public:
     /// Returns a slot taken by acquire().
     void release(Chunk* chunk);
 
+    /// After a graph was torn down by an exception: every slot is free again.
+    /// Only call when no chunk can be in use (no graph is running).
+    void reclaim_all();
+
     std::size_t capacity() const { return slots_.size(); }
     std::size_t free_count() const;
-    /// Uses that found a buffer already big enough (no allocation) vs all buffer requests.
-    std::uint64_t reuse_hits() const { return reuse_hits_; }
-    std::uint64_t acquisitions() const { return acquisitions_; }
-    /// Bytes currently reserved by all slot buffers (what the memory budget pays for).
+    /// Acquisitions that found the slot's buffers already allocated vs all acquisitions.
+    std::uint64_t reuse_hits() const;
+    std::uint64_t acquisitions() const;
+    /// Bytes reserved by all slot buffers (what the memory budget pays for).
+    /// Not concurrently with a run: stages resize the buffers without this lock.
     std::size_t reserved_bytes() const;
 
 private:

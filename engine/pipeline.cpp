@@ -57,7 +57,16 @@ public:
         // first_error_ through the mutex if it ever reads it.
         failed_.store(true, std::memory_order_release);
     }
-    bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_acquire); }
+    // Latched: once seen, a cancel stays seen even if the caller clears its flag mid-run, so a
+    // run whose source stopped early can never report success.
+    bool cancelled() const {
+        if (cancelled_.load(std::memory_order_acquire)) return true;
+        if (cancel_ && cancel_->load(std::memory_order_acquire)) {
+            cancelled_.store(true, std::memory_order_release);
+            return true;
+        }
+        return false;
+    }
     bool should_stop() const { return failed_.load(std::memory_order_acquire) || cancelled(); }
     Status first_error() const {
         std::lock_guard lock(mutex_);
@@ -66,6 +75,7 @@ public:
 
 private:
     const std::atomic<bool>* cancel_;
+    mutable std::atomic<bool> cancelled_{false};
     std::atomic<bool> failed_{false};
     mutable std::mutex mutex_;
     Status first_error_;  // guarded by mutex_
@@ -78,13 +88,16 @@ std::size_t chunk_tokens_for_budget(std::size_t memory_budget, std::size_t bytes
     const std::size_t useful = 2 * static_cast<std::size_t>(resolve_cpu_tokens(cpu_tokens)) +
                                static_cast<std::size_t>(std::max(1, io_tokens)) + 2;
     const std::size_t affordable = bytes_per_chunk ? memory_budget / bytes_per_chunk : useful;
-    return std::clamp<std::size_t>(std::min(affordable, useful), 2, std::max<std::size_t>(2, useful));
+    return std::clamp<std::size_t>(std::min(affordable, useful), 2,
+                                   std::max<std::size_t>(2, useful));
 }
 
-// Threads for the arena: one per CPU token plus one that can sit in a blocking read or write
-// while the transforms keep their tokens busy, but never more than the cores (oneTBB will not
-// grant more workers than that anyway, and warns if asked). The CPU limiter, not the arena
-// size, is what bounds concurrent transforms.
+// Threads for the arena: one per CPU token plus one that can sit in a blocking read or write,
+// but never more than the cores (oneTBB will not grant more workers than that anyway, and warns
+// if asked). So the spare I/O thread exists only when -T is below the core count: with the
+// default, a read or write that blocks (a pipe, a slow disk) takes a thread from the transforms
+// for its duration. Moving blocking I/O off the arena (async_node) is the governance issue's
+// work. The CPU limiter, not the arena size, is what bounds concurrent transforms.
 int arena_threads_for(int cpu_tokens) {
     return std::clamp(cpu_tokens + 1, 1, std::max(1, tbb::info::default_concurrency()));
 }
@@ -112,7 +125,9 @@ double Pipeline::buffer_reuse_rate() const {
     return n ? static_cast<double>(impl_->slots.reuse_hits()) / static_cast<double>(n) : 0.0;
 }
 
-std::size_t Pipeline::reserved_buffer_bytes() const { return impl_->slots.reserved_bytes(); }
+std::size_t Pipeline::reserved_buffer_bytes() const {
+    return impl_->slots.reserved_bytes();
+}
 
 RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSink& sink,
                         const std::atomic<bool>* cancel) {
@@ -133,129 +148,147 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
     std::uint64_t written = 0;         // touched only by the serial writer
     std::atomic<bool> exhausted{false};
 
-    impl_->arena.execute([&] {
-        flow::graph g;
+    // Nothing a body does escapes it, but try_put and the handlers' own allocations can still
+    // throw (bad_alloc); then wait_for_all() rethrows after cancelling the graph. Catch it here and
+    // take every slot back once the graph is gone, so this Pipeline stays usable.
+    bool escaped = false;
+    try {
+        impl_->arena.execute([&] {
+            flow::graph g;
 
-        flow::input_node<Ticket> tickets(g, [&](tbb::flow_control& fc) -> Ticket {
-            if (exhausted.load(std::memory_order_acquire) || state.should_stop()) fc.stop();
-            return 0;
-        });
-        TokenLimiter chunk_limiter(g, config_.chunk_tokens);
-        flow::queue_node<Ticket> read_queue(g);  // bounded: at most chunk_tokens tickets
-        TokenLimiter io_limiter(g, static_cast<std::size_t>(report.io_tokens));
+            flow::input_node<Ticket> tickets(g, [&](tbb::flow_control& fc) -> Ticket {
+                if (exhausted.load(std::memory_order_acquire) || state.should_stop()) fc.stop();
+                return 0;
+            });
+            TokenLimiter chunk_limiter(g, config_.chunk_tokens);
+            flow::queue_node<Ticket> read_queue(g);  // bounded: at most chunk_tokens tickets
+            TokenLimiter io_limiter(g, static_cast<std::size_t>(report.io_tokens));
 
-        using ReaderNode = flow::multifunction_node<Ticket, std::tuple<Chunk*, int, int>>;
-        ReaderNode reader(g, flow::unlimited, [&](const Ticket&, ReaderNode::output_ports_type& out) {
-            Chunk* chunk = nullptr;
-            bool claimed = false;
-            {
-                GaugeHold reading(read_gauge);
-                try {
-                    chunk = slots.acquire();
-                    chunk_gauge.take();
-                } catch (...) {
-                    state.fail(status_from_current_exception());
-                }
-                if (chunk) {
-                    std::unique_lock lock(claim_mutex);
-                    if (!exhausted.load(std::memory_order_relaxed) && !state.should_stop()) {
-                        chunk->seq = next_seq;
+            using ReaderNode = flow::multifunction_node<Ticket, std::tuple<Chunk*, int, int>>;
+            ReaderNode reader(
+                g, flow::unlimited, [&](const Ticket&, ReaderNode::output_ports_type& out) {
+                    Chunk* chunk = nullptr;
+                    bool claimed = false;
+                    {
+                        GaugeHold reading(read_gauge);
                         try {
-                            claimed = source.claim(*chunk);
+                            chunk = slots.acquire();
+                            chunk_gauge.take();
                         } catch (...) {
-                            claimed = true;  // the seq is spent: the chunk travels on, failed
-                            chunk->status = status_from_current_exception();
+                            state.fail(status_from_current_exception());
                         }
-                        if (claimed) {
-                            ++next_seq;
-                        } else {
-                            exhausted.store(true, std::memory_order_release);
+                        if (chunk) {
+                            std::unique_lock lock(claim_mutex);
+                            // relaxed: the only store to `exhausted` is below, under this same
+                            // mutex.
+                            if (!exhausted.load(std::memory_order_relaxed) &&
+                                !state.should_stop()) {
+                                chunk->seq = next_seq;
+                                try {
+                                    claimed = source.claim(*chunk);
+                                } catch (...) {
+                                    claimed =
+                                        true;  // the seq is spent: the chunk travels on, failed
+                                    chunk->status = status_from_current_exception();
+                                }
+                                if (claimed) {
+                                    ++next_seq;
+                                } else {
+                                    exhausted.store(true, std::memory_order_release);
+                                }
+                            }
+                            lock.unlock();
+                            if (claimed && chunk->status.is_ok()) {
+                                try {
+                                    source.fill(*chunk);
+                                } catch (...) {
+                                    chunk->status = status_from_current_exception();
+                                }
+                            }
+                            if (!chunk->status.is_ok()) state.fail(chunk->status);
+                        }
+                    }  // the read gauge is released before the I/O token, so observed <= budget
+                    if (claimed) {
+                        std::get<0>(out).try_put(chunk);
+                    } else {
+                        if (chunk) {
+                            slots.release(chunk);
+                            chunk_gauge.give();
+                        }
+                        std::get<2>(out).try_put(1);  // this ticket's chunk token comes back unused
+                    }
+                    std::get<1>(out).try_put(1);  // I/O token back
+                });
+
+            flow::queue_node<Chunk*> cpu_queue(g);  // bounded: at most chunk_tokens chunks
+            ChunkLimiter cpu_limiter(g, static_cast<std::size_t>(config_.cpu_tokens));
+
+            using TransformNode = flow::multifunction_node<Chunk*, std::tuple<Chunk*, int>>;
+            TransformNode transformer(
+                g, flow::unlimited, [&](Chunk* chunk, TransformNode::output_ports_type& out) {
+                    {
+                        GaugeHold working(transform_gauge);
+                        // After a failure or cancel, in-flight chunks drain without work so their
+                        // tokens come back quickly along the normal path.
+                        if (chunk->status.is_ok() && !state.should_stop()) {
+                            try {
+                                transform.transform(*chunk);
+                            } catch (...) {
+                                chunk->status = status_from_current_exception();
+                                state.fail(chunk->status);
+                            }
                         }
                     }
-                    lock.unlock();
-                    if (claimed && chunk->status.is_ok()) {
+                    std::get<0>(out).try_put(chunk);
+                    std::get<1>(out).try_put(1);  // CPU token back
+                });
+
+            // Ordering is enforced here: the sequencer releases chunks strictly by seq, contiguous
+            // from 0 (the engine assigns seq under claim_mutex, and a failed claim still spends its
+            // seq), and its span is bounded by chunk_tokens because only that many seqs exist at
+            // once.
+            flow::sequencer_node<Chunk*> order(g, [](Chunk* const& chunk) { return chunk->seq; });
+
+            // Serial + rejecting: one write at a time, chunks wait in the sequencer, not in a
+            // queue.
+            flow::function_node<Chunk*, int, flow::rejecting> writer(
+                g, flow::serial, [&](Chunk* chunk) {
+                    assert(chunk->seq == next_delivered && "sequencer delivered out of order");
+                    ++next_delivered;
+                    if (chunk->status.is_ok() && !state.should_stop()) {
                         try {
-                            source.fill(*chunk);
+                            sink.write(*chunk);
+                            ++written;
                         } catch (...) {
-                            chunk->status = status_from_current_exception();
+                            state.fail(status_from_current_exception());
                         }
                     }
-                    if (!chunk->status.is_ok()) state.fail(chunk->status);
-                }
-            }  // the read gauge is released before the I/O token, so observed <= budget
-            if (claimed) {
-                std::get<0>(out).try_put(chunk);
-            } else {
-                if (chunk) {
                     slots.release(chunk);
                     chunk_gauge.give();
-                }
-                std::get<2>(out).try_put(1);  // this ticket's chunk token comes back unused
-            }
-            std::get<1>(out).try_put(1);  // I/O token back
+                    return 1;  // chunk token back
+                });
+
+            flow::make_edge(tickets, chunk_limiter);
+            flow::make_edge(chunk_limiter, read_queue);
+            flow::make_edge(read_queue, io_limiter);
+            flow::make_edge(io_limiter, reader);
+            flow::make_edge(flow::output_port<0>(reader), cpu_queue);
+            flow::make_edge(flow::output_port<1>(reader), io_limiter.decrementer());
+            flow::make_edge(flow::output_port<2>(reader), chunk_limiter.decrementer());
+            flow::make_edge(cpu_queue, cpu_limiter);
+            flow::make_edge(cpu_limiter, transformer);
+            flow::make_edge(flow::output_port<0>(transformer), order);
+            flow::make_edge(flow::output_port<1>(transformer), cpu_limiter.decrementer());
+            flow::make_edge(order, writer);
+            flow::make_edge(writer, chunk_limiter.decrementer());
+
+            tickets.activate();
+            g.wait_for_all();
         });
-
-        flow::queue_node<Chunk*> cpu_queue(g);  // bounded: at most chunk_tokens chunks
-        ChunkLimiter cpu_limiter(g, static_cast<std::size_t>(config_.cpu_tokens));
-
-        using TransformNode = flow::multifunction_node<Chunk*, std::tuple<Chunk*, int>>;
-        TransformNode transformer(g, flow::unlimited, [&](Chunk* chunk, TransformNode::output_ports_type& out) {
-            {
-                GaugeHold working(transform_gauge);
-                // After a failure or cancel, in-flight chunks drain without work so their tokens
-                // come back quickly along the normal path.
-                if (chunk->status.is_ok() && !state.should_stop()) {
-                    try {
-                        transform.transform(*chunk);
-                    } catch (...) {
-                        chunk->status = status_from_current_exception();
-                        state.fail(chunk->status);
-                    }
-                }
-            }
-            std::get<0>(out).try_put(chunk);
-            std::get<1>(out).try_put(1);  // CPU token back
-        });
-
-        // Ordering is enforced here: the sequencer releases chunks strictly by seq, contiguous from
-        // 0 (the engine assigns seq under claim_mutex, and a failed claim still spends its seq),
-        // and its span is bounded by chunk_tokens because only that many seqs exist at once.
-        flow::sequencer_node<Chunk*> order(g, [](Chunk* const& chunk) { return chunk->seq; });
-
-        // Serial + rejecting: one write at a time, chunks wait in the sequencer, not in a queue.
-        flow::function_node<Chunk*, int, flow::rejecting> writer(g, flow::serial, [&](Chunk* chunk) {
-            assert(chunk->seq == next_delivered && "sequencer delivered out of order");
-            ++next_delivered;
-            if (chunk->status.is_ok() && !state.should_stop()) {
-                try {
-                    sink.write(*chunk);
-                    ++written;
-                } catch (...) {
-                    state.fail(status_from_current_exception());
-                }
-            }
-            slots.release(chunk);
-            chunk_gauge.give();
-            return 1;  // chunk token back
-        });
-
-        flow::make_edge(tickets, chunk_limiter);
-        flow::make_edge(chunk_limiter, read_queue);
-        flow::make_edge(read_queue, io_limiter);
-        flow::make_edge(io_limiter, reader);
-        flow::make_edge(flow::output_port<0>(reader), cpu_queue);
-        flow::make_edge(flow::output_port<1>(reader), io_limiter.decrementer());
-        flow::make_edge(flow::output_port<2>(reader), chunk_limiter.decrementer());
-        flow::make_edge(cpu_queue, cpu_limiter);
-        flow::make_edge(cpu_limiter, transformer);
-        flow::make_edge(flow::output_port<0>(transformer), order);
-        flow::make_edge(flow::output_port<1>(transformer), cpu_limiter.decrementer());
-        flow::make_edge(order, writer);
-        flow::make_edge(writer, chunk_limiter.decrementer());
-
-        tickets.activate();
-        g.wait_for_all();
-    });
+    } catch (...) {
+        state.fail(status_from_current_exception());
+        escaped = true;
+    }
 
     report.chunks_issued = next_seq;
     report.chunks_delivered = next_delivered;
@@ -264,6 +297,7 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
     report.max_reads_in_flight = read_gauge.max_held();
     report.max_transforms_in_flight = transform_gauge.max_held();
     report.tokens_outstanding = chunk_gauge.held() + read_gauge.held() + transform_gauge.held();
+    if (escaped) slots.reclaim_all();  // no message outlives the graph: every slot is ours again
 
     report.status = state.first_error();
     if (report.status.is_ok() && state.cancelled()) {

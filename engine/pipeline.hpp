@@ -25,8 +25,10 @@ namespace tbbpipe::engine {
 
 class ChunkSlots;
 
-/// Produces chunks. claim() is serialised by the engine, which assigns chunk.seq before calling it;
-/// fill() runs concurrently (up to the I/O budget) after a successful claim.
+/// Produces chunks. claim() runs under an engine mutex on an arena thread, after the engine
+/// assigned chunk.seq: it must not call back into the Pipeline, and a claim() that may block (a
+/// pipe) must come with max_concurrent_reads() == 1 so nobody queues on that mutex. fill() runs
+/// concurrently (up to the I/O budget) after a successful claim.
 /// A claim that throws still consumes its seq (the chunk travels on marked failed).
 class ChunkSource {
 public:

@@ -138,7 +138,7 @@ FileOutcome ContainerJobs::pack(const std::string& input, const std::string& out
             out_file = std::make_unique<OutputFile>(output, overwrite);
             out_fd = out_file->fd();
         }
-        write_full(out_fd, bytes.data(), bytes.size(), "output");
+        write_full(out_fd, bytes.data(), bytes.size(), "output", cancel_);
 
         SealContext context;
         context.compression = settings.compression;
@@ -148,7 +148,7 @@ FileOutcome ContainerJobs::pack(const std::string& input, const std::string& out
         context.header_digest = header_digest;
         context.payload_key = keys ? &keys->payload : nullptr;
         PackTransform transform(context);
-        ContainerWriter writer(out_fd, context, keys ? &keys->footer : nullptr);
+        ContainerWriter writer(out_fd, context, keys ? &keys->footer : nullptr, cancel_);
 
         engine::Pipeline& pipeline = pipeline_for(settings.chunk_size);
         std::unique_ptr<engine::ChunkSource> source;
@@ -234,7 +234,7 @@ FileOutcome ContainerJobs::restore(const std::string& input, const std::string* 
             source = std::move(reader);
         }
         UnpackTransform transform(opened, footer ? &*footer : nullptr);
-        PlaintextWriter writer(out_fd, stream != nullptr);
+        PlaintextWriter writer(out_fd, stream != nullptr, cancel_);
         outcome.run = pipeline_for(opened.header.chunk_size).run(*source, transform, writer, cancel_);
         outcome.chunks = outcome.run.chunks_written;
         outcome.plaintext_bytes = writer.bytes();

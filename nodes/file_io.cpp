@@ -1,6 +1,8 @@
 #include "nodes/file_io.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,11 +22,13 @@ namespace {
 }
 
 // Temporary outputs alive right now, so a second signal can remove them without locks or
-// allocation. A slot is claimed with a CAS on its state and published with a release store.
+// allocation. States: 0 free, 1 being written, 2 holds a path, 3 taken by the signal handler.
+// Every transition is a CAS, so the handler never reads a path that is being rewritten, and a
+// slot the handler took is never reused (the handler ends the process).
 constexpr int kRegistrySlots = 64;
 constexpr std::size_t kRegistryPathMax = 4096;
 struct RegistrySlot {
-    std::atomic<int> state{0};  // 0 free, 1 being written, 2 holds a path
+    std::atomic<int> state{0};
     char path[kRegistryPathMax];
 };
 std::array<RegistrySlot, kRegistrySlots> g_registry;
@@ -39,11 +43,13 @@ int register_temp(const std::string& path) {
             return i;
         }
     }
-    return -1;  // more outputs than slots: they are still removed by their destructors
+    return -1;  // more outputs than slots: removed by their destructors, but not by a 2nd signal
 }
 
 void unregister_temp(int slot) {
-    if (slot >= 0) g_registry[slot].state.store(0, std::memory_order_release);
+    if (slot < 0) return;
+    int expected = 2;
+    g_registry[slot].state.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
 }
 
 std::string folder_of(const std::string& path) {
@@ -53,11 +59,37 @@ std::string folder_of(const std::string& path) {
     return path.substr(0, slash);
 }
 
+// Waits until fd is ready for events, checking the cancel flag every 100 ms.
+void wait_ready(int fd, short events, const std::atomic<bool>* cancel) {
+    if (!cancel) return;
+    pollfd p{fd, events, 0};
+    for (;;) {
+        if (cancel->load(std::memory_order_acquire)) {
+            throw PipelineError(StatusCode::kCancelled, "interrupted");
+        }
+        const int r = ::poll(&p, 1, 100);
+        if (r > 0) return;  // ready, or an error/hang-up the read or write will report
+        if (r < 0 && errno != EINTR) throw_errno("poll failed", errno);
+    }
+}
+
+// Bytes a write to this pipe can take right now without blocking (0: full). A blocking write
+// larger than that would wait for the reader, where the cancel flag can no longer be checked.
+std::size_t pipe_room(int fd) {
+    const int size = ::fcntl(fd, F_GETPIPE_SZ);
+    int queued = 0;
+    if (size <= 0 || ::ioctl(fd, FIONREAD, &queued) != 0) return 4096;  // PIPE_BUF: never blocks
+    return size > queued ? static_cast<std::size_t>(size - queued) : 0;
+}
+
 }  // namespace
 
 void remove_registered_temp_files() noexcept {
     for (auto& slot : g_registry) {
-        if (slot.state.load(std::memory_order_acquire) == 2) ::unlink(slot.path);
+        int expected = 2;
+        if (slot.state.compare_exchange_strong(expected, 3, std::memory_order_acq_rel)) {
+            ::unlink(slot.path);
+        }
     }
 }
 
@@ -96,6 +128,7 @@ FileHandle open_input(const std::string& path) {
 std::size_t read_full(int fd, std::uint8_t* buf, std::size_t n, const std::atomic<bool>* cancel) {
     std::size_t got = 0;
     while (got < n) {
+        wait_ready(fd, POLLIN, cancel);
         const ssize_t r = ::read(fd, buf + got, n - got);
         if (r > 0) {
             got += static_cast<std::size_t>(r);
@@ -127,9 +160,20 @@ std::size_t pread_full(int fd, std::uint8_t* buf, std::size_t n, std::uint64_t o
     return got;
 }
 
-void writev_full(int fd, iovec* iov, int count, const char* what) {
+void writev_full(int fd, iovec* iov, int count, const char* what,
+                 const std::atomic<bool>* cancel) {
+    struct stat st {};
+    const bool pipe = cancel && ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
     while (count > 0) {
-        const ssize_t w = ::writev(fd, iov, count);
+        wait_ready(fd, POLLOUT, cancel);
+        ssize_t w = 0;
+        if (pipe) {
+            const std::size_t room = pipe_room(fd);
+            if (room == 0) continue;  // poll woke early: wait again, checking the flag
+            w = ::write(fd, iov->iov_base, std::min(room, iov->iov_len));
+        } else {
+            w = ::writev(fd, iov, count);
+        }
         if (w < 0) {
             if (errno == EINTR) continue;
             throw_errno(std::string(what) + " write failed", errno);
@@ -147,9 +191,10 @@ void writev_full(int fd, iovec* iov, int count, const char* what) {
     }
 }
 
-void write_full(int fd, const std::uint8_t* buf, std::size_t n, const char* what) {
+void write_full(int fd, const std::uint8_t* buf, std::size_t n, const char* what,
+                const std::atomic<bool>* cancel) {
     iovec iov{const_cast<std::uint8_t*>(buf), n};
-    writev_full(fd, &iov, 1, what);
+    writev_full(fd, &iov, 1, what, cancel);
 }
 
 OutputFile::OutputFile(const std::string& path, bool overwrite)

@@ -35,13 +35,18 @@ private:
 /// Opens an input for reading; "-" is stdin. Throws PipelineError naming the path.
 FileHandle open_input(const std::string& path);
 
-/// Reads until n bytes or EOF; returns what it got. Retries EINTR unless *cancel is set.
+/// Reads until n bytes or EOF; returns what it got. With a cancel flag it waits in poll() with a
+/// short timeout and throws kCancelled once the flag is set: a signal is delivered to one thread
+/// only, so a read blocked on a pipe in a worker thread would never see EINTR.
 std::size_t read_full(int fd, std::uint8_t* buf, std::size_t n, const std::atomic<bool>* cancel);
 /// pread until n bytes or EOF.
 std::size_t pread_full(int fd, std::uint8_t* buf, std::size_t n, std::uint64_t offset);
-/// Writes all iovecs (modifies the array). Throws PipelineError(kIoError) with what.
-void writev_full(int fd, iovec* iov, int count, const char* what);
-void write_full(int fd, const std::uint8_t* buf, std::size_t n, const char* what);
+/// Writes all iovecs (modifies the array). Throws PipelineError(kIoError) with what. With a cancel
+/// flag a write blocked on a stalled pipe gives up (kCancelled) once the flag is set.
+void writev_full(int fd, iovec* iov, int count, const char* what,
+                 const std::atomic<bool>* cancel = nullptr);
+void write_full(int fd, const std::uint8_t* buf, std::size_t n, const char* what,
+                const std::atomic<bool>* cancel = nullptr);
 
 /// A destination that appears under its final name only after commit(): the bytes go to a
 /// temporary file in the same folder, renamed into place on success and removed otherwise.

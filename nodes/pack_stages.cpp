@@ -125,8 +125,10 @@ void PackTransform::transform(engine::Chunk& chunk) {
     chunk.result_size = record.stored_size;
 }
 
-ContainerWriter::ContainerWriter(int fd, const SealContext& context, const SecretBytes* footer_key)
-    : fd_(fd), context_(context), footer_key_(footer_key), root_(context.header_digest) {}
+ContainerWriter::ContainerWriter(int fd, const SealContext& context, const SecretBytes* footer_key,
+                                 const std::atomic<bool>* cancel)
+    : fd_(fd), context_(context), footer_key_(footer_key), cancel_(cancel),
+      root_(context.header_digest) {}
 
 void ContainerWriter::write(const engine::Chunk& chunk) {
     // Called in chunk order by the engine's serial writer: offsets and the root depend on it.
@@ -139,7 +141,7 @@ void ContainerWriter::write(const engine::Chunk& chunk) {
     encode_record_header(record, header);
     iovec iov[2] = {{header, kRecordHeaderSize},
                     {const_cast<std::uint8_t*>(chunk.result), chunk.result_size}};
-    writev_full(fd_, iov, 2, "output");
+    writev_full(fd_, iov, 2, "output", cancel_);
 
     entries_.push_back({offset_, record.raw_size, record.stored_size, record.flags,
                         chunk.meta.digest});
@@ -175,7 +177,7 @@ std::uint64_t ContainerWriter::finish(FooterBody metadata) {
     const auto trailer = encode_trailer({offset_, count, static_cast<std::uint32_t>(footer.size())});
     iovec iov[2] = {{footer.data(), footer.size()},
                     {const_cast<std::uint8_t*>(trailer.data()), trailer.size()}};
-    writev_full(fd_, iov, 2, "output");
+    writev_full(fd_, iov, 2, "output", cancel_);
     return offset_ + footer.size() + trailer.size();
 }
 

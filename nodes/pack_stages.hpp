@@ -70,7 +70,8 @@ private:
 class ContainerWriter final : public engine::ChunkSink {
 public:
     /// The header has already been written to fd (header_size bytes).
-    ContainerWriter(int fd, const SealContext& context, const SecretBytes* footer_key);
+    ContainerWriter(int fd, const SealContext& context, const SecretBytes* footer_key,
+                    const std::atomic<bool>* cancel);
     void write(const engine::Chunk& chunk) override;
     /// Writes footer + trailer. Returns the total container size.
     std::uint64_t finish(FooterBody metadata);
@@ -80,6 +81,7 @@ private:
     int fd_;
     SealContext context_;
     const SecretBytes* footer_key_;
+    const std::atomic<bool>* cancel_;
     std::uint64_t offset_ = kHeaderSize;
     std::uint64_t plaintext_bytes_ = 0;
     std::vector<IndexEntry> entries_;

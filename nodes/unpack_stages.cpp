@@ -181,7 +181,7 @@ void UnpackTransform::transform(engine::Chunk& chunk) {
 
 void PlaintextWriter::write(const engine::Chunk& chunk) {
     // Called in chunk order by the engine's serial writer.
-    if (fd_ >= 0) write_full(fd_, chunk.result, chunk.result_size, "output");
+    if (fd_ >= 0) write_full(fd_, chunk.result, chunk.result_size, "output", cancel_);
     bytes_ += chunk.result_size;
     if (keep_digests_) digests_.push_back(chunk.meta.digest);
 }

@@ -67,7 +67,8 @@ private:
 /// so a streamed container can be checked against its footer at the end.
 class PlaintextWriter final : public engine::ChunkSink {
 public:
-    PlaintextWriter(int fd, bool keep_digests) : fd_(fd), keep_digests_(keep_digests) {}
+    PlaintextWriter(int fd, bool keep_digests, const std::atomic<bool>* cancel)
+        : fd_(fd), keep_digests_(keep_digests), cancel_(cancel) {}
     void write(const engine::Chunk& chunk) override;
     std::uint64_t bytes() const { return bytes_; }
     const std::vector<Digest>& digests() const { return digests_; }
@@ -75,6 +76,7 @@ public:
 private:
     int fd_;
     bool keep_digests_;
+    const std::atomic<bool>* cancel_;
     std::uint64_t bytes_ = 0;
     std::vector<Digest> digests_;
 };

@@ -270,6 +270,31 @@ TEST_F(CliTest, InterruptExits130AndRemovesPartialOutput) {
     }
 }
 
+// A reader blocked on a pipe that stays open (no data, no EOF) must still notice the signal:
+// the run ends within a second or two, not when the writer finally closes the pipe.
+TEST_F(CliTest, InterruptReachesAReaderBlockedOnAStalledPipe) {
+    for (const char* command : {"pack -o out.tbp", "unpack -o out"}) {
+        // For unpack, feed a valid container's first chunk, then stall.
+        ASSERT_EQ(sh("head -c 3000000 /dev/urandom > big && tbbpipe pack -q -o big.tbp big").code, 0);
+        const std::string feed = std::string(command).rfind("pack", 0) == 0
+                                     ? "head -c 2500000 big"
+                                     : "head -c 2000000 big.tbp";
+        // Through a FIFO, so $! is tbbpipe alone (wait on a pipeline member waits for the job).
+        const Result r = sh("mkfifo p; (" + feed + "; sleep 8) > p & '" TBBPIPE_CLI "' " +
+                            command + " < p & pid=$!; sleep 1; start=$(date +%s%N); kill -INT $pid; "
+                            "wait $pid; rc=$?; echo $rc $(( ($(date +%s%N) - start) / 1000000 )) > rc; "
+                            "rm -f p");
+        EXPECT_EQ(r.code, 0) << r.err;
+        std::istringstream rc(slurp(dir_ / "rc"));
+        int code = 0, ms = 0;
+        rc >> code >> ms;
+        EXPECT_EQ(code, 130) << command;
+        EXPECT_LT(ms, 3000) << command << ": the blocked read did not see the signal";
+        EXPECT_EQ(files(), (std::vector<std::string>{"big", "big.tbp", "rc"})) << command;
+        ASSERT_EQ(sh("rm -f rc big big.tbp").code, 0);
+    }
+}
+
 TEST_F(CliTest, PassphrasePromptAsksTwiceWhenPacking) {
     make("f", 5000);
     // script gives the command a terminal and forwards our answers to it.

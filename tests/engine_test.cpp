@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/chunk_slots.hpp"
 #include "engine/pipeline.hpp"
 
 namespace tbbpipe::engine {
@@ -249,6 +250,49 @@ TEST(Pipeline, CancellationAtRandomPointsLeaksNothing) {
     RecordingSink sink({});
     EXPECT_TRUE(pipeline.run(source, transform, sink).status.is_ok());
     EXPECT_EQ(sink.seqs.size(), 20u);
+}
+
+// A caller that sets and then clears its flag mid-run still gets kCancelled: the engine latches
+// the cancel, so a run whose source stopped early can never look complete.
+class FlickeringCancel final : public ChunkTransform {
+public:
+    explicit FlickeringCancel(std::atomic<bool>& flag) : flag_(flag) {}
+    void transform(Chunk& chunk) override {
+        if (chunk.seq == 3) {
+            flag_.store(true);
+            std::this_thread::sleep_for(20ms);  // long enough for the source to see it
+            flag_.store(false);
+        }
+        chunk.result = chunk.input.data();
+        chunk.result_size = chunk.input_size;
+    }
+
+private:
+    std::atomic<bool>& flag_;
+};
+
+TEST(Pipeline, CancelIsLatchedEvenIfTheFlagIsCleared) {
+    Pipeline pipeline(config(2, 2, 4));
+    for (int round = 0; round < 20; ++round) {
+        std::atomic<bool> cancel{false};
+        CountingSource source(1000, {});
+        FlickeringCancel transform(cancel);
+        RecordingSink sink({});
+        const RunReport report = pipeline.run(source, transform, sink, &cancel);
+        EXPECT_EQ(report.status.code(), StatusCode::kCancelled) << "round " << round;
+        EXPECT_LT(sink.seqs.size(), 1000u);
+        EXPECT_EQ(report.tokens_outstanding, 0);
+    }
+}
+
+TEST(ChunkSlotsTest, ReclaimAllFreesEverySlot) {
+    ChunkSlots slots(3);
+    (void)slots.acquire();
+    (void)slots.acquire();
+    EXPECT_EQ(slots.free_count(), 1u);
+    slots.reclaim_all();
+    EXPECT_EQ(slots.free_count(), 3u);
+    for (int i = 0; i < 3; ++i) EXPECT_NE(slots.acquire(), nullptr);
 }
 
 TEST(Pipeline, CancelledBeforeStartIssuesNothing) {
