@@ -157,8 +157,9 @@ TEST(Pipeline, EmptySourceFinishesCleanly) {
     EXPECT_TRUE(sink.seqs.empty());
 }
 
-// The observed maxima never exceed the budgets, and the budgets are actually used (so the
-// assertion is not vacuous): sleeping stages overlap even on 2 cores.
+// The observed maxima never exceed the budgets (every run), and the budgets are actually reached
+// (so that assertion is not vacuous). On a loaded machine oneTBB's second thread may join late,
+// so reaching the budget gets up to 20 runs; exceeding it gets none.
 TEST(Pipeline, ObservedInFlightNeverExceedsAnyBudget) {
     struct Budget {
         int cpu, io;
@@ -166,21 +167,22 @@ TEST(Pipeline, ObservedInFlightNeverExceedsAnyBudget) {
     };
     for (const Budget b : {Budget{1, 1, 2}, Budget{2, 1, 3}, Budget{3, 2, 6}, Budget{4, 3, 12}}) {
         Pipeline pipeline(config(b.cpu, b.io, b.chunks));
-        CountingSource source(200, {}, INT_MAX, 200us);
-        SleepyTransform transform({}, 500us);
-        RecordingSink sink({});
-        const RunReport report = pipeline.run(source, transform, sink);
-        ASSERT_TRUE(report.status.is_ok());
-        EXPECT_LE(report.max_transforms_in_flight, b.cpu);
-        EXPECT_LE(report.max_reads_in_flight, b.io);
-        EXPECT_LE(report.max_chunks_in_flight, static_cast<std::int64_t>(b.chunks));
-        EXPECT_GE(report.max_chunks_in_flight, 2);
-        // On 2+ cores the budgets are reached, so the upper bounds above are not vacuous.
-        if (std::thread::hardware_concurrency() >= 2 && b.cpu <= 2) {
-            EXPECT_EQ(report.max_transforms_in_flight, b.cpu);
+        const int reachable = std::min<int>(b.cpu, static_cast<int>(std::thread::hardware_concurrency()));
+        std::int64_t best = 0;
+        for (int attempt = 0; attempt < 20 && best < reachable; ++attempt) {
+            CountingSource source(200, {}, INT_MAX, 200us);
+            SleepyTransform transform({}, 500us);
+            RecordingSink sink({});
+            const RunReport report = pipeline.run(source, transform, sink);
+            ASSERT_TRUE(report.status.is_ok());
+            EXPECT_LE(report.max_transforms_in_flight, b.cpu);
+            EXPECT_LE(report.max_reads_in_flight, b.io);
+            EXPECT_LE(report.max_chunks_in_flight, static_cast<std::int64_t>(b.chunks));
+            EXPECT_EQ(report.tokens_outstanding, 0);
+            EXPECT_EQ(sink.seqs.size(), 200u);
+            best = std::max(best, report.max_transforms_in_flight);
         }
-        EXPECT_EQ(report.tokens_outstanding, 0);
-        EXPECT_EQ(sink.seqs.size(), 200u);
+        EXPECT_EQ(best, reachable) << "cpu budget " << b.cpu << " never reached";
     }
 }
 
@@ -272,17 +274,26 @@ private:
 };
 
 TEST(Pipeline, CancelIsLatchedEvenIfTheFlagIsCleared) {
-    Pipeline pipeline(config(2, 2, 4));
+    // Whether the engine notices a flag that is up for only 20 ms depends on scheduling; what must
+    // always hold is that a run which stopped early does not report success.
+    Pipeline pipeline(config(2, 2, 16));
+    int stopped_early = 0;
     for (int round = 0; round < 20; ++round) {
         std::atomic<bool> cancel{false};
         CountingSource source(1000, {});
         FlickeringCancel transform(cancel);
         RecordingSink sink({});
         const RunReport report = pipeline.run(source, transform, sink, &cancel);
-        EXPECT_EQ(report.status.code(), StatusCode::kCancelled) << "round " << round;
-        EXPECT_LT(sink.seqs.size(), 1000u);
+        EXPECT_FALSE(cancel.load());
+        if (sink.seqs.size() < 1000) {
+            ++stopped_early;
+            EXPECT_EQ(report.status.code(), StatusCode::kCancelled) << "round " << round;
+        } else {
+            EXPECT_TRUE(report.status.is_ok() || report.status.code() == StatusCode::kCancelled);
+        }
         EXPECT_EQ(report.tokens_outstanding, 0);
     }
+    EXPECT_GT(stopped_early, 0) << "the flag was never seen: the test proves nothing";
 }
 
 TEST(ChunkSlotsTest, ReclaimAllFreesEverySlot) {
