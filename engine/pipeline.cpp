@@ -187,8 +187,8 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
                                 try {
                                     claimed = source.claim(*chunk);
                                 } catch (...) {
-                                    claimed =
-                                        true;  // the seq is spent: the chunk travels on, failed
+                                    // The seq is spent: the chunk travels on, marked failed.
+                                    claimed = true;
                                     chunk->status = status_from_current_exception();
                                 }
                                 if (claimed) {

@@ -58,6 +58,16 @@ void read_header_bytes(int fd, bool seekable, std::uint8_t* buf, const std::atom
     }
 }
 
+// Refuses an output path that names the input itself (it would be replaced by its own output).
+void refuse_same_file(const std::string& output, const struct stat& input) {
+    struct stat out_st {};
+    if (::stat(output.c_str(), &out_st) == 0 && out_st.st_dev == input.st_dev &&
+        out_st.st_ino == input.st_ino) {
+        throw PipelineError(StatusCode::kInvalidArgument,
+                            "refusing to overwrite the input with its own output");
+    }
+}
+
 }  // namespace
 
 ContainerJobs::ContainerJobs(const EngineSettings& settings, const std::atomic<bool>* cancel)
@@ -135,6 +145,7 @@ FileOutcome ContainerJobs::pack(const std::string& input, const std::string& out
         std::unique_ptr<OutputFile> out_file;
         int out_fd = STDOUT_FILENO;
         if (output != "-") {
+            refuse_same_file(output, st_before);
             out_file = std::make_unique<OutputFile>(output, overwrite);
             out_fd = out_file->fd();
         }
@@ -213,12 +224,7 @@ FileOutcome ContainerJobs::restore(const std::string& input, const std::string* 
             if (*output == "-") {
                 out_fd = STDOUT_FILENO;
             } else {
-                struct stat out_st {};
-                if (::stat(output->c_str(), &out_st) == 0 && out_st.st_dev == st.st_dev &&
-                    out_st.st_ino == st.st_ino) {
-                    throw PipelineError(StatusCode::kInvalidArgument,
-                                        "refusing to overwrite the input with its own output");
-                }
+                refuse_same_file(*output, st);
                 out_file = std::make_unique<OutputFile>(*output, overwrite);
                 out_fd = out_file->fd();
             }

@@ -22,5 +22,11 @@ if ((${#missing[@]})); then
         "${missing[@]}" >/dev/null
 fi
 
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
-cmake --build "$build_dir" -j"$(nproc)"
+echo "setup: building in $build_dir (log: $build_dir/build.log)"
+mkdir -p "$build_dir"
+if ! { cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "$@" &&
+       cmake --build "$build_dir" -j"$(nproc)"; } >"$build_dir/build.log" 2>&1; then
+    tail -n 60 "$build_dir/build.log"
+    echo "setup: build failed (full log: $build_dir/build.log)" >&2
+    exit 1
+fi

@@ -259,6 +259,8 @@ TEST_F(ContainerTest, RefusesToOverwriteWithoutForceAndNeverOverwritesItsInput) 
     ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "in.tbp", {}, {}, true).status.is_ok());
     const FileOutcome self = jobs.unpack(dir_ / "in.tbp", dir_ / "in.tbp", {}, true);
     EXPECT_EQ(self.status.code(), StatusCode::kInvalidArgument);
+    const FileOutcome packed_onto_itself = jobs.pack(dir_ / "in", dir_ / "in", {}, {}, true);
+    EXPECT_EQ(packed_onto_itself.status.code(), StatusCode::kInvalidArgument);
     EXPECT_TRUE(jobs.verify(dir_ / "in.tbp", {}).status.is_ok());
     EXPECT_EQ(dir_.list(), (std::vector<std::string>{"in", "in.tbp"}));
 }
