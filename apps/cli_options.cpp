@@ -68,8 +68,18 @@ po::options_description make_options() {
         ("stdout,c", "write to standard output")
         ("force,f", "overwrite existing outputs")
         ("rm", "remove each input after its output was written and verified");
+    po::options_description observe("Progress and metrics");
+    observe.add_options()
+        ("progress", "show the progress line even when stderr is not a terminal")
+        ("no-progress", "never show the progress line")
+        ("metrics-interval", po::value<int>(), "live metrics dashboard on stderr every MS milliseconds")
+        ("metrics-file", po::value<std::string>(),
+         "write Prometheus text metrics to PATH (atomically, every interval and at the end)")
+        ("metrics-listen", po::value<std::string>(),
+         "serve HTTP /metrics on HOST:PORT during the run (loopback only; port 0 picks one)")
+        ("metrics-listen-any", "allow --metrics-listen on a non-loopback address");
     po::options_description all;
-    all.add(general).add(keys).add(pack).add(outputs);
+    all.add(general).add(keys).add(pack).add(outputs).add(observe);
     return all;
 }
 
@@ -171,6 +181,24 @@ CliOptions parse_cli(int argc, const char* const* argv) {
     o.force = vm.count("force") > 0;
     o.remove_input = vm.count("rm") > 0;
 
+    if (vm.count("progress") && vm.count("no-progress")) {
+        throw UsageError("--progress and --no-progress exclude each other");
+    }
+    if (vm.count("progress")) o.progress = CliOptions::Progress::kOn;
+    if (vm.count("no-progress") || o.verbosity == 0) o.progress = CliOptions::Progress::kOff;
+    if (vm.count("metrics-interval")) {
+        o.metrics_interval_ms = vm["metrics-interval"].as<int>();
+        if (o.metrics_interval_ms < 50 || o.metrics_interval_ms > 3600000) {
+            throw UsageError("--metrics-interval must be 50..3600000 milliseconds");
+        }
+    }
+    if (vm.count("metrics-file")) o.metrics_file = vm["metrics-file"].as<std::string>();
+    if (vm.count("metrics-listen")) o.metrics_listen = vm["metrics-listen"].as<std::string>();
+    o.metrics_listen_any = vm.count("metrics-listen-any") > 0;
+    if (o.metrics_listen_any && !o.metrics_listen) {
+        throw UsageError("--metrics-listen-any needs --metrics-listen");
+    }
+
     const bool packing = o.command == Command::kPack;
     if (!packing) {
         for (const char* name : {"compress", "level", "cipher", "chunk-size", "scrypt-log2n"}) {
@@ -225,13 +253,17 @@ CliOptions parse_cli(int argc, const char* const* argv) {
                 refuse(vm, name, word.c_str());
             }
             if (o.command == Command::kInfo) {
-                refuse(vm, "threads", "info");
+                for (const char* name : {"threads", "progress", "no-progress", "metrics-interval",
+                                         "metrics-file", "metrics-listen"}) {
+                    refuse(vm, name, "info");
+                }
                 if (o.inputs.empty()) throw UsageError("info needs a container file");
             }
             break;
         case Command::kKeygen:
             for (const char* name : {"output-dir", "rm", "key-file", "passphrase-file", "passphrase",
-                                     "threads", "json"}) {
+                                     "threads", "json", "progress", "no-progress", "metrics-interval",
+                                     "metrics-file", "metrics-listen"}) {
                 refuse(vm, name, "keygen");
             }
             if (!o.inputs.empty()) throw UsageError("keygen takes no file arguments (use -o)");

@@ -48,6 +48,11 @@ struct CliOptions {
     // reporting
     int verbosity = 1;  ///< 0 quiet, 1 normal, 2 verbose
     bool json = false;
+    enum class Progress { kAuto, kOn, kOff } progress = Progress::kAuto;
+    int metrics_interval_ms = 0;  ///< >0: live dashboard on stderr every so often
+    std::optional<std::string> metrics_file;    ///< Prometheus textfile, rewritten atomically
+    std::optional<std::string> metrics_listen;  ///< HOST:PORT for an HTTP /metrics endpoint
+    bool metrics_listen_any = false;            ///< allow a non-loopback listen address
 };
 
 /// Parses argv; throws UsageError for anything invalid or inapplicable to the command.

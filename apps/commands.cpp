@@ -1,15 +1,19 @@
 #include "apps/commands.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "apps/exit_codes.hpp"
 #include "apps/json_writer.hpp"
+#include "apps/live_report.hpp"
+#include "apps/metrics_http.hpp"
 #include "apps/secrets.hpp"
 #include "apps/signals.hpp"
 #include "nodes/container_jobs.hpp"
@@ -75,35 +79,37 @@ std::string output_path_for(const CliOptions& o, const std::string& input) {
     return base.substr(0, base.size() - std::string(kSuffix).size());
 }
 
-void print_line(const CliOptions& o, const FileReport& r) {
+std::string file_line(const CliOptions& o, const FileReport& r) {
+    std::ostringstream err;
     const auto& out = r.outcome;
     const double mb_s = out.seconds > 0 ? static_cast<double>(out.plaintext_bytes) / out.seconds / 1e6 : 0;
     char rate[64];
     std::snprintf(rate, sizeof rate, "%.2f s, %.0f MB/s", out.seconds, mb_s);
-    std::cerr << display_name(r.input) << ": ";
+    err << display_name(r.input) << ": ";
     if (o.command == Command::kPack) {
         const double pct = out.bytes_in ? 100.0 * static_cast<double>(out.bytes_out) /
                                               static_cast<double>(out.bytes_in) : 0;
         char ratio[32];
         std::snprintf(ratio, sizeof ratio, "%.1f%%", pct);
-        std::cerr << human_bytes(out.bytes_in) << " -> " << human_bytes(out.bytes_out) << " ("
+        err << human_bytes(out.bytes_in) << " -> " << human_bytes(out.bytes_out) << " ("
                   << ratio << ") in " << rate << " -> " << (r.output == "-" ? "(stdout)" : r.output);
     } else if (o.command == Command::kUnpack) {
-        std::cerr << human_bytes(out.bytes_in) << " -> " << human_bytes(out.bytes_out) << " in "
+        err << human_bytes(out.bytes_in) << " -> " << human_bytes(out.bytes_out) << " in "
                   << rate << " -> " << (r.output == "-" ? "(stdout)" : r.output);
     } else {
-        std::cerr << "OK (" << human_bytes(out.plaintext_bytes) << ", " << out.chunks
+        err << "OK (" << human_bytes(out.plaintext_bytes) << ", " << out.chunks
                   << " chunks verified) in " << rate;
     }
-    std::cerr << '\n';
+    err << '\n';
     if (o.verbosity >= 2) {
         const auto& run = out.run;
-        std::cerr << "  engine: cpu tokens " << run.cpu_tokens << ", io tokens " << run.io_tokens
+        err << "  engine: cpu tokens " << run.cpu_tokens << ", io tokens " << run.io_tokens
                   << ", chunk tokens " << run.chunk_tokens << "; max in flight: chunks "
                   << run.max_chunks_in_flight << ", reads " << run.max_reads_in_flight
                   << ", transforms " << run.max_transforms_in_flight << "; chunks "
                   << run.chunks_written << '\n';
     }
+    return err.str();
 }
 
 void json_outcome(JsonWriter& j, const FileReport& r) {
@@ -128,6 +134,36 @@ void json_outcome(JsonWriter& j, const FileReport& r) {
     j.end_object();
 }
 
+void json_metrics(JsonWriter& j, const engine::MetricsSnapshot& snap) {
+    j.key("metrics").begin_object();
+    j.key("uptime_seconds").value(snap.uptime_seconds);
+    for (const auto& m : snap.samples) {
+        j.key(m.labels.empty() ? m.name : m.name + "{" + m.labels + "}");
+        if (m.type == engine::MetricType::kHistogram) {
+            const auto& h = m.histogram;
+            j.begin_object().key("count").value(h.count).key("sum_seconds").value(h.sum)
+                .key("p50").value(h.percentile(0.50)).key("p95").value(h.percentile(0.95))
+                .key("p99").value(h.percentile(0.99)).key("max").value(h.max).end_object();
+        } else if (m.type == engine::MetricType::kGauge) {
+            j.begin_object().key("value").value(m.value).key("max").value(m.max).end_object();
+        } else {
+            j.value(m.value);
+        }
+    }
+    j.end_object();
+}
+
+std::uint64_t total_input_bytes(const std::vector<std::string>& inputs) {
+    std::uint64_t total = 0;
+    for (const auto& input : inputs) {
+        struct stat st {};
+        if (input != "-" && ::stat(input.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+            total += static_cast<std::uint64_t>(st.st_size);
+        }
+    }
+    return total;
+}
+
 // pack, unpack, verify: one ContainerJobs for the whole run so buffers and keys are reused.
 int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     const bool packing = o.command == Command::kPack;
@@ -135,9 +171,36 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     const nodes::UserSecret secret = load_secret(o, packing, &warning);
     if (!warning.empty() && o.verbosity > 0) std::cerr << "tbbpipe: warning: " << warning << '\n';
 
+    engine::MetricsRegistry registry;
     nodes::EngineSettings engine;
     engine.cpu_tokens = o.threads;
+    engine.metrics = &registry;
     nodes::ContainerJobs jobs(engine, cancel);
+
+    // Started before any file, stopped after the last: the endpoint lives exactly as long as the run.
+    std::unique_ptr<MetricsHttpServer> http;
+    if (o.metrics_listen) {
+        try {
+            http = std::make_unique<MetricsHttpServer>(
+                *o.metrics_listen, o.metrics_listen_any,
+                [&registry] { return engine::to_prometheus_text(registry.snapshot()); });
+        } catch (const std::runtime_error& e) {
+            if (dynamic_cast<const UsageError*>(&e)) throw;
+            std::cerr << "tbbpipe: " << e.what() << '\n';
+            return kExitFailed;
+        }
+        if (o.verbosity > 0) {
+            std::cerr << "tbbpipe: serving metrics on http://" << o.metrics_listen->substr(0, o.metrics_listen->rfind(':'))
+                      << ':' << http->port() << "/metrics\n";
+        }
+    }
+    LiveReportOptions live_options;
+    live_options.terminal = ::isatty(STDERR_FILENO) != 0;
+    live_options.progress = o.progress == CliOptions::Progress::kOn ||
+                            (o.progress == CliOptions::Progress::kAuto && live_options.terminal);
+    live_options.dashboard_interval_ms = o.metrics_interval_ms;
+    live_options.metrics_file = o.metrics_file;
+    LiveReport live(live_options, registry, total_input_bytes(o.inputs), o.inputs.size());
     nodes::PackSettings settings;
     settings.compression = o.compression;
     settings.level = o.level;
@@ -185,13 +248,21 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
         }
         const Status& status = report.outcome.status;
         if (!status.is_ok()) {
-            print_error(display_name(input), status.message());
+            live.emit("tbbpipe: " + display_name(input) + ": " + status.message() + "\n");
             exit_code = worst_exit(exit_code, exit_code_for(status.code()));
         } else if (o.verbosity > 0 && !o.json) {
-            print_line(o, report);
+            live.emit(file_line(o, report));
         }
         reports.push_back(std::move(report));
+        live.file_done();
     }
+    try {
+        live.stop();
+    } catch (const PipelineError& e) {
+        print_error(*o.metrics_file, e.what());
+        exit_code = worst_exit(exit_code, kExitFailed);
+    }
+    http.reset();
     if (interrupted()) exit_code = kExitInterrupted;
 
     std::uint64_t in = 0, out = 0;
@@ -214,6 +285,7 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
             .key("failed").value(static_cast<std::uint64_t>(failed))
             .key("bytes_in").value(in).key("bytes_out").value(out)
             .key("seconds").value(seconds).end_object();
+        json_metrics(j, registry.snapshot());
         j.key("exit_code").value(exit_code).end_object();
         std::cout << j.str() << '\n';
     } else if (o.verbosity > 0 && reports.size() > 1) {

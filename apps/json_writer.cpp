@@ -88,8 +88,12 @@ JsonWriter& JsonWriter::value(double number) {
         out_ += "null";
         return *this;
     }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6g", number);
+    char buf[40];
+    if (number == std::floor(number) && std::fabs(number) < 9007199254740992.0) {
+        std::snprintf(buf, sizeof buf, "%.0f", number);  // counts and byte totals stay exact
+    } else {
+        std::snprintf(buf, sizeof buf, "%.10g", number);
+    }
     out_ += buf;
     return *this;
 }

@@ -39,6 +39,14 @@ struct Chunk {
     ChunkMeta meta;
     Status status;  ///< not ok: this chunk failed (the run fails; the sink never sees it)
 
+    // Engine bookkeeping for metrics: when the read and the transform finished (steady clock,
+    // ns), and the buffer bytes this chunk was charged to the memory gauge.
+    std::int64_t read_done_ns = 0;
+    std::int64_t transformed_ns = 0;
+    std::size_t charged_bytes = 0;
+
+    std::size_t buffer_bytes() const { return input.capacity() + output.capacity(); }
+
     /// Makes sure a buffer holds at least n bytes. Growing allocates once; later uses reuse it.
     static std::uint8_t* ensure(std::vector<std::uint8_t>& buffer, std::size_t n) {
         if (buffer.size() < n) {
@@ -60,6 +68,9 @@ struct Chunk {
         result_size = 0;
         meta = ChunkMeta{};
         status = Status::ok();
+        read_done_ns = 0;
+        transformed_ns = 0;
+        charged_bytes = 0;
     }
 };
 

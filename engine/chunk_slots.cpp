@@ -13,7 +13,7 @@ ChunkSlots::ChunkSlots(std::size_t count) {
     }
 }
 
-Chunk* ChunkSlots::acquire() {
+Chunk* ChunkSlots::acquire(bool* reused) {
     std::lock_guard lock(mutex_);
     if (free_.empty()) {
         throw PipelineError(StatusCode::kInternal, "chunk slot pool exhausted (limiter bypassed)");
@@ -21,7 +21,9 @@ Chunk* ChunkSlots::acquire() {
     Chunk* chunk = free_.back();
     free_.pop_back();
     ++acquisitions_;
-    if (!chunk->input.empty()) ++reuse_hits_;
+    const bool hit = !chunk->input.empty();
+    if (hit) ++reuse_hits_;
+    if (reused) *reused = hit;
     chunk->recycle();
     return chunk;
 }

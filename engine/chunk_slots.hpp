@@ -22,7 +22,8 @@ public:
     ChunkSlots& operator=(const ChunkSlots&) = delete;
 
     /// Takes a free slot, recycled and ready. Throws kInternal if none is free.
-    Chunk* acquire();
+    /// *reused (optional): whether the slot's buffers were already allocated.
+    Chunk* acquire(bool* reused = nullptr);
     /// Returns a slot taken by acquire().
     void release(Chunk* chunk);
 

@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cassert>
+#include <chrono>
 #include <exception>
 #include <mutex>
 #include <new>
 #include <tuple>
 
 #include "engine/chunk_slots.hpp"
+#include "engine/pipeline_metrics.hpp"
 #include "engine/token_gauge.hpp"
 
 namespace tbbpipe::engine {
@@ -29,6 +31,26 @@ using ChunkLimiter = flow::limiter_node<Chunk*, int>;
 
 int resolve_cpu_tokens(int requested) {
     return requested > 0 ? requested : std::max(1, tbb::info::default_concurrency());
+}
+
+std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// Charges a chunk's buffer growth (first use of a slot) to the memory gauge, so the gauge always
+// holds the bytes of the buffers that chunks in flight own.
+void recharge(PipelineMetrics& m, Chunk& chunk) {
+    const std::size_t now = chunk.buffer_bytes();
+    if (now > chunk.charged_bytes) {
+        m.memory_bytes.add(static_cast<std::int64_t>(now - chunk.charged_bytes));
+        chunk.charged_bytes = now;
+    }
+}
+
+double seconds_between(std::int64_t from_ns, std::int64_t to_ns) {
+    return static_cast<double>(to_ns - from_ns) * 1e-9;
 }
 
 Status status_from_current_exception() {
@@ -139,6 +161,12 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
 
     RunState state(cancel);
     ChunkSlots& slots = impl_->slots;
+    PipelineMetrics* const m = config_.metrics;
+    if (m) {
+        m->cpu_tokens.set(config_.cpu_tokens);
+        m->io_tokens.set(report.io_tokens);
+        m->chunk_tokens.set(static_cast<std::int64_t>(config_.chunk_tokens));
+    }
     TokenGauge chunk_gauge;      // slots in use
     TokenGauge read_gauge;       // claim + fill in progress
     TokenGauge transform_gauge;  // transforms in progress
@@ -169,11 +197,22 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
                 g, flow::unlimited, [&](const Ticket&, ReaderNode::output_ports_type& out) {
                     Chunk* chunk = nullptr;
                     bool claimed = false;
+                    const std::int64_t read_start = m ? now_ns() : 0;
+                    if (m) m->io_tokens_in_use.add(1);
                     {
                         GaugeHold reading(read_gauge);
                         try {
-                            chunk = slots.acquire();
+                            bool reused = false;
+                            chunk = slots.acquire(&reused);
                             chunk_gauge.take();
+                            if (m) {
+                                m->chunk_tokens_in_use.add(1);
+                                m->buffer_acquisitions.add();
+                                if (reused) m->buffer_reuse_hits.add();
+                                chunk->charged_bytes = chunk->buffer_bytes();
+                                m->memory_bytes.add(
+                                    static_cast<std::int64_t>(chunk->charged_bytes));
+                            }
                         } catch (...) {
                             state.fail(status_from_current_exception());
                         }
@@ -208,10 +247,25 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
                             if (!chunk->status.is_ok()) state.fail(chunk->status);
                         }
                     }  // the read gauge is released before the I/O token, so observed <= budget
+                    if (m) {
+                        m->io_tokens_in_use.add(-1);
+                        if (chunk) recharge(*m, *chunk);
+                        if (claimed) {
+                            chunk->read_done_ns = now_ns();
+                            m->read_seconds.record(
+                                seconds_between(read_start, chunk->read_done_ns));
+                            m->cpu_queue_depth.add(1);
+                        }
+                    }
                     if (claimed) {
                         std::get<0>(out).try_put(chunk);
                     } else {
                         if (chunk) {
+                            if (m) {
+                                m->chunk_tokens_in_use.add(-1);
+                                m->memory_bytes.add(
+                                    -static_cast<std::int64_t>(chunk->charged_bytes));
+                            }
                             slots.release(chunk);
                             chunk_gauge.give();
                         }
@@ -226,6 +280,12 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
             using TransformNode = flow::multifunction_node<Chunk*, std::tuple<Chunk*, int>>;
             TransformNode transformer(
                 g, flow::unlimited, [&](Chunk* chunk, TransformNode::output_ports_type& out) {
+                    const std::int64_t start = m ? now_ns() : 0;
+                    if (m) {
+                        m->cpu_queue_depth.add(-1);
+                        m->cpu_tokens_in_use.add(1);
+                        m->token_wait_seconds.record(seconds_between(chunk->read_done_ns, start));
+                    }
                     {
                         GaugeHold working(transform_gauge);
                         // After a failure or cancel, in-flight chunks drain without work so their
@@ -238,6 +298,13 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
                                 state.fail(chunk->status);
                             }
                         }
+                    }
+                    if (m) {
+                        recharge(*m, *chunk);
+                        chunk->transformed_ns = now_ns();
+                        m->transform_seconds.record(seconds_between(start, chunk->transformed_ns));
+                        m->cpu_tokens_in_use.add(-1);
+                        m->reorder_queue_depth.add(1);
                     }
                     std::get<0>(out).try_put(chunk);
                     std::get<1>(out).try_put(1);  // CPU token back
@@ -255,13 +322,28 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
                 g, flow::serial, [&](Chunk* chunk) {
                     assert(chunk->seq == next_delivered && "sequencer delivered out of order");
                     ++next_delivered;
+                    const std::int64_t start = m ? now_ns() : 0;
+                    if (m) {
+                        m->reorder_queue_depth.add(-1);
+                        m->queue_wait_seconds.record(seconds_between(chunk->transformed_ns, start));
+                    }
                     if (chunk->status.is_ok() && !state.should_stop()) {
                         try {
                             sink.write(*chunk);
                             ++written;
+                            if (m) {
+                                m->write_seconds.record(seconds_between(start, now_ns()));
+                                m->chunks.add();
+                                m->input_bytes.add(chunk->input_size);
+                                m->output_bytes.add(chunk->result_size);
+                            }
                         } catch (...) {
                             state.fail(status_from_current_exception());
                         }
+                    }
+                    if (m) {
+                        m->chunk_tokens_in_use.add(-1);
+                        m->memory_bytes.add(-static_cast<std::int64_t>(chunk->charged_bytes));
                     }
                     slots.release(chunk);
                     chunk_gauge.give();

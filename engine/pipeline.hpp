@@ -55,10 +55,15 @@ public:
     virtual void write(const Chunk& chunk) = 0;
 };
 
+struct PipelineMetrics;
+
 struct PipelineConfig {
     int cpu_tokens = 0;            ///< concurrent transforms and arena threads; 0 = all cores
     int io_tokens = 4;             ///< concurrent reads
     std::size_t chunk_tokens = 0;  ///< chunks in flight (slots); 0 = derived from the tokens above
+    /// Where to record latencies, queue depths and tokens in use; null records nothing. Not owned;
+    /// must outlive the Pipeline.
+    PipelineMetrics* metrics = nullptr;
 };
 
 /// Slots that fit in a memory budget when each chunk needs bytes_per_chunk of buffers, but never

@@ -24,8 +24,8 @@ double seconds_since(Clock::time_point start) {
 struct stat stat_fd(int fd) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
-        throw PipelineError(status_code_from_errno(errno), std::string("cannot stat: ") +
-                                                               std::strerror(errno));
+        throw PipelineError(status_code_from_errno(errno),
+                            std::string("cannot stat: ") + std::strerror(errno));
     }
     return st;
 }
@@ -49,8 +49,8 @@ FileOutcome guarded(Body&& body) {
 }
 
 void read_header_bytes(int fd, bool seekable, std::uint8_t* buf, const std::atomic<bool>* cancel) {
-    const std::size_t got = seekable ? pread_full(fd, buf, kHeaderSize, 0)
-                                     : read_full(fd, buf, kHeaderSize, cancel);
+    const std::size_t got =
+        seekable ? pread_full(fd, buf, kHeaderSize, 0) : read_full(fd, buf, kHeaderSize, cancel);
     if (got != kHeaderSize) {
         throw PipelineError(StatusCode::kCorruptData,
                             got == 0 ? "empty input (not a tbbpipe container)"
@@ -68,10 +68,61 @@ void refuse_same_file(const std::string& output, const struct stat& input) {
     }
 }
 
+// Forwards chunks to the real writer and reports progress per chunk written.
+class ProgressSink final : public engine::ChunkSink {
+public:
+    ProgressSink(engine::ChunkSink& inner, engine::FileEvents* events, const std::string& file,
+                 std::uint64_t total)
+        : inner_(inner), events_(events), file_(file), total_(total) {}
+    void write(const engine::Chunk& chunk) override {
+        inner_.write(chunk);
+        done_ += chunk.input_size;
+        if (events_) {
+            events_->post({engine::FileEvent::Kind::kProgress, file_, done_, total_, {}});
+        }
+    }
+
+private:
+    engine::ChunkSink& inner_;
+    engine::FileEvents* events_;
+    const std::string& file_;
+    std::uint64_t total_;
+    std::uint64_t done_ = 0;
+};
+
+std::uint64_t regular_size(const std::string& path) {
+    struct stat st {};
+    if (path == "-" || ::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
 }  // namespace
 
 ContainerJobs::ContainerJobs(const EngineSettings& settings, const std::atomic<bool>* cancel)
-    : settings_(settings), cancel_(cancel) {}
+    : settings_(settings), cancel_(cancel) {
+    if (settings.metrics) {
+        pipeline_metrics_ = std::make_unique<engine::PipelineMetrics>(*settings.metrics);
+        pipeline_metrics_->memory_limit_bytes.set(
+            static_cast<std::int64_t>(settings.memory_budget));
+        files_ok_ =
+            &settings.metrics->counter("tbbpipe_files_total", "Files processed", "status=\"ok\"");
+        files_failed_ = &settings.metrics->counter("tbbpipe_files_total", "Files processed",
+                                                   "status=\"failed\"");
+    }
+}
+
+template <typename Body>
+FileOutcome ContainerJobs::observed(const std::string& file, std::uint64_t total, Body&& body) {
+    using Kind = engine::FileEvent::Kind;
+    if (settings_.events) settings_.events->post({Kind::kStarted, file, 0, total, {}});
+    FileOutcome outcome = body();
+    if (settings_.events) {
+        settings_.events->post({outcome.status.is_ok() ? Kind::kFinished : Kind::kFailed, file,
+                                outcome.bytes_in, total, outcome.status});
+    }
+    if (files_ok_) (outcome.status.is_ok() ? files_ok_ : files_failed_)->add();
+    return outcome;
+}
 
 ContainerJobs::~ContainerJobs() = default;
 
@@ -83,6 +134,7 @@ engine::Pipeline& ContainerJobs::pipeline_for(std::uint32_t chunk_size) {
         engine::PipelineConfig config;
         config.cpu_tokens = settings_.cpu_tokens;
         config.io_tokens = settings_.io_tokens;
+        config.metrics = pipeline_metrics_.get();
         config.chunk_tokens = engine::chunk_tokens_for_budget(
             settings_.memory_budget, per_chunk, settings_.cpu_tokens, settings_.io_tokens);
         slot = std::make_unique<engine::Pipeline>(config);
@@ -94,104 +146,111 @@ engine::Pipeline& ContainerJobs::pipeline_for(std::uint32_t chunk_size) {
 FileOutcome ContainerJobs::pack(const std::string& input, const std::string& output,
                                 const PackSettings& settings, const UserSecret& secret,
                                 bool overwrite) {
-    return guarded([&](FileOutcome& outcome) {
-        FileHandle in = open_input(input);
-        const struct stat st_before = stat_fd(in.fd());
-        const bool regular = S_ISREG(st_before.st_mode);
+    return observed(input, regular_size(input), [&] {
+        return guarded([&](FileOutcome& outcome) {
+            FileHandle in = open_input(input);
+            const struct stat st_before = stat_fd(in.fd());
+            const bool regular = S_ISREG(st_before.st_mode);
 
-        Header header;
-        header.compression = settings.compression;
-        const int level = settings.level ? settings.level : level_range(settings.compression).fallback;
-        header.level = static_cast<std::int8_t>(std::min(level, 127));  // informational only
-        header.chunk_size = settings.chunk_size;
-        SecretBytes file_key(kFileKeySize);
-        if (secret.present()) {
-            header.cipher = settings.cipher;
-            header.kdf = secret.kind;
-            if (secret.kind == KdfId::kScrypt) {
-                if (!pack_kdf_) {
-                    Header kdf = header;
-                    kdf.scrypt = settings.scrypt;
-                    random_bytes(kdf.salt.data(), kdf.salt.size());
-                    pack_kek_ = derive_kek(secret, kdf);
-                    pack_kdf_ = kdf;
+            Header header;
+            header.compression = settings.compression;
+            const int level =
+                settings.level ? settings.level : level_range(settings.compression).fallback;
+            header.level = static_cast<std::int8_t>(std::min(level, 127));  // informational only
+            header.chunk_size = settings.chunk_size;
+            SecretBytes file_key(kFileKeySize);
+            if (secret.present()) {
+                header.cipher = settings.cipher;
+                header.kdf = secret.kind;
+                if (secret.kind == KdfId::kScrypt) {
+                    if (!pack_kdf_) {
+                        Header kdf = header;
+                        kdf.scrypt = settings.scrypt;
+                        random_bytes(kdf.salt.data(), kdf.salt.size());
+                        pack_kek_ = derive_kek(secret, kdf);
+                        pack_kdf_ = kdf;
+                    }
+                    header.scrypt = pack_kdf_->scrypt;
+                    header.salt = pack_kdf_->salt;
+                } else {
+                    header.scrypt = {};
+                    pack_kek_ = derive_kek(secret, header);
                 }
-                header.scrypt = pack_kdf_->scrypt;
-                header.salt = pack_kdf_->salt;
+                header.key_id = key_id_for(pack_kek_);
+                random_bytes(header.wrap_nonce.data(), header.wrap_nonce.size());
+                random_bytes(file_key.data(), file_key.size());
+                const auto fixed = encode_header(header);  // the wrap binds bytes [0,48)
+                aead_seal(header.cipher, pack_kek_, header.wrap_nonce.data(), fixed.data(), 48,
+                          file_key.data(), kFileKeySize, header.wrapped_key.data());
             } else {
                 header.scrypt = {};
-                pack_kek_ = derive_kek(secret, header);
             }
-            header.key_id = key_id_for(pack_kek_);
-            random_bytes(header.wrap_nonce.data(), header.wrap_nonce.size());
-            random_bytes(file_key.data(), file_key.size());
-            const auto fixed = encode_header(header);  // the wrap binds bytes [0,48)
-            aead_seal(header.cipher, pack_kek_, header.wrap_nonce.data(), fixed.data(), 48,
-                      file_key.data(), kFileKeySize, header.wrapped_key.data());
-        } else {
-            header.scrypt = {};
-        }
-        auto bytes = encode_header(header);
-        const Digest header_digest = sha256(bytes.data(), kHeaderAuthOffset);
-        std::unique_ptr<FileKeys> keys;
-        if (secret.present()) {
-            keys = std::make_unique<FileKeys>(derive_file_keys(file_key, header_digest));
-            header.auth = hmac_sha256(keys->header_mac, bytes.data(), kHeaderAuthOffset);
-        } else {
-            header.auth = header_digest;
-        }
-        bytes = encode_header(header);
-
-        std::unique_ptr<OutputFile> out_file;
-        int out_fd = STDOUT_FILENO;
-        if (output != "-") {
-            refuse_same_file(output, st_before);
-            out_file = std::make_unique<OutputFile>(output, overwrite);
-            out_fd = out_file->fd();
-        }
-        write_full(out_fd, bytes.data(), bytes.size(), "output", cancel_);
-
-        SealContext context;
-        context.compression = settings.compression;
-        context.level = level;
-        context.cipher = header.cipher;
-        context.chunk_size = settings.chunk_size;
-        context.header_digest = header_digest;
-        context.payload_key = keys ? &keys->payload : nullptr;
-        PackTransform transform(context);
-        ContainerWriter writer(out_fd, context, keys ? &keys->footer : nullptr, cancel_);
-
-        engine::Pipeline& pipeline = pipeline_for(settings.chunk_size);
-        std::unique_ptr<engine::ChunkSource> source;
-        if (regular) {
-            source = std::make_unique<FileChunkReader>(in.fd(), st_before.st_size, settings.chunk_size);
-        } else {
-            source = std::make_unique<StreamChunkReader>(in.fd(), settings.chunk_size, cancel_);
-        }
-        outcome.run = pipeline.run(*source, transform, writer, cancel_);
-        outcome.chunks = outcome.run.chunks_written;
-        outcome.plaintext_bytes = outcome.bytes_in = writer.plaintext_bytes();
-        if (!outcome.run.status.is_ok()) throw PipelineError(outcome.run.status.code(),
-                                                             outcome.run.status.message());
-        if (regular) {
-            const struct stat st_after = stat_fd(in.fd());
-            if (st_after.st_size != st_before.st_size) {
-                throw PipelineError(StatusCode::kIoError, "file changed size while being read");
+            auto bytes = encode_header(header);
+            const Digest header_digest = sha256(bytes.data(), kHeaderAuthOffset);
+            std::unique_ptr<FileKeys> keys;
+            if (secret.present()) {
+                keys = std::make_unique<FileKeys>(derive_file_keys(file_key, header_digest));
+                header.auth = hmac_sha256(keys->header_mac, bytes.data(), kHeaderAuthOffset);
+            } else {
+                header.auth = header_digest;
             }
-        }
-        FooterBody metadata;
-        if (input != "-") {
-            metadata.name = base_name(input);
-            metadata.mode = static_cast<std::uint32_t>(st_before.st_mode & 07777);
-            metadata.mtime_sec = st_before.st_mtim.tv_sec;
-            metadata.mtime_nsec = static_cast<std::uint32_t>(st_before.st_mtim.tv_nsec);
-        }
-        if (metadata.name.size() > kMaxNameLength) metadata.name.resize(kMaxNameLength);
-        outcome.bytes_out = writer.finish(std::move(metadata));
-        if (out_file) {
-            if (regular) out_file->set_metadata(static_cast<std::uint32_t>(st_before.st_mode & 0777), 0, 0);
-            out_file->commit();
-        }
+            bytes = encode_header(header);
+
+            std::unique_ptr<OutputFile> out_file;
+            int out_fd = STDOUT_FILENO;
+            if (output != "-") {
+                refuse_same_file(output, st_before);
+                out_file = std::make_unique<OutputFile>(output, overwrite);
+                out_fd = out_file->fd();
+            }
+            write_full(out_fd, bytes.data(), bytes.size(), "output", cancel_);
+
+            SealContext context;
+            context.compression = settings.compression;
+            context.level = level;
+            context.cipher = header.cipher;
+            context.chunk_size = settings.chunk_size;
+            context.header_digest = header_digest;
+            context.payload_key = keys ? &keys->payload : nullptr;
+            PackTransform transform(context);
+            ContainerWriter writer(out_fd, context, keys ? &keys->footer : nullptr, cancel_);
+
+            engine::Pipeline& pipeline = pipeline_for(settings.chunk_size);
+            std::unique_ptr<engine::ChunkSource> source;
+            if (regular) {
+                source = std::make_unique<FileChunkReader>(in.fd(), st_before.st_size,
+                                                           settings.chunk_size);
+            } else {
+                source = std::make_unique<StreamChunkReader>(in.fd(), settings.chunk_size, cancel_);
+            }
+            ProgressSink progress(writer, settings_.events, input, regular_size(input));
+            outcome.run = pipeline.run(*source, transform, progress, cancel_);
+            outcome.chunks = outcome.run.chunks_written;
+            outcome.plaintext_bytes = outcome.bytes_in = writer.plaintext_bytes();
+            if (!outcome.run.status.is_ok())
+                throw PipelineError(outcome.run.status.code(), outcome.run.status.message());
+            if (regular) {
+                const struct stat st_after = stat_fd(in.fd());
+                if (st_after.st_size != st_before.st_size) {
+                    throw PipelineError(StatusCode::kIoError, "file changed size while being read");
+                }
+            }
+            FooterBody metadata;
+            if (input != "-") {
+                metadata.name = base_name(input);
+                metadata.mode = static_cast<std::uint32_t>(st_before.st_mode & 07777);
+                metadata.mtime_sec = st_before.st_mtim.tv_sec;
+                metadata.mtime_nsec = static_cast<std::uint32_t>(st_before.st_mtim.tv_nsec);
+            }
+            if (metadata.name.size() > kMaxNameLength) metadata.name.resize(kMaxNameLength);
+            outcome.bytes_out = writer.finish(std::move(metadata));
+            if (out_file) {
+                if (regular)
+                    out_file->set_metadata(static_cast<std::uint32_t>(st_before.st_mode & 0777), 0,
+                                           0);
+                out_file->commit();
+            }
+        });
     });
 }
 
@@ -206,63 +265,71 @@ FileOutcome ContainerJobs::verify(const std::string& input, const UserSecret& se
 
 FileOutcome ContainerJobs::restore(const std::string& input, const std::string* output,
                                    const UserSecret& secret, bool overwrite) {
-    return guarded([&](FileOutcome& outcome) {
-        FileHandle in = open_input(input);
-        const struct stat st = stat_fd(in.fd());
-        const bool seekable = S_ISREG(st.st_mode);
-        std::uint8_t raw_header[kHeaderSize];
-        read_header_bytes(in.fd(), seekable, raw_header, cancel_);
-        const OpenedHeader opened =
-            authenticate_header(raw_header, kHeaderSize, &secret, true, &kek_cache_);
+    return observed(input, regular_size(input), [&] {
+        return guarded([&](FileOutcome& outcome) {
+            FileHandle in = open_input(input);
+            const struct stat st = stat_fd(in.fd());
+            const bool seekable = S_ISREG(st.st_mode);
+            std::uint8_t raw_header[kHeaderSize];
+            read_header_bytes(in.fd(), seekable, raw_header, cancel_);
+            const OpenedHeader opened =
+                authenticate_header(raw_header, kHeaderSize, &secret, true, &kek_cache_);
 
-        std::optional<FooterBody> footer;
-        if (seekable) footer = read_footer(in.fd(), static_cast<std::uint64_t>(st.st_size), opened);
+            std::optional<FooterBody> footer;
+            if (seekable)
+                footer = read_footer(in.fd(), static_cast<std::uint64_t>(st.st_size), opened);
 
-        std::unique_ptr<OutputFile> out_file;
-        int out_fd = -1;
-        if (output) {
-            if (*output == "-") {
-                out_fd = STDOUT_FILENO;
+            std::unique_ptr<OutputFile> out_file;
+            int out_fd = -1;
+            if (output) {
+                if (*output == "-") {
+                    out_fd = STDOUT_FILENO;
+                } else {
+                    refuse_same_file(*output, st);
+                    out_file = std::make_unique<OutputFile>(*output, overwrite);
+                    out_fd = out_file->fd();
+                }
+            }
+
+            std::unique_ptr<engine::ChunkSource> source;
+            StreamRecordReader* stream = nullptr;
+            if (footer) {
+                source = std::make_unique<IndexedRecordReader>(in.fd(), opened, *footer);
             } else {
-                refuse_same_file(*output, st);
-                out_file = std::make_unique<OutputFile>(*output, overwrite);
-                out_fd = out_file->fd();
+                auto reader = std::make_unique<StreamRecordReader>(in.fd(), opened, cancel_);
+                stream = reader.get();
+                source = std::move(reader);
             }
-        }
-
-        std::unique_ptr<engine::ChunkSource> source;
-        StreamRecordReader* stream = nullptr;
-        if (footer) {
-            source = std::make_unique<IndexedRecordReader>(in.fd(), opened, *footer);
-        } else {
-            auto reader = std::make_unique<StreamRecordReader>(in.fd(), opened, cancel_);
-            stream = reader.get();
-            source = std::move(reader);
-        }
-        UnpackTransform transform(opened, footer ? &*footer : nullptr);
-        PlaintextWriter writer(out_fd, stream != nullptr, cancel_);
-        outcome.run = pipeline_for(opened.header.chunk_size).run(*source, transform, writer, cancel_);
-        outcome.chunks = outcome.run.chunks_written;
-        outcome.plaintext_bytes = writer.bytes();
-        outcome.bytes_out = out_fd >= 0 ? writer.bytes() : 0;
-        if (!outcome.run.status.is_ok()) {
-            throw PipelineError(outcome.run.status.code(), outcome.run.status.message());
-        }
-        if (stream) {
-            if (!stream->footer()) {
-                throw PipelineError(StatusCode::kCorruptData, "truncated: the footer is missing");
+            UnpackTransform transform(opened, footer ? &*footer : nullptr);
+            PlaintextWriter writer(out_fd, stream != nullptr, cancel_);
+            ProgressSink progress(writer, settings_.events, input,
+                                  seekable ? static_cast<std::uint64_t>(st.st_size) : 0);
+            outcome.run =
+                pipeline_for(opened.header.chunk_size).run(*source, transform, progress, cancel_);
+            outcome.chunks = outcome.run.chunks_written;
+            outcome.plaintext_bytes = writer.bytes();
+            outcome.bytes_out = out_fd >= 0 ? writer.bytes() : 0;
+            if (!outcome.run.status.is_ok()) {
+                throw PipelineError(outcome.run.status.code(), outcome.run.status.message());
             }
-            check_streamed_digests(*stream->footer(), writer.digests());
-            footer = stream->footer();
-        }
-        outcome.bytes_in = seekable ? static_cast<std::uint64_t>(st.st_size)
-                                    : footer->entries.empty() ? 0
-                                    : footer->entries.back().offset + kRecordHeaderSize +
-                                          footer->entries.back().stored_size;
-        if (out_file) {
-            out_file->set_metadata(footer->mode, footer->mtime_sec, footer->mtime_nsec);
-            out_file->commit();
-        }
+            if (stream) {
+                if (!stream->footer()) {
+                    throw PipelineError(StatusCode::kCorruptData,
+                                        "truncated: the footer is missing");
+                }
+                check_streamed_digests(*stream->footer(), writer.digests());
+                footer = stream->footer();
+            }
+            outcome.bytes_in = seekable ? static_cast<std::uint64_t>(st.st_size)
+                               : footer->entries.empty()
+                                   ? 0
+                                   : footer->entries.back().offset + kRecordHeaderSize +
+                                         footer->entries.back().stored_size;
+            if (out_file) {
+                out_file->set_metadata(footer->mode, footer->mtime_sec, footer->mtime_nsec);
+                out_file->commit();
+            }
+        });
     });
 }
 
@@ -270,12 +337,15 @@ ContainerInfo ContainerJobs::inspect(const std::string& input, const UserSecret&
     FileHandle in = open_input(input);
     const struct stat st = stat_fd(in.fd());
     if (!S_ISREG(st.st_mode)) {
-        throw PipelineError(StatusCode::kInvalidArgument, "info needs a regular file, not a stream");
+        throw PipelineError(StatusCode::kInvalidArgument,
+                            "info needs a regular file, not a stream");
     }
     std::uint8_t raw_header[kHeaderSize];
     read_header_bytes(in.fd(), true, raw_header, cancel_);
     ContainerInfo info{authenticate_header(raw_header, kHeaderSize, &secret, false, &kek_cache_),
-                       static_cast<std::uint64_t>(st.st_size), {}, {}};
+                       static_cast<std::uint64_t>(st.st_size),
+                       {},
+                       {}};
     if (info.container_size < kHeaderSize + kTrailerSize) {
         throw PipelineError(StatusCode::kCorruptData, "truncated: no trailer");
     }

@@ -12,7 +12,10 @@
 #include <optional>
 #include <string>
 
+#include "engine/file_events.hpp"
+#include "engine/metrics.hpp"
 #include "engine/pipeline.hpp"
+#include "engine/pipeline_metrics.hpp"
 #include "nodes/cipher.hpp"
 #include "nodes/container_format.hpp"
 #include "nodes/container_reader.hpp"
@@ -31,6 +34,8 @@ struct EngineSettings {
     int cpu_tokens = 0;  ///< 0: all cores
     int io_tokens = 4;
     std::size_t memory_budget = 32u * 1024 * 1024;  ///< bytes of chunk buffers in flight
+    engine::MetricsRegistry* metrics = nullptr;  ///< where to record; not owned; may be null
+    engine::FileEvents* events = nullptr;        ///< per-file events; not owned; may be null
 };
 
 /// What happened to one file.
@@ -72,6 +77,8 @@ public:
     const engine::Pipeline* last_pipeline() const { return last_pipeline_; }
 
 private:
+    template <typename Body>
+    FileOutcome observed(const std::string& file, std::uint64_t total, Body&& body);
     FileOutcome restore(const std::string& input, const std::string* output,
                         const UserSecret& secret, bool overwrite);
     engine::Pipeline& pipeline_for(std::uint32_t chunk_size);
@@ -81,6 +88,9 @@ private:
     std::map<std::uint32_t, std::unique_ptr<engine::Pipeline>> pipelines_;
     engine::Pipeline* last_pipeline_ = nullptr;
     KekCache kek_cache_;
+    std::unique_ptr<engine::PipelineMetrics> pipeline_metrics_;
+    engine::Counter* files_ok_ = nullptr;
+    engine::Counter* files_failed_ = nullptr;
     // One salt and KEK per run for passphrase packing: each file still gets its own file key.
     std::optional<Header> pack_kdf_;
     SecretBytes pack_kek_;

@@ -311,5 +311,102 @@ TEST_F(CliTest, PassphrasePromptAsksTwiceWhenPacking) {
     EXPECT_FALSE(testing::exists(dir_ / "h.tbp"));
 }
 
+// --- observability (issue 4) -----------------------------------------------------------------
+
+TEST_F(CliTest, MetricsFileIsValidPrometheusText) {
+    make("f", 3 * 1024 * 1024);
+    const Result r = sh("tbbpipe pack --metrics-file m.prom --metrics-interval 100 f");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string prom = slurp(dir_ / "m.prom");
+    for (const char* text : {"# TYPE tbbpipe_chunks_total counter", "tbbpipe_chunks_total 3",
+                             "# TYPE tbbpipe_chunk_transform_seconds histogram",
+                             "tbbpipe_chunk_transform_seconds_bucket{le=\"+Inf\"} 3",
+                             "tbbpipe_io_seconds_count{op=\"read\"} 3", "tbbpipe_tokens{kind=\"cpu\"}",
+                             "tbbpipe_files_total{status=\"ok\"} 1", "tbbpipe_memory_limit_bytes"}) {
+        EXPECT_NE(prom.find(text), std::string::npos) << text << " in\n" << prom;
+    }
+    // Written atomically: no temporary file is left beside it.
+    EXPECT_EQ(files(), (std::vector<std::string>{"f", "f.tbp", "m.prom"}));
+    if (sh("command -v promtool").code != 0) GTEST_SKIP() << "promtool not installed";
+    const Result check = sh("promtool check metrics < m.prom");
+    EXPECT_EQ(check.code, 0) << check.out << check.err;
+}
+
+TEST_F(CliTest, MetricsEndpointAnswersDuringTheRunAndIsGoneAfter) {
+    make("f", 2 * 1024 * 1024);
+    ASSERT_EQ(sh("tbbpipe pack -q f").code, 0);
+    // The container arrives through a pipe that stays open 2 s, so the run lasts that long.
+    const Result r = sh("( (cat f.tbp; sleep 2) | '" TBBPIPE_CLI "' verify --metrics-listen 127.0.0.1:0 2> log & "
+                        "for i in $(seq 50); do grep -q 'serving metrics' log && break; sleep 0.05; done; "
+                        "port=$(grep -o '127.0.0.1:[0-9]*' log | cut -d: -f2); "
+                        "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && "
+                        "cat <&3 > during; exec 3>&-; wait; "
+                        "if exec 3<>/dev/tcp/127.0.0.1/$port; then echo open > after; else echo closed > after; fi ) 2>/dev/null");
+    EXPECT_EQ(r.code, 0) << r.err;
+    const std::string during = slurp(dir_ / "during");
+    EXPECT_NE(during.find("HTTP/1.0 200 OK"), std::string::npos) << during;
+    EXPECT_NE(during.find("text/plain; version=0.0.4"), std::string::npos);
+    EXPECT_NE(during.find("# TYPE tbbpipe_chunks_total counter"), std::string::npos);
+    EXPECT_EQ(slurp(dir_ / "after"), "closed\n");
+    EXPECT_NE(slurp(dir_ / "log").find("(stdin): OK"), std::string::npos);
+}
+
+TEST_F(CliTest, MetricsEndpointRefusesNonLoopbackUnlessAllowed) {
+    make("f", 1000);
+    ASSERT_EQ(sh("tbbpipe pack -q f").code, 0);
+    Result r = sh("tbbpipe verify --metrics-listen 10.1.2.3:9100 f.tbp");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("not a loopback address"), std::string::npos) << r.err;
+    r = sh("tbbpipe verify --metrics-listen-any f.tbp");
+    EXPECT_EQ(r.code, 2);
+    r = sh("tbbpipe verify --metrics-listen nonsense f.tbp");
+    EXPECT_EQ(r.code, 2);
+}
+
+TEST_F(CliTest, ProgressLineOnATerminalButNotInAPipe) {
+    make("f", 20 * 1000 * 1000);
+    // A stream that pauses keeps the run going long enough for the line to be drawn; `script`
+    // gives it a terminal for stderr.
+    Result r = sh("rm -f out.tbp; script -qec \"(head -c 20000000 f; sleep 1.2) | " TBBPIPE_CLI
+           " pack -o out.tbp\" /dev/null > tty.txt");
+    EXPECT_EQ(r.code, 0) << r.err;
+    const std::string tty = slurp(dir_ / "tty.txt");
+    EXPECT_NE(tty.find("MB/s"), std::string::npos) << tty;
+    EXPECT_NE(tty.find("files 0/1"), std::string::npos) << tty;
+    EXPECT_NE(tty.find("\x1b[J"), std::string::npos) << "the line is redrawn in place";
+    // Same run into a pipe: no progress line unless forced.
+    r = sh("rm -f out.tbp; (head -c 20000000 f; sleep 1.2) | tbbpipe pack -o out.tbp 2> pipe.txt");
+    EXPECT_EQ(r.code, 0);
+    EXPECT_EQ(slurp(dir_ / "pipe.txt").find("files 0/1"), std::string::npos) << slurp(dir_ / "pipe.txt");
+    r = sh("rm -f out.tbp; (head -c 20000000 f; sleep 1.2) | tbbpipe pack --progress -o out.tbp 2> forced.txt");
+    EXPECT_EQ(r.code, 0);
+    EXPECT_NE(slurp(dir_ / "forced.txt").find("files 0/1"), std::string::npos);
+    r = sh("rm -f out.tbp; script -qec \"(head -c 20000000 f; sleep 1.2) | " TBBPIPE_CLI
+           " pack --no-progress -o out.tbp\" /dev/null > quiet.txt");
+    EXPECT_EQ(slurp(dir_ / "quiet.txt").find("files 0/1"), std::string::npos);
+}
+
+TEST_F(CliTest, DashboardShowsEveryPanelWithRealFigures) {
+    make("f", 8 * 1024 * 1024);
+    const Result r = sh("(head -c 8388608 f; sleep 0.5) | tbbpipe pack --metrics-interval 200 -o out.tbp");
+    ASSERT_EQ(r.code, 0) << r.err;
+    for (const char* text : {"PIPELINE METRICS", "files/s", "MB/s", "chunks/s", "tokens free  cpu",
+                             "queues      cpu avg", "memory", "of 32.0 MiB", "buffer pool reuse",
+                             "chunk cpu", "queue wait", "token wait", "io read", "io write", "P99"}) {
+        EXPECT_NE(r.err.find(text), std::string::npos) << text << " in\n" << r.err;
+    }
+}
+
+TEST_F(CliTest, JsonSummaryCarriesEveryMetric) {
+    make("f", 2 * 1024 * 1024 + 5);
+    const Result r = sh("tbbpipe pack --json f");
+    ASSERT_EQ(r.code, 0) << r.err;
+    for (const char* text : {"\"metrics\":{", "\"tbbpipe_chunks_total\":3", "\"tbbpipe_input_bytes_total\":2097157",
+                             "\"tbbpipe_chunk_transform_seconds\":{\"count\":3", "\"p99\":",
+                             "\"tbbpipe_tokens_in_use{kind=\\\"cpu\\\"}\":{\"value\":0"}) {
+        EXPECT_NE(r.out.find(text), std::string::npos) << text << " in " << r.out;
+    }
+}
+
 }  // namespace
 }  // namespace tbbpipe

@@ -1,0 +1,72 @@
+// FileEvents: per-file notifications (started, progress, finished, failed) for library users.
+//
+// Listeners run on the dispatcher's own thread, never on a pipeline thread and never under a lock,
+// so a slow or throwing listener cannot stall or break a run: post() only appends to a bounded
+// queue (dropping, and counting, when it is full) and returns at once.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/status.hpp"
+
+namespace tbbpipe::engine {
+
+struct FileEvent {
+    enum class Kind { kStarted, kProgress, kFinished, kFailed };
+    Kind kind = Kind::kStarted;
+    std::string file;
+    std::uint64_t bytes_done = 0;
+    std::uint64_t bytes_total = 0;  ///< 0 when unknown (a stream)
+    Status status;                  ///< kFailed: why
+};
+
+using FileListener = std::function<void(const FileEvent&)>;
+
+/// Thread-safety: every member may be called from any thread, except flush() and the destructor
+/// from inside a listener.
+class FileEvents {
+public:
+    explicit FileEvents(std::size_t capacity = 4096);
+    ~FileEvents();  // delivers what is queued, then stops the thread
+    FileEvents(const FileEvents&) = delete;
+    FileEvents& operator=(const FileEvents&) = delete;
+
+    void add_listener(FileListener listener);
+    /// Never blocks on a listener. false: the queue was full and the event was dropped (progress
+    /// events are dropped first: they may use only half the queue).
+    bool post(FileEvent event);
+    /// Waits until everything posted so far was delivered.
+    void flush();
+
+    std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+    std::uint64_t listener_errors() const { return errors_.load(std::memory_order_relaxed); }
+
+private:
+    void deliver_loop();
+
+    const std::size_t capacity_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable drained_;
+    std::deque<FileEvent> queue_;  // guarded by mutex_
+    std::shared_ptr<const std::vector<FileListener>>
+        listeners_;                // guarded by mutex_ (copy on write)
+    std::uint64_t posted_ = 0;     // guarded by mutex_
+    std::uint64_t delivered_ = 0;  // guarded by mutex_
+    bool stopping_ = false;        // guarded by mutex_
+    // relaxed: statistics only, read after flush() or for display.
+    std::atomic<std::uint64_t> dropped_{0};
+    std::atomic<std::uint64_t> errors_{0};
+    std::thread thread_;
+};
+
+}  // namespace tbbpipe::engine
