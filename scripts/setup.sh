@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever tbbpipe needs that is missing (Debian 12, as root or with sudo) and builds it.
 # Usage: scripts/setup.sh [build-dir] [extra cmake args...]
+# TBBPIPE_TEST_TOOLS=1 also installs what only the tests use (promtool, from Debian's prometheus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,17 @@ if ((${#missing[@]})); then
     "${sudo_cmd[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" >/dev/null
+fi
+
+# Test-only tools: best effort, so a problem there cannot stop the build (the test that needs
+# promtool then says it skipped).
+if [[ "${TBBPIPE_TEST_TOOLS:-0}" == 1 ]] && ! command -v promtool >/dev/null; then
+    echo "setup: installing prometheus (for promtool)"
+    sudo_cmd=()
+    [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+    { "${sudo_cmd[@]}" apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+          prometheus >/dev/null; } || echo "setup: warning: could not install prometheus; promtool tests will skip" >&2
 fi
 
 echo "setup: building in $build_dir (log: $build_dir/build.log)"

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <latch>
 #include <limits>
 #include <map>
 #include <random>
@@ -207,6 +208,26 @@ TEST(MetricsConcurrency, HistogramCountExactSumClose) {
     EXPECT_EQ(snap.cumulative.back(), snap.count);
     EXPECT_NEAR(snap.sum, expected_sum, expected_sum * 1e-9);
     EXPECT_DOUBLE_EQ(snap.max, 1e-6 * kThreads + 1e-9 * 999);
+}
+
+// More threads than shards: several threads share each shard, so every field must be an atomic
+// read-modify-write (a shard per thread would hide a plain load + store).
+TEST(MetricsConcurrency, SharedShardsStayExact) {
+    constexpr int kManyThreads = 48;
+    constexpr int kOps = 200'000;
+    Histogram h;
+    std::latch start(kManyThreads);  // all threads record at once, not one after another
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kManyThreads; ++t) {
+        threads.emplace_back([&] {
+            start.arrive_and_wait();
+            for (int i = 0; i < kOps; ++i) h.record(0.5);  // exact in binary: the sum is exact
+        });
+    }
+    for (std::thread& th : threads) th.join();
+    const HistogramSnapshot snap = h.snapshot();
+    EXPECT_EQ(snap.count, std::uint64_t{kManyThreads} * kOps);
+    EXPECT_EQ(snap.sum, 0.5 * kManyThreads * kOps);
 }
 
 TEST(MetricsConcurrency, SnapshotWhileRecordingIsMonotonic) {
