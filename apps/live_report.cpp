@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <sstream>
 
+#include "engine/status.hpp"
 #include "nodes/file_io.hpp"
 
 namespace tbbpipe::cli {
@@ -45,6 +48,7 @@ void write_stderr(const std::string& text) {
     std::size_t done = 0;
     while (done < text.size()) {
         const ssize_t n = ::write(STDERR_FILENO, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;  // a signal must not cut an escape sequence
         if (n <= 0) return;
         done += static_cast<std::size_t>(n);
     }
@@ -74,6 +78,9 @@ LiveReport::~LiveReport() {
         wake_.notify_all();
         thread_.join();
     }
+    // Unwinding without stop(): leave the terminal clean for whatever is printed next.
+    std::lock_guard draw(draw_mutex_);
+    write_stderr(clear_drawn());
 }
 
 void LiveReport::stop() {
@@ -92,11 +99,7 @@ void LiveReport::loop() {
     std::unique_lock lock(mutex_);
     while (!wake_.wait_for(lock, std::chrono::milliseconds(kTickMs), [&] { return stopping_; })) {
         lock.unlock();
-        try {
-            tick(false);
-        } catch (...) {
-            // A metrics file that cannot be written is reported by the final tick in stop().
-        }
+        tick(false);
         lock.lock();
     }
 }
@@ -123,35 +126,47 @@ void LiveReport::tick(bool final) {
     reorder_depth_sum_ += value_of(snap, "tbbpipe_queue_depth", "queue=\"reorder\"");
     ++depth_samples_;
 
+    draw(snap, now, final);
     if (options_.metrics_file && (final || now >= next_file_)) {
         next_file_ = now + options_.file_interval_ms / 1000.0;
-        write_metrics_file(snap);
+        try {
+            write_metrics_file(snap);
+            file_error_.reset();
+        } catch (const std::exception& e) {
+            // Keep drawing; stop() reports the failure (the final write decides).
+            file_error_ = e.what();
+        }
     }
+    if (final && file_error_) throw PipelineError(StatusCode::kIoError, *file_error_);
+}
+
+void LiveReport::draw(const engine::MetricsSnapshot& snap, double now, bool final) {
+    std::lock_guard lock(draw_mutex_);
     std::string text;
-    if (options_.dashboard_interval_ms > 0 && (final || now >= next_draw_)) {
+    const bool dashboard = options_.dashboard_interval_ms > 0;
+    if (dashboard && (final || now >= next_draw_)) {
         next_draw_ = now + options_.dashboard_interval_ms / 1000.0;
         text = render_dashboard(snap, rate_files_, rate_mb_, rate_chunks_,
                                 cpu_depth_sum_ / static_cast<double>(depth_samples_),
                                 reorder_depth_sum_ / static_cast<double>(depth_samples_));
-    } else if (options_.progress && now >= next_draw_) {
-        text = final ? std::string() : progress_line(snap);
+    } else if (!dashboard && options_.progress && (final || now >= next_draw_)) {
         if (final && drawn_lines_ == 0) return;
+        // Off a terminal each refresh is a new line: once a second is plenty.
+        next_draw_ = now + (options_.terminal ? kTickMs / 1000.0 : 1.0);
+        text = final ? std::string() : progress_line(snap);
     } else {
         return;
     }
-    std::lock_guard draw(draw_mutex_);
     std::string out = clear_drawn();
-    if (options_.progress && options_.dashboard_interval_ms == 0) {
+    if (!dashboard) {
         out += text;
         if (!options_.terminal && !text.empty()) out += '\n';
-        drawn_lines_ = text.empty() ? 0 : 1;
+        drawn_lines_ = options_.terminal && !text.empty() ? 1 : 0;
     } else {
         out += text;
-        drawn_lines_ = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
         if (options_.terminal && !final) {
             out.pop_back();  // keep the cursor on the last line so the next redraw overwrites it
-        } else {
-            drawn_lines_ = 0;
+            drawn_lines_ = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
         }
     }
     write_stderr(out);

@@ -47,6 +47,7 @@ public:
 private:
     void loop();
     void tick(bool final);
+    void draw(const engine::MetricsSnapshot& snap, double now, bool final);
     std::string clear_drawn();  // needs draw_mutex_
     std::string progress_line(const engine::MetricsSnapshot& snap) const;
     void write_metrics_file(const engine::MetricsSnapshot& snap) const;
@@ -71,6 +72,7 @@ private:
     double cpu_depth_sum_ = 0, reorder_depth_sum_ = 0;
     std::uint64_t depth_samples_ = 0;
     double next_draw_ = 0, next_file_ = 0;
+    std::optional<std::string> file_error_;  // the last metrics-file write failed
     std::thread thread_;
 };
 

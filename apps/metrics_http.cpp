@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
@@ -15,9 +16,10 @@
 namespace tbbpipe::cli {
 namespace {
 
-constexpr int kPollMs = 100;       // how often the accept loop checks for shutdown
-constexpr int kRequestTimeoutMs = 2000;
+constexpr int kPollMs = 100;  // how often every wait checks for shutdown
+constexpr auto kRequestDeadline = std::chrono::seconds(2);  // whole request head, not per read
 
+// Sends within the socket's send timeout (set on accept); a client that stops reading is dropped.
 void send_all(int fd, const std::string& data) {
     std::size_t sent = 0;
     while (sent < data.size()) {
@@ -71,11 +73,17 @@ MetricsHttpServer::MetricsHttpServer(const std::string& address, bool allow_any,
     socklen_t len = sizeof sa;
     ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len);
     port_ = ntohs(sa.sin_port);
-    thread_ = std::thread([this] { serve(); });
+    try {
+        thread_ = std::thread([this] { serve(); });
+    } catch (...) {
+        ::close(listen_fd_);
+        throw;
+    }
 }
 
 MetricsHttpServer::~MetricsHttpServer() {
     stop_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);  // wakes a poll on the listening socket at once
     thread_.join();
     ::close(listen_fd_);  // from here on connections are refused: the endpoint is gone
 }
@@ -86,7 +94,15 @@ void MetricsHttpServer::serve() {
         if (::poll(&p, 1, kPollMs) <= 0) continue;
         const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (client < 0) continue;
-        answer(client);
+        const timeval send_timeout{2, 0};
+        ::setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+        try {
+            answer(client);
+        } catch (...) {
+            // Rendering failed (out of memory): tell the client, keep serving.
+            send_all(client, "HTTP/1.0 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                             "Connection: close\r\n\r\n");
+        }
         ::close(client);
     }
 }
@@ -95,10 +111,16 @@ void MetricsHttpServer::answer(int client) {
     std::string request;
     char buf[1024];
     pollfd p{client, POLLIN, 0};
-    // Read the request head (bounded in size and time: a silent client cannot hold us).
+    // Read the request head, bounded in size and in total time (a client trickling bytes cannot
+    // hold the server), and give up at once when the run ends.
+    const auto deadline = std::chrono::steady_clock::now() + kRequestDeadline;
     while (request.find("\r\n\r\n") == std::string::npos && request.size() < 8192) {
-        if (::poll(&p, 1, kRequestTimeoutMs) <= 0) return;
+        if (stop_ || std::chrono::steady_clock::now() >= deadline) return;
+        const int ready = ::poll(&p, 1, kPollMs);
+        if (ready < 0 && errno != EINTR) return;
+        if (ready <= 0) continue;
         const ssize_t n = ::recv(client, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         request.append(buf, static_cast<std::size_t>(n));
     }

@@ -66,8 +66,10 @@ void FileEvents::deliver_loop() {
                 }
             }
         }
+        const std::size_t count = batch.size();
+        batch.clear();  // free the events before taking the lock post() needs
         lock.lock();
-        delivered_ += batch.size();
+        delivered_ += count;
         drained_.notify_all();
     }
 }

@@ -36,7 +36,9 @@ using FileListener = std::function<void(const FileEvent&)>;
 class FileEvents {
 public:
     explicit FileEvents(std::size_t capacity = 4096);
-    ~FileEvents();  // delivers what is queued, then stops the thread
+    /// Delivers what is still queued, then stops the thread: a slow listener delays this (never
+    /// the pipeline), and a listener must not keep posting forever.
+    ~FileEvents();
     FileEvents(const FileEvents&) = delete;
     FileEvents& operator=(const FileEvents&) = delete;
 

@@ -72,6 +72,7 @@ std::size_t this_thread_shard() noexcept {
     // Constant-initialised thread_local: no TLS wrapper or guard, one compare per call.
     thread_local std::size_t shard = kShards;
     if (shard == kShards) {
+        // relaxed: only uniqueness of the ticket matters, and fetch_add gives it in any order.
         shard = g_next_shard.fetch_add(1, std::memory_order_relaxed) % kShards;
     }
     return shard;

@@ -379,7 +379,18 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
     report.max_reads_in_flight = read_gauge.max_held();
     report.max_transforms_in_flight = transform_gauge.max_held();
     report.tokens_outstanding = chunk_gauge.held() + read_gauge.held() + transform_gauge.held();
-    if (escaped) slots.reclaim_all();  // no message outlives the graph: every slot is ours again
+    if (escaped) {
+        slots.reclaim_all();  // no message outlives the graph: every slot is ours again
+        if (m) {
+            // The chunks dropped with the graph never reached the paths that lower these gauges.
+            // Back to rest (this assumes one run at a time per metrics registry, as ContainerJobs
+            // and the CLI do).
+            for (Gauge* g : {&m->cpu_tokens_in_use, &m->io_tokens_in_use, &m->chunk_tokens_in_use,
+                             &m->cpu_queue_depth, &m->reorder_queue_depth, &m->memory_bytes}) {
+                g->set(0);
+            }
+        }
+    }
 
     report.status = state.first_error();
     if (report.status.is_ok() && state.cancelled()) {

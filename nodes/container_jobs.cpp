@@ -43,6 +43,8 @@ FileOutcome guarded(Body&& body) {
         outcome.status = {StatusCode::kResourceExhausted, "out of memory"};
     } catch (const std::exception& e) {
         outcome.status = {StatusCode::kInternal, e.what()};
+    } catch (...) {
+        outcome.status = {StatusCode::kInternal, "unknown exception"};
     }
     outcome.seconds = seconds_since(start);
     return outcome;

@@ -351,6 +351,23 @@ TEST_F(CliTest, MetricsEndpointAnswersDuringTheRunAndIsGoneAfter) {
     EXPECT_NE(slurp(dir_ / "log").find("(stdin): OK"), std::string::npos);
 }
 
+// A client that trickles a request holds the (one-at-a-time) server for at most its 2 s request
+// deadline: a normal scrape behind it is still answered.
+TEST_F(CliTest, MetricsEndpointSurvivesASlowClient) {
+    make("f", 1024 * 1024);
+    ASSERT_EQ(sh("tbbpipe pack -q f").code, 0);
+    const Result r = sh("( (cat f.tbp; sleep 5) | '" TBBPIPE_CLI "' verify --metrics-listen 127.0.0.1:0 2> log & "
+                        "for i in $(seq 50); do grep -q 'serving metrics' log && break; sleep 0.05; done; "
+                        "port=$(grep -o '127.0.0.1:[0-9]*' log | cut -d: -f2); "
+                        "exec 4<>/dev/tcp/127.0.0.1/$port; printf 'G' >&4; sleep 0.2; "
+                        "start=$(date +%s%N); exec 3<>/dev/tcp/127.0.0.1/$port && "
+                        "printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && timeout 6 cat <&3 > during; "
+                        "echo $(( ($(date +%s%N) - start) / 1000000 )) > ms; exec 3>&- 4>&-; wait ) 2>/dev/null");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(slurp(dir_ / "during").find("HTTP/1.0 200 OK"), std::string::npos);
+    EXPECT_LT(std::stoi(slurp(dir_ / "ms")), 3500);
+}
+
 TEST_F(CliTest, MetricsEndpointRefusesNonLoopbackUnlessAllowed) {
     make("f", 1000);
     ASSERT_EQ(sh("tbbpipe pack -q f").code, 0);
@@ -395,6 +412,31 @@ TEST_F(CliTest, DashboardShowsEveryPanelWithRealFigures) {
                              "chunk cpu", "queue wait", "token wait", "io read", "io write", "P99"}) {
         EXPECT_NE(r.err.find(text), std::string::npos) << text << " in\n" << r.err;
     }
+}
+
+// On a terminal each redraw moves up exactly the lines it drew (12-line panel: 11 cursor-ups),
+// so the dashboard never eats the lines printed above it.
+TEST_F(CliTest, DashboardRedrawsInPlaceWithoutEatingEarlierLines) {
+    make("f", 20 * 1000 * 1000);
+    const Result r = sh("script -qec \"(head -c 20000000 f; sleep 1) | " TBBPIPE_CLI
+                        " pack --metrics-interval 300 -o out.tbp\" /dev/null > tty.txt");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string tty = slurp(dir_ / "tty.txt");
+    std::size_t panels = 0, ups = 0;
+    for (std::size_t p = 0; (p = tty.find("PIPELINE METRICS", p)) != std::string::npos; ++p) ++panels;
+    for (std::size_t p = 0; (p = tty.find("\x1b[1A", p)) != std::string::npos; ++p) ++ups;
+    ASSERT_GE(panels, 2u) << tty;
+    // Every panel but the last is cleared once (by the next panel or by the file's result line).
+    EXPECT_EQ(ups, 11 * (panels - 1)) << tty;
+}
+
+TEST_F(CliTest, AnUnwritableMetricsFileFailsTheRunButNotTheDashboard) {
+    make("f", 4 * 1024 * 1024);
+    const Result r = sh("tbbpipe pack --metrics-interval 100 --metrics-file nowhere/m.prom f");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("PIPELINE METRICS"), std::string::npos);
+    EXPECT_NE(r.err.find("nowhere/m.prom: cannot create"), std::string::npos) << r.err;
+    EXPECT_TRUE(testing::exists(dir_ / "f.tbp"));  // the data itself was fine
 }
 
 TEST_F(CliTest, JsonSummaryCarriesEveryMetric) {
