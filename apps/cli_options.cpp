@@ -67,7 +67,8 @@ po::options_description make_options() {
         ("output-dir", po::value<std::string>(), "write outputs into this folder")
         ("stdout,c", "write to standard output")
         ("force,f", "overwrite existing outputs")
-        ("rm", "remove each input after its output was written and verified");
+        ("rm", "remove each input after its output was written and verified")
+        ("no-fsync", "do not flush outputs to disk before renaming them into place");
     po::options_description observe("Progress and metrics");
     observe.add_options()
         ("progress", "show the progress line even when stderr is not a terminal")
@@ -180,6 +181,7 @@ CliOptions parse_cli(int argc, const char* const* argv) {
     o.to_stdout = vm.count("stdout") > 0;
     o.force = vm.count("force") > 0;
     o.remove_input = vm.count("rm") > 0;
+    o.fsync = vm.count("no-fsync") == 0;
 
     if (vm.count("progress") && vm.count("no-progress")) {
         throw UsageError("--progress and --no-progress exclude each other");
@@ -249,7 +251,7 @@ CliOptions parse_cli(int argc, const char* const* argv) {
     switch (o.command) {
         case Command::kVerify:
         case Command::kInfo:
-            for (const char* name : {"output", "output-dir", "stdout", "force", "rm"}) {
+            for (const char* name : {"output", "output-dir", "stdout", "force", "rm", "no-fsync"}) {
                 refuse(vm, name, word.c_str());
             }
             if (o.command == Command::kInfo) {

@@ -44,6 +44,7 @@ struct CliOptions {
     bool to_stdout = false;
     bool force = false;
     bool remove_input = false;
+    bool fsync = true;  ///< --no-fsync turns durability flushes off
 
     // reporting
     int verbosity = 1;  ///< 0 quiet, 1 normal, 2 verbose

@@ -121,6 +121,7 @@ void json_outcome(JsonWriter& j, const FileReport& r) {
     if (out.status.is_ok()) j.null(); else j.value(out.status.message());
     j.key("bytes_in").value(out.bytes_in).key("bytes_out").value(out.bytes_out);
     j.key("plaintext_bytes").value(out.plaintext_bytes).key("chunks").value(out.chunks);
+    j.key("fsyncs").value(out.fsyncs);
     j.key("seconds").value(out.seconds);
     j.key("throughput_mb_s").value(out.seconds > 0 ? static_cast<double>(out.plaintext_bytes) / out.seconds / 1e6 : 0.0);
     const auto& run = out.run;
@@ -174,6 +175,7 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     engine::MetricsRegistry registry;
     nodes::EngineSettings engine;
     engine.cpu_tokens = o.threads;
+    engine.durable = o.fsync;
     engine.metrics = &registry;
     nodes::ContainerJobs jobs(engine, cancel);
 

@@ -269,7 +269,8 @@ std::string LiveReport::render_dashboard(const engine::MetricsSnapshot& snap, do
 
 void LiveReport::write_metrics_file(const engine::MetricsSnapshot& snap) const {
     // node_exporter's textfile convention: write elsewhere, rename into place atomically.
-    nodes::OutputFile file(*options_.metrics_file, /*overwrite=*/true);
+    // Rewritten every interval and only a view of the run: atomic, but not worth an fsync each time.
+    nodes::OutputFile file(*options_.metrics_file, /*overwrite=*/true, /*durable=*/false);
     const std::string text = engine::to_prometheus_text(snap);
     nodes::write_full(file.fd(), reinterpret_cast<const std::uint8_t*>(text.data()), text.size(),
                       "metrics file");

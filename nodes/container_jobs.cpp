@@ -202,7 +202,7 @@ FileOutcome ContainerJobs::pack(const std::string& input, const std::string& out
             int out_fd = STDOUT_FILENO;
             if (output != "-") {
                 refuse_same_file(output, st_before);
-                out_file = std::make_unique<OutputFile>(output, overwrite);
+                out_file = std::make_unique<OutputFile>(output, overwrite, settings_.durable);
                 out_fd = out_file->fd();
             }
             write_full(out_fd, bytes.data(), bytes.size(), "output", cancel_);
@@ -251,6 +251,7 @@ FileOutcome ContainerJobs::pack(const std::string& input, const std::string& out
                     out_file->set_metadata(static_cast<std::uint32_t>(st_before.st_mode & 0777), 0,
                                            0);
                 out_file->commit();
+                outcome.fsyncs = out_file->syncs();
             }
         });
     });
@@ -288,7 +289,7 @@ FileOutcome ContainerJobs::restore(const std::string& input, const std::string* 
                     out_fd = STDOUT_FILENO;
                 } else {
                     refuse_same_file(*output, st);
-                    out_file = std::make_unique<OutputFile>(*output, overwrite);
+                    out_file = std::make_unique<OutputFile>(*output, overwrite, settings_.durable);
                     out_fd = out_file->fd();
                 }
             }
@@ -330,6 +331,7 @@ FileOutcome ContainerJobs::restore(const std::string& input, const std::string* 
             if (out_file) {
                 out_file->set_metadata(footer->mode, footer->mtime_sec, footer->mtime_nsec);
                 out_file->commit();
+                outcome.fsyncs = out_file->syncs();
             }
         });
     });

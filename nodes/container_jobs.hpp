@@ -34,6 +34,7 @@ struct EngineSettings {
     int cpu_tokens = 0;  ///< 0: all cores
     int io_tokens = 4;
     std::size_t memory_budget = 32u * 1024 * 1024;  ///< bytes of chunk buffers in flight
+    bool durable = true;  ///< fsync outputs before their rename and folders after (--no-fsync)
     engine::MetricsRegistry* metrics = nullptr;  ///< where to record; not owned; may be null
     engine::FileEvents* events = nullptr;        ///< per-file events; not owned; may be null
 };
@@ -45,6 +46,7 @@ struct FileOutcome {
     std::uint64_t bytes_out = 0;  ///< bytes written to the output (0 for verify)
     std::uint64_t plaintext_bytes = 0;
     std::uint64_t chunks = 0;
+    int fsyncs = 0;  ///< durability flushes made for this file's output
     double seconds = 0;
     engine::RunReport run;
 };

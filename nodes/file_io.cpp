@@ -197,8 +197,8 @@ void write_full(int fd, const std::uint8_t* buf, std::size_t n, const char* what
     writev_full(fd, &iov, 1, what, cancel);
 }
 
-OutputFile::OutputFile(const std::string& path, bool overwrite)
-    : path_(path), overwrite_(overwrite) {
+OutputFile::OutputFile(const std::string& path, bool overwrite, bool durable)
+    : path_(path), overwrite_(overwrite), durable_(durable) {
     struct stat st {};
     if (!overwrite && ::lstat(path.c_str(), &st) == 0) {
         throw PipelineError(StatusCode::kAlreadyExists,
@@ -229,6 +229,14 @@ void OutputFile::set_metadata(std::uint32_t mode, std::int64_t mtime_sec, std::u
 
 void OutputFile::commit() {
     if (done_) throw PipelineError(StatusCode::kInternal, "output committed twice");
+    if (durable_) {
+        if (::fsync(fd_.fd()) != 0) {
+            const int err = errno;
+            discard();
+            throw_errno(path_ + ": cannot flush to disk", err);
+        }
+        ++syncs_;
+    }
     fd_.reset();
     const unsigned flags = overwrite_ ? 0 : RENAME_NOREPLACE;
     if (::renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, path_.c_str(), flags) != 0) {
@@ -243,6 +251,14 @@ void OutputFile::commit() {
     done_ = true;
     unregister_temp(registry_slot_);
     registry_slot_ = -1;
+    if (durable_) {
+        // The rename lives in the folder: flush it too, or a crash could forget the new name.
+        const int dir = ::open(folder_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir >= 0) {
+            if (::fsync(dir) == 0) ++syncs_;
+            ::close(dir);
+        }
+    }
 }
 
 void OutputFile::discard() {

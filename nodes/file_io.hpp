@@ -54,8 +54,10 @@ void write_full(int fd, const std::uint8_t* buf, std::size_t n, const char* what
 class OutputFile {
 public:
     /// Creates the temporary file. overwrite=false: fails early if the destination exists, and
-    /// commit() refuses to replace a file that appeared meanwhile.
-    OutputFile(const std::string& path, bool overwrite);
+    /// commit() refuses to replace a file that appeared meanwhile. durable: commit() fsyncs the
+    /// data before the rename and the folder after it, so a crash leaves either the old state or
+    /// the complete file, never a renamed file with missing data.
+    OutputFile(const std::string& path, bool overwrite, bool durable = true);
     ~OutputFile();
     OutputFile(const OutputFile&) = delete;
     OutputFile& operator=(const OutputFile&) = delete;
@@ -68,12 +70,16 @@ public:
     void commit();
     /// Removes the temporary file now (also done by the destructor if not committed).
     void discard();
+    /// fsync calls commit() made (0 when not durable).
+    int syncs() const { return syncs_; }
 
 private:
     std::string path_;
     std::string temp_path_;
     FileHandle fd_;
     bool overwrite_;
+    bool durable_;
+    int syncs_ = 0;
     bool done_ = false;
     int registry_slot_ = -1;
 };

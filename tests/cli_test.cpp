@@ -311,6 +311,41 @@ TEST_F(CliTest, PassphrasePromptAsksTwiceWhenPacking) {
     EXPECT_FALSE(testing::exists(dir_ / "h.tbp"));
 }
 
+// --- durability (issue 6) ---------------------------------------------------------------------
+
+TEST_F(CliTest, OutputsAreFlushedBeforeTheRenameUnlessNoFsync) {
+    make("f", 100000);
+    Result r = sh("tbbpipe pack --json f");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("\"fsyncs\":2"), std::string::npos) << r.out;  // the data, then the folder
+    r = sh("tbbpipe unpack --json -o g f.tbp");
+    EXPECT_NE(r.out.find("\"fsyncs\":2"), std::string::npos) << r.out;
+    r = sh("tbbpipe pack -f --no-fsync --json f");
+    EXPECT_NE(r.out.find("\"fsyncs\":0"), std::string::npos) << r.out;
+    EXPECT_EQ(sh("tbbpipe verify f.tbp").code, 0);
+}
+
+// SIGKILL mid-write: nothing under the final name; the leftover temporary is rejected by verify
+// and unpack, and the next run is not disturbed by it.
+TEST_F(CliTest, AKillMidWriteLeavesOnlyARejectedTemporary) {
+    const Result r = sh("head -c 3G /dev/zero | '" TBBPIPE_CLI "' pack -o out.tbp & pid=$!; "
+                        "for i in $(seq 200); do ls -a | grep -q 'out.tbp.tbbpipe-' && break; sleep 0.05; done; "
+                        "sleep 0.3; kill -KILL $pid; wait $pid; echo $? > rc");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(slurp(dir_ / "rc"), "137\n");
+    EXPECT_FALSE(testing::exists(dir_ / "out.tbp"));
+    std::string temp;
+    for (const auto& name : files()) {
+        if (name.rfind(".out.tbp.tbbpipe-", 0) == 0) temp = name;
+    }
+    ASSERT_FALSE(temp.empty()) << "expected the killed run's temporary file";
+    EXPECT_EQ(sh("tbbpipe verify '" + temp + "'").code, 3);
+    EXPECT_EQ(sh("tbbpipe unpack -o x '" + temp + "'").code, 3);
+    EXPECT_FALSE(testing::exists(dir_ / "x"));
+    make("small", 5000);
+    EXPECT_EQ(sh("tbbpipe pack -o out.tbp small && tbbpipe verify out.tbp").code, 0);
+}
+
 // --- observability (issue 4) -----------------------------------------------------------------
 
 TEST_F(CliTest, MetricsFileIsValidPrometheusText) {
