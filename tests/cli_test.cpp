@@ -346,6 +346,55 @@ TEST_F(CliTest, AKillMidWriteLeavesOnlyARejectedTemporary) {
     EXPECT_EQ(sh("tbbpipe pack -o out.tbp small && tbbpipe verify out.tbp").code, 0);
 }
 
+TEST_F(CliTest, KeysAndCostsAreGuarded) {
+    make("f", 1000);
+    ASSERT_EQ(sh("tbbpipe keygen -o k && chmod 644 k").code, 0);
+    Result r = sh("tbbpipe pack --key-file k f");
+    EXPECT_EQ(r.code, 0);
+    EXPECT_NE(r.err.find("warning: key file k is readable by others"), std::string::npos) << r.err;
+    r = sh("TBBPIPE_PASSPHRASE=pw tbbpipe pack -f --scrypt-log2n 13 f");  // below the floor
+    EXPECT_EQ(r.code, 2);
+    r = sh("TBBPIPE_PASSPHRASE=pw tbbpipe pack -f --scrypt-log2n 21 f");  // above the reader's cap
+    EXPECT_EQ(r.code, 2);
+}
+
+// The output name already exists as a symlink pointing outside the folder: with -f the link is
+// replaced by the file (rename does not follow it); the link's target is never written.
+TEST_F(CliTest, UnpackNeverWritesThroughASymlinkAtTheOutputName) {
+    make("f", 5000);
+    ASSERT_EQ(sh("tbbpipe pack f && mkdir out && printf victim > victim && ln -s ../victim out/f").code, 0);
+    EXPECT_EQ(sh("tbbpipe unpack --output-dir out f.tbp").code, 1);  // exists: refused without -f
+    EXPECT_EQ(slurp(dir_ / "victim"), "victim");
+    ASSERT_EQ(sh("tbbpipe unpack -f --output-dir out f.tbp").code, 0);
+    EXPECT_EQ(slurp(dir_ / "victim"), "victim");
+    EXPECT_EQ(sh("test -f out/f && ! test -L out/f && cmp f out/f").code, 0);
+}
+
+// Hand-made hostile containers through the CLI: refused with exit 3 and a message, quickly.
+TEST_F(CliTest, HostileHeadersAreRefusedWithExitThree) {
+    make("f", 50000);
+    ASSERT_EQ(sh("tbbpipe pack f").code, 0);
+    const Bytes good = testing::read_file(dir_ / "f.tbp");
+    const auto patch = [&](std::size_t offset, std::initializer_list<std::uint8_t> bytes) {
+        Bytes bad = good;
+        std::size_t i = offset;
+        for (const auto b : bytes) bad[i++] = b;
+        testing::write_file(dir_ / "bad.tbp", bad);
+        return sh("tbbpipe verify bad.tbp");
+    };
+    // chunk size 2^31 (header offset 16); record raw size 4 GiB (first record at 144, +16);
+    // trailer chunk count 2^63 (last 32 bytes, +8); footer offset pointing backwards (+0).
+    const std::size_t trailer = good.size() - 32;
+    for (const auto& [offset, bytes] :
+         std::vector<std::pair<std::size_t, std::initializer_list<std::uint8_t>>>{
+             {16, {0, 0, 0, 0x80}}, {144 + 16, {0xff, 0xff, 0xff, 0xff}},
+             {trailer + 8, {0, 0, 0, 0, 0, 0, 0, 0x80}}, {trailer, {1, 0, 0, 0, 0, 0, 0, 0}}}) {
+        const Result r = patch(offset, bytes);
+        EXPECT_EQ(r.code, 3) << "patch at " << offset << ": " << r.err;
+        EXPECT_NE(r.err.find("bad.tbp: "), std::string::npos) << r.err;
+    }
+}
+
 // --- observability (issue 4) -----------------------------------------------------------------
 
 TEST_F(CliTest, MetricsFileIsValidPrometheusText) {
