@@ -165,6 +165,46 @@ std::uint64_t total_input_bytes(const std::vector<std::string>& inputs) {
     return total;
 }
 
+// The end of a run: one JSON document on stdout (--json), or a totals line for several files.
+void print_summary(const CliOptions& o, const std::vector<FileReport>& reports,
+                   const engine::MetricsSnapshot& metrics, int exit_code) {
+    std::uint64_t in = 0, out = 0, plain = 0;
+    double seconds = 0;
+    std::size_t failed = 0;
+    for (const auto& r : reports) {
+        in += r.outcome.bytes_in;
+        out += r.outcome.bytes_out;
+        plain += r.outcome.plaintext_bytes;
+        seconds += r.outcome.seconds;
+        failed += r.outcome.status.is_ok() ? 0 : 1;
+    }
+    if (o.json) {
+        JsonWriter j;
+        j.begin_object().key("command").value(command_name(o.command));
+        j.key("files").begin_array();
+        for (const auto& r : reports) json_outcome(j, r);
+        j.end_array();
+        j.key("totals").begin_object()
+            .key("files").value(static_cast<std::uint64_t>(reports.size()))
+            .key("failed").value(static_cast<std::uint64_t>(failed))
+            .key("bytes_in").value(in).key("bytes_out").value(out)
+            .key("seconds").value(seconds)
+            .key("ratio").value(in ? static_cast<double>(out) / static_cast<double>(in) : 0.0)
+            .key("throughput_mb_s").value(seconds > 0 ? static_cast<double>(plain) / seconds / 1e6 : 0.0)
+            .end_object();
+        json_metrics(j, metrics);
+        j.key("exit_code").value(exit_code).end_object();
+        std::cout << j.str() << '\n';
+    } else if (o.verbosity > 0 && reports.size() > 1) {
+        char line[200];
+        std::snprintf(line, sizeof line, "%zu files, %zu failed; %s -> %s (%.1f%%) in %.2f s, %.0f MB/s\n",
+                      reports.size(), failed, human_bytes(in).c_str(), human_bytes(out).c_str(),
+                      in ? 100.0 * static_cast<double>(out) / static_cast<double>(in) : 0.0, seconds,
+                      seconds > 0 ? static_cast<double>(plain) / seconds / 1e6 : 0.0);
+        std::cerr << line;
+    }
+}
+
 // pack, unpack, verify: one ContainerJobs for the whole run so buffers and keys are reused.
 int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     const bool packing = o.command == Command::kPack;
@@ -267,41 +307,7 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     http.reset();
     if (interrupted()) exit_code = kExitInterrupted;
 
-    std::uint64_t in = 0, out = 0, plain = 0;
-    double seconds = 0;
-    std::size_t failed = 0;
-    for (const auto& r : reports) {
-        in += r.outcome.bytes_in;
-        out += r.outcome.bytes_out;
-        plain += r.outcome.plaintext_bytes;
-        seconds += r.outcome.seconds;
-        failed += r.outcome.status.is_ok() ? 0 : 1;
-    }
-    if (o.json) {
-        JsonWriter j;
-        j.begin_object().key("command").value(command_name(o.command));
-        j.key("files").begin_array();
-        for (const auto& r : reports) json_outcome(j, r);
-        j.end_array();
-        j.key("totals").begin_object()
-            .key("files").value(static_cast<std::uint64_t>(reports.size()))
-            .key("failed").value(static_cast<std::uint64_t>(failed))
-            .key("bytes_in").value(in).key("bytes_out").value(out)
-            .key("seconds").value(seconds)
-            .key("ratio").value(in ? static_cast<double>(out) / static_cast<double>(in) : 0.0)
-            .key("throughput_mb_s").value(seconds > 0 ? static_cast<double>(plain) / seconds / 1e6 : 0.0)
-            .end_object();
-        json_metrics(j, registry.snapshot());
-        j.key("exit_code").value(exit_code).end_object();
-        std::cout << j.str() << '\n';
-    } else if (o.verbosity > 0 && reports.size() > 1) {
-        char line[200];
-        std::snprintf(line, sizeof line, "%zu files, %zu failed; %s -> %s (%.1f%%) in %.2f s, %.0f MB/s\n",
-                      reports.size(), failed, human_bytes(in).c_str(), human_bytes(out).c_str(),
-                      in ? 100.0 * static_cast<double>(out) / static_cast<double>(in) : 0.0, seconds,
-                      seconds > 0 ? static_cast<double>(plain) / seconds / 1e6 : 0.0);
-        std::cerr << line;
-    }
+    print_summary(o, reports, registry.snapshot(), exit_code);
     return exit_code;
 }
 
