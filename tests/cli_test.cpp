@@ -375,7 +375,7 @@ TEST_F(CliTest, HostileHeadersAreRefusedWithExitThree) {
     make("f", 50000);
     ASSERT_EQ(sh("tbbpipe pack f").code, 0);
     const Bytes good = testing::read_file(dir_ / "f.tbp");
-    const auto patch = [&](std::size_t offset, std::initializer_list<std::uint8_t> bytes) {
+    const auto patch = [&](std::size_t offset, const Bytes& bytes) {
         Bytes bad = good;
         std::size_t i = offset;
         for (const auto b : bytes) bad[i++] = b;
@@ -386,7 +386,7 @@ TEST_F(CliTest, HostileHeadersAreRefusedWithExitThree) {
     // trailer chunk count 2^63 (last 32 bytes, +8); footer offset pointing backwards (+0).
     const std::size_t trailer = good.size() - 32;
     for (const auto& [offset, bytes] :
-         std::vector<std::pair<std::size_t, std::initializer_list<std::uint8_t>>>{
+         std::vector<std::pair<std::size_t, Bytes>>{
              {16, {0, 0, 0, 0x80}}, {144 + 16, {0xff, 0xff, 0xff, 0xff}},
              {trailer + 8, {0, 0, 0, 0, 0, 0, 0, 0x80}}, {trailer, {1, 0, 0, 0, 0, 0, 0, 0}}}) {
         const Result r = patch(offset, bytes);
