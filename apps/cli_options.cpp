@@ -47,7 +47,12 @@ po::options_description make_options() {
         ("quiet,q", "print errors only")
         ("verbose,v", "print per-file details and engine statistics")
         ("json", "print a machine-readable summary on stdout")
-        ("threads,T", po::value<int>(), "CPU tokens: chunks transformed at once (default: cores)");
+        ("threads,T", po::value<int>(), "CPU tokens: chunks transformed at once (default: cores)")
+        ("cpu-tokens", po::value<int>(), "same as -T")
+        ("io-tokens", po::value<int>(), "reads in flight at once, 1..256 (default 4)")
+        ("io-qdepth", po::value<int>(), "same as --io-tokens")
+        ("memory-limit", po::value<std::string>(),
+         "bytes of chunk buffers in flight, K/M/G suffixes (default: 64M or 8M per core)");
     po::options_description keys("Keys");
     keys.add_options()
         ("key-file", po::value<std::string>(), "32-byte key file (see keygen)")
@@ -165,9 +170,23 @@ CliOptions parse_cli(int argc, const char* const* argv) {
     if (vm.count("quiet") && vm.count("verbose")) throw UsageError("-q and -v exclude each other");
     o.verbosity = vm.count("quiet") ? 0 : vm.count("verbose") ? 2 : 1;
     o.json = vm.count("json") > 0;
-    if (vm.count("threads")) {
-        o.threads = vm["threads"].as<int>();
-        if (o.threads < 1 || o.threads > 1024) throw UsageError("--threads must be 1..1024");
+    if (vm.count("threads") + vm.count("cpu-tokens") > 1) {
+        throw UsageError("give -T or --cpu-tokens, not both");
+    }
+    if (vm.count("threads") || vm.count("cpu-tokens")) {
+        o.threads = vm[vm.count("threads") ? "threads" : "cpu-tokens"].as<int>();
+        if (o.threads < 1 || o.threads > 1024) throw UsageError("-T/--cpu-tokens must be 1..1024");
+    }
+    if (vm.count("io-tokens") + vm.count("io-qdepth") > 1) {
+        throw UsageError("give --io-tokens or --io-qdepth, not both");
+    }
+    if (vm.count("io-tokens") || vm.count("io-qdepth")) {
+        o.io_tokens = vm[vm.count("io-tokens") ? "io-tokens" : "io-qdepth"].as<int>();
+        if (o.io_tokens < 1 || o.io_tokens > 256) throw UsageError("--io-tokens must be 1..256");
+    }
+    if (vm.count("memory-limit")) {
+        o.memory_limit = parse_size(vm["memory-limit"].as<std::string>());
+        if (o.memory_limit < (1u << 20)) throw UsageError("--memory-limit must be at least 1M");
     }
     if (vm.count("key-file")) o.key_file = vm["key-file"].as<std::string>();
     if (vm.count("passphrase-file")) o.passphrase_file = vm["passphrase-file"].as<std::string>();
@@ -255,7 +274,8 @@ CliOptions parse_cli(int argc, const char* const* argv) {
                 refuse(vm, name, word.c_str());
             }
             if (o.command == Command::kInfo) {
-                for (const char* name : {"threads", "progress", "no-progress", "metrics-interval",
+                for (const char* name : {"threads", "cpu-tokens", "io-tokens", "io-qdepth",
+                                         "memory-limit", "progress", "no-progress", "metrics-interval",
                                          "metrics-file", "metrics-listen"}) {
                     refuse(vm, name, "info");
                 }
@@ -264,7 +284,8 @@ CliOptions parse_cli(int argc, const char* const* argv) {
             break;
         case Command::kKeygen:
             for (const char* name : {"output-dir", "rm", "key-file", "passphrase-file", "passphrase",
-                                     "threads", "json", "progress", "no-progress", "metrics-interval",
+                                     "threads", "cpu-tokens", "io-tokens", "io-qdepth", "memory-limit",
+                                     "json", "progress", "no-progress", "metrics-interval",
                                      "metrics-file", "metrics-listen"}) {
                 refuse(vm, name, "keygen");
             }

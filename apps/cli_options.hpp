@@ -35,8 +35,10 @@ struct CliOptions {
     std::uint32_t chunk_size = 1024 * 1024;
     std::uint8_t scrypt_log2_n = 15;
 
-    // engine
-    int threads = 0;  ///< 0: all cores
+    // engine budgets
+    int threads = 0;               ///< CPU tokens (-T, --cpu-tokens); 0: all cores
+    int io_tokens = 4;             ///< concurrent reads (--io-tokens, --io-qdepth)
+    std::uint64_t memory_limit = 0;  ///< chunk-buffer bytes; 0: max(64 MiB, 8 MiB per core)
 
     // outputs
     std::optional<std::string> output;

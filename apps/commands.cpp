@@ -3,11 +3,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "apps/exit_codes.hpp"
@@ -128,6 +130,7 @@ void json_outcome(JsonWriter& j, const FileReport& r) {
     j.key("engine").begin_object()
         .key("cpu_tokens").value(run.cpu_tokens).key("io_tokens").value(run.io_tokens)
         .key("chunk_tokens").value(static_cast<std::uint64_t>(run.chunk_tokens))
+        .key("arena_threads").value(run.arena_threads)
         .key("max_chunks_in_flight").value(run.max_chunks_in_flight)
         .key("max_reads_in_flight").value(run.max_reads_in_flight)
         .key("max_transforms_in_flight").value(run.max_transforms_in_flight)
@@ -152,6 +155,12 @@ void json_metrics(JsonWriter& j, const engine::MetricsSnapshot& snap) {
         }
     }
     j.end_object();
+}
+
+// The governance default: the larger of 64 MiB and 8 MiB per core.
+std::uint64_t default_memory_limit() {
+    const auto cores = std::max(1u, std::thread::hardware_concurrency());
+    return std::max<std::uint64_t>(64ull << 20, (8ull << 20) * cores);
 }
 
 std::uint64_t total_input_bytes(const std::vector<std::string>& inputs) {
@@ -215,6 +224,8 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     engine::MetricsRegistry registry;
     nodes::EngineSettings engine;
     engine.cpu_tokens = o.threads;
+    engine.io_tokens = o.io_tokens;
+    engine.memory_budget = o.memory_limit ? o.memory_limit : default_memory_limit();
     engine.durable = o.fsync;
     engine.metrics = &registry;
     nodes::ContainerJobs jobs(engine, cancel);

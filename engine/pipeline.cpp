@@ -110,8 +110,9 @@ std::size_t chunk_tokens_for_budget(std::size_t memory_budget, std::size_t bytes
     const std::size_t useful = 2 * static_cast<std::size_t>(resolve_cpu_tokens(cpu_tokens)) +
                                static_cast<std::size_t>(std::max(1, io_tokens)) + 2;
     const std::size_t affordable = bytes_per_chunk ? memory_budget / bytes_per_chunk : useful;
-    return std::clamp<std::size_t>(std::min(affordable, useful), 2,
-                                   std::max<std::size_t>(2, useful));
+    // Never more than the budget affords (the caller refuses a budget below one chunk), and no
+    // more than the pipeline can keep busy.
+    return std::clamp<std::size_t>(std::min(affordable, useful), 1, useful);
 }
 
 // Threads for the arena: one per CPU token plus one that can sit in a blocking read or write,

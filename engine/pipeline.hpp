@@ -66,8 +66,9 @@ struct PipelineConfig {
     PipelineMetrics* metrics = nullptr;
 };
 
-/// Slots that fit in a memory budget when each chunk needs bytes_per_chunk of buffers, but never
-/// fewer than 2 nor more than the pipeline can keep busy.
+/// Slots that fit in a memory budget when each chunk needs bytes_per_chunk of buffers, at least 1
+/// (a budget below one chunk must be refused by the caller) and no more than the pipeline can
+/// keep busy (2 x cpu + io + 2).
 std::size_t chunk_tokens_for_budget(std::size_t memory_budget, std::size_t bytes_per_chunk,
                                     int cpu_tokens, int io_tokens);
 

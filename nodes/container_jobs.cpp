@@ -133,6 +133,13 @@ engine::Pipeline& ContainerJobs::pipeline_for(std::uint32_t chunk_size) {
     if (!slot) {
         // A chunk in flight holds an input and an output buffer of up to the largest record.
         const std::size_t per_chunk = 2 * (kRecordHeaderSize + max_stored_size(chunk_size, true));
+        if (settings_.memory_budget < per_chunk) {
+            throw PipelineError(StatusCode::kResourceExhausted,
+                                "memory limit of " + std::to_string(settings_.memory_budget) +
+                                    " bytes is below one chunk's buffers (" +
+                                    std::to_string(per_chunk) + " bytes for " +
+                                    std::to_string(chunk_size) + "-byte chunks)");
+        }
         engine::PipelineConfig config;
         config.cpu_tokens = settings_.cpu_tokens;
         config.io_tokens = settings_.io_tokens;

@@ -33,7 +33,7 @@ struct PackSettings {
 struct EngineSettings {
     int cpu_tokens = 0;  ///< 0: all cores
     int io_tokens = 4;
-    std::size_t memory_budget = 32u * 1024 * 1024;  ///< bytes of chunk buffers in flight
+    std::size_t memory_budget = 64u * 1024 * 1024;  ///< bytes of chunk buffers in flight (--memory-limit)
     bool durable = true;  ///< fsync outputs before their rename and folders after (--no-fsync)
     engine::MetricsRegistry* metrics = nullptr;  ///< where to record; not owned; may be null
     engine::FileEvents* events = nullptr;        ///< per-file events; not owned; may be null

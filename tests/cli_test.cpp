@@ -311,6 +311,32 @@ TEST_F(CliTest, PassphrasePromptAsksTwiceWhenPacking) {
     EXPECT_FALSE(testing::exists(dir_ / "h.tbp"));
 }
 
+// --- budgets (issue 3, first part) ---------------------------------------------------------------
+
+TEST_F(CliTest, BudgetFlagsAreEnforcedAndVisibleInJson) {
+    make("f", 12 * 1024 * 1024);
+    Result r = sh("tbbpipe pack --json --memory-limit 6M --io-tokens 1 --cpu-tokens 1 f");
+    ASSERT_EQ(r.code, 0) << r.err;
+    for (const char* text : {"\"cpu_tokens\":1", "\"io_tokens\":1", "\"chunk_tokens\":2",
+                             "\"max_transforms_in_flight\":1", "\"max_reads_in_flight\":1",
+                             "\"tbbpipe_memory_limit_bytes\":{\"value\":6291456"}) {
+        EXPECT_NE(r.out.find(text), std::string::npos) << text << " in " << r.out;
+    }
+    EXPECT_EQ(r.out.find("\"max_chunks_in_flight\":3"), std::string::npos);
+    // The memory gauge's peak stays under the limit.
+    const auto at = r.out.find("\"tbbpipe_memory_bytes\":{\"value\":0,\"max\":");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    EXPECT_LE(std::stoll(r.out.substr(at + 40)), 6291456);
+    r = sh("tbbpipe pack -f --io-qdepth 2 --json f");
+    EXPECT_NE(r.out.find("\"io_tokens\":2"), std::string::npos);
+    r = sh("tbbpipe pack -f --memory-limit 1M f");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("below one chunk's buffers"), std::string::npos) << r.err;
+    EXPECT_EQ(sh("tbbpipe pack -f -T 2 --cpu-tokens 2 f").code, 2);
+    EXPECT_EQ(sh("tbbpipe pack -f --io-tokens 0 f").code, 2);
+    EXPECT_EQ(sh("tbbpipe pack -f --memory-limit 10K f").code, 2);
+}
+
 // --- durability (issue 6) ---------------------------------------------------------------------
 
 TEST_F(CliTest, OutputsAreFlushedBeforeTheRenameUnlessNoFsync) {
@@ -492,7 +518,7 @@ TEST_F(CliTest, DashboardShowsEveryPanelWithRealFigures) {
     const Result r = sh("(head -c 8388608 f; sleep 0.5) | tbbpipe pack --metrics-interval 200 -o out.tbp");
     ASSERT_EQ(r.code, 0) << r.err;
     for (const char* text : {"PIPELINE METRICS", "files/s", "MB/s", "chunks/s", "tokens free  cpu",
-                             "queues      cpu avg", "memory", "of 32.0 MiB", "buffer pool reuse",
+                             "queues      cpu avg", "memory", "of 64.0 MiB", "buffer pool reuse",
                              "chunk cpu", "queue wait", "token wait", "io read", "io write", "P99"}) {
         EXPECT_NE(r.err.find(text), std::string::npos) << text << " in\n" << r.err;
     }

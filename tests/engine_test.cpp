@@ -371,7 +371,8 @@ TEST(Pipeline, TwoPipelinesRunConcurrentlyWithTheirOwnBudgets) {
 }
 
 TEST(Pipeline, ChunkTokensForBudgetStaysInRange) {
-    EXPECT_EQ(chunk_tokens_for_budget(0, 1 << 20, 2, 2), 2u);          // floor
+    EXPECT_EQ(chunk_tokens_for_budget(0, 1 << 20, 2, 2), 1u);          // floor
+    EXPECT_EQ(chunk_tokens_for_budget(3u << 20, 1 << 20, 2, 2), 3u);    // what memory affords
     EXPECT_EQ(chunk_tokens_for_budget(1ull << 40, 1 << 20, 2, 2), 8u);  // 2*cpu + io + 2
     EXPECT_EQ(chunk_tokens_for_budget(5u << 20, 1 << 20, 8, 4), 5u);    // what memory affords
 }
