@@ -129,8 +129,8 @@ FileOutcome ContainerJobs::observed(const std::string& file, std::uint64_t total
 ContainerJobs::~ContainerJobs() = default;
 
 engine::Pipeline& ContainerJobs::pipeline_for(std::uint32_t chunk_size) {
-    auto& slot = pipelines_[chunk_size];
-    if (!slot) {
+    if (!pipeline_ || pipeline_chunk_size_ != chunk_size) {
+        pipeline_.reset();  // free the old buffers before the new engine can allocate any
         // A chunk in flight holds an input and an output buffer of up to the largest record.
         const std::size_t per_chunk = 2 * (kRecordHeaderSize + max_stored_size(chunk_size, true));
         if (settings_.memory_budget < per_chunk) {
@@ -146,10 +146,11 @@ engine::Pipeline& ContainerJobs::pipeline_for(std::uint32_t chunk_size) {
         config.metrics = pipeline_metrics_.get();
         config.chunk_tokens = engine::chunk_tokens_for_budget(
             settings_.memory_budget, per_chunk, settings_.cpu_tokens, settings_.io_tokens);
-        slot = std::make_unique<engine::Pipeline>(config);
+        pipeline_ = std::make_unique<engine::Pipeline>(config);
+        pipeline_chunk_size_ = chunk_size;
     }
-    last_pipeline_ = slot.get();
-    return *slot;
+    last_pipeline_ = pipeline_.get();
+    return *pipeline_;
 }
 
 FileOutcome ContainerJobs::pack(const std::string& input, const std::string& output,

@@ -87,7 +87,10 @@ private:
 
     EngineSettings settings_;
     const std::atomic<bool>* cancel_;
-    std::map<std::uint32_t, std::unique_ptr<engine::Pipeline>> pipelines_;
+    // One engine at a time: replaced when a container's chunk size differs, so the memory limit
+    // holds for the run, not per chunk size.
+    std::unique_ptr<engine::Pipeline> pipeline_;
+    std::uint32_t pipeline_chunk_size_ = 0;
     engine::Pipeline* last_pipeline_ = nullptr;
     KekCache kek_cache_;
     std::unique_ptr<engine::PipelineMetrics> pipeline_metrics_;

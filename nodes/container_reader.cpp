@@ -74,6 +74,9 @@ FooterBody open_footer(const OpenedHeader& opened, const std::uint8_t* stored,
     const auto aad = footer_aad(opened.header_digest, stored_size, footer_offset, chunk_count);
     std::vector<std::uint8_t> body;
     if (opened.header.encrypted()) {
+        if (!opened.keys) {
+            throw PipelineError(StatusCode::kInvalidArgument, "the footer is encrypted: a key is needed");
+        }
         if (stored_size < kTagSize) corrupt("footer too short");
         body.resize(stored_size - kTagSize);
         const std::array<std::uint8_t, 12> nonce{};

@@ -54,7 +54,8 @@ bool FileChunkReader::claim(engine::Chunk& chunk) {
 }
 
 void FileChunkReader::fill(engine::Chunk& chunk) {
-    std::uint8_t* buf = engine::Chunk::ensure(chunk.input, chunk_size_);
+    // Sized to the chunk, not the nominal chunk size: a small file costs small buffers.
+    std::uint8_t* buf = engine::Chunk::ensure(chunk.input, chunk.input_size);
     const std::size_t got = pread_full(fd_, buf, chunk.input_size, chunk.offset);
     if (got != chunk.input_size) {
         throw PipelineError(StatusCode::kIoError,
@@ -97,7 +98,7 @@ void PackTransform::transform(engine::Chunk& chunk) {
     chunk.meta.digest = sha256(raw, raw_size);
 
     const bool encrypt = context_.cipher != CipherId::kNone;
-    const std::size_t capacity = max_stored_size(context_.chunk_size, encrypt);
+    const std::size_t capacity = max_stored_size(static_cast<std::uint32_t>(raw_size), encrypt);
     std::uint8_t* out = engine::Chunk::ensure(chunk.output, capacity);
     const std::size_t packed = compress_chunk(context_.compression, context_.level, raw, raw_size,
                                               out, capacity - (encrypt ? kTagSize : 0));

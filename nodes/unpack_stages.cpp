@@ -17,10 +17,11 @@ namespace {
                                   std::to_string(chunk.offset) + ": " + what);
 }
 
-// The input buffer holds a whole record and, after decryption, the decompressed plaintext.
-std::size_t record_buffer_size(const Header& header) {
-    return std::max<std::size_t>(kRecordHeaderSize + max_stored_size(header.chunk_size, true),
-                                 header.chunk_size);
+// The input buffer holds a whole record and, for an encrypted compressed chunk, later the
+// decompressed plaintext: sized to this chunk (sizes already checked against the caps), not to
+// the nominal chunk size, so a tiny file declaring huge chunks costs tiny buffers.
+std::size_t record_buffer_size(std::uint32_t raw_size, std::uint32_t stored_size) {
+    return std::max<std::size_t>(kRecordHeaderSize + std::size_t{stored_size}, raw_size);
 }
 
 }  // namespace
@@ -38,7 +39,8 @@ bool IndexedRecordReader::claim(engine::Chunk& chunk) {
 }
 
 void IndexedRecordReader::fill(engine::Chunk& chunk) {
-    std::uint8_t* buf = engine::Chunk::ensure(chunk.input, record_buffer_size(opened_.header));
+    const IndexEntry& e = footer_.entries[chunk.seq];
+    std::uint8_t* buf = engine::Chunk::ensure(chunk.input, record_buffer_size(e.raw_size, e.stored_size));
     if (pread_full(fd_, buf, chunk.input_size, chunk.offset) != chunk.input_size) {
         bad_chunk(chunk, StatusCode::kCorruptData, "record truncated");
     }
@@ -59,7 +61,7 @@ void StreamRecordReader::read_exact(std::uint8_t* buf, std::size_t n, const char
 
 bool StreamRecordReader::claim(engine::Chunk& chunk) {
     if (footer_) return false;
-    std::uint8_t* buf = engine::Chunk::ensure(chunk.input, record_buffer_size(opened_.header));
+    std::uint8_t* buf = engine::Chunk::ensure(chunk.input, kRecordHeaderSize);
     chunk.offset = offset_;
     read_exact(buf, kFooterPrefixSize, "a record header");
     if (get_u32(buf) == kFooterMagic) {
@@ -80,7 +82,10 @@ bool StreamRecordReader::claim(engine::Chunk& chunk) {
         record.stored_size > max_stored_size(opened_.header.chunk_size, opened_.header.encrypted())) {
         throw PipelineError(StatusCode::kCorruptData, where + ": record sizes out of range");
     }
+    // Sizes are checked: now the buffer can grow to this record (which may move it).
+    buf = engine::Chunk::ensure(chunk.input, record_buffer_size(record.raw_size, record.stored_size));
     read_exact(buf + kRecordHeaderSize, record.stored_size, "a record");
+    seen_.push_back({chunk.offset, record.raw_size, record.stored_size, record.flags, {}});
     chunk.input_size = kRecordHeaderSize + record.stored_size;
     chunk.last = (record.flags & kFlagLast) != 0;
     saw_last_ = chunk.last;
@@ -115,6 +120,17 @@ void StreamRecordReader::read_footer_and_trailer(const std::uint8_t* prefix) {
     }
     FooterBody footer = open_footer(opened_, stored.data(), stored_size, footer_offset, index_);
     check_index(opened_, footer, footer_offset);
+    for (std::size_t i = 0; i < seen_.size(); ++i) {
+        const IndexEntry& want = footer.entries[i];
+        const IndexEntry& got = seen_[i];
+        if (got.offset != want.offset || got.raw_size != want.raw_size ||
+            got.stored_size != want.stored_size || got.flags != want.flags) {
+            throw PipelineError(StatusCode::kCorruptData,
+                                "chunk " + std::to_string(i) + " at offset " +
+                                    std::to_string(got.offset) +
+                                    ": record header does not match the index");
+        }
+    }
     footer_ = std::move(footer);
 }
 
@@ -139,10 +155,15 @@ void UnpackTransform::transform(engine::Chunk& chunk) {
 
     const bool compressed = (record.flags & kFlagCompressed) != 0;
     const bool last = (record.flags & kFlagLast) != 0;
+    if (kRecordHeaderSize + std::size_t{record.stored_size} > chunk.input_size) {
+        bad_chunk(chunk, StatusCode::kCorruptData, "record longer than what was read");
+    }
+    // The input buffer may receive the plaintext below: make room (keeps the record).
+    in = engine::Chunk::ensure(chunk.input, record_buffer_size(record.raw_size, record.stored_size));
     const std::uint8_t* payload = in + kRecordHeaderSize;
     std::size_t payload_size = record.stored_size;
-    std::uint8_t* out = engine::Chunk::ensure(chunk.output,
-                                              std::max<std::size_t>(h.chunk_size, record.stored_size));
+    std::uint8_t* out = engine::Chunk::ensure(
+        chunk.output, std::max<std::size_t>(record.raw_size, record.stored_size));
     if (h.encrypted()) {
         if (payload_size < kTagSize) bad_chunk(chunk, StatusCode::kCorruptData, "record too short");
         const auto nonce = chunk_nonce(chunk.seq, last);

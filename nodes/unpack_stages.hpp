@@ -45,6 +45,9 @@ private:
     std::uint64_t offset_ = kHeaderSize;
     std::uint64_t index_ = 0;
     bool saw_last_ = false;
+    // What each record said about itself, checked against the footer's index at the end (the
+    // seekable path checks the same thing up front): 20 bytes a chunk.
+    std::vector<IndexEntry> seen_;
     std::optional<FooterBody> footer_;
 };
 

@@ -249,6 +249,23 @@ TEST_F(ContainerTest, RealRunsStayWithinTheirBudgetsAndMemory) {
     EXPECT_LE(jobs.last_pipeline()->reserved_buffer_bytes(), e.memory_budget);
 }
 
+// Found by the unpack fuzzer: buffers used to be sized to the declared chunk size and one engine
+// kept per chunk size, so tiny containers declaring 16 MiB, 8 MiB, 4 MiB... chunks cost hundreds
+// of MiB in one run. Now a chunk's buffers fit the chunk and one engine lives at a time.
+TEST_F(ContainerTest, TinyContainersWithHugeChunkSizesCostTinyBuffers) {
+    testing::write_file(dir_ / "one", {'x'});
+    ContainerJobs jobs(engine_settings(2), nullptr);
+    for (const std::uint32_t chunk : {16u << 20, 8u << 20, 4u << 20, 1u << 20}) {
+        PackSettings s;
+        s.chunk_size = chunk;
+        const std::string name = dir_ / ("one-" + std::to_string(chunk) + ".tbp");
+        ASSERT_TRUE(jobs.pack(dir_ / "one", name, s, key_secret(4), false).status.is_ok());
+        EXPECT_LT(jobs.last_pipeline()->reserved_buffer_bytes(), 64u * 1024) << chunk;
+        ASSERT_TRUE(jobs.verify(name, key_secret(4)).status.is_ok());
+        EXPECT_LT(jobs.last_pipeline()->reserved_buffer_bytes(), 64u * 1024) << chunk;
+    }
+}
+
 TEST_F(ContainerTest, RefusesToOverwriteWithoutForceAndNeverOverwritesItsInput) {
     testing::write_file(dir_ / "in", testing::make_data(1000, DataKind::kMixed));
     testing::write_file(dir_ / "in.tbp", {1, 2, 3});
@@ -433,6 +450,22 @@ INSTANTIATE_TEST_SUITE_P(Ciphers, TamperTest,
                                                 : c == CipherId::kAes256Gcm ? "aes"
                                                                                       : "chacha");
                          });
+
+// Found by the unpack fuzzer: an unencrypted container whose index disagrees with a record's
+// header (checksums recomputed to match). Verifying the file rejected it; verifying the same
+// bytes from a pipe used to accept it, because streamed records were never compared with the
+// footer's index.
+TEST_F(ContainerTest, StreamedRecordsAreCheckedAgainstTheIndexToo) {
+    const Bytes forged = testing::read_file(TBBPIPE_TEST_DATA "/stream_index_gap.bin");
+    ASSERT_FALSE(forged.empty());
+    testing::write_file(dir_ / "forged.tbp", forged);
+    ContainerJobs jobs(engine_settings(2), nullptr);
+    EXPECT_EQ(jobs.verify(dir_ / "forged.tbp", {}).status.code(), StatusCode::kCorruptData);
+    FifoFeeder feed(dir_ / "forged.pipe", forged);
+    const FileOutcome streamed = jobs.verify(dir_ / "forged.pipe", {});
+    EXPECT_EQ(streamed.status.code(), StatusCode::kCorruptData) << streamed.status.message();
+    EXPECT_NE(streamed.status.message().find("does not match the index"), std::string::npos);
+}
 
 TEST_F(ContainerTest, FailedPackLeavesNothingAndReturnsEveryToken) {
     testing::write_file(dir_ / "in", testing::make_data(200000, DataKind::kMixed));
