@@ -13,20 +13,8 @@ seconds="${1:-60}"
 build_dir="${TBBPIPE_FUZZ_BUILD_DIR:-build-fuzz}"
 targets=(container_reader_fuzz unpack_fuzz)
 
-packages=(clang libclang-rt-14-dev cmake make pkg-config libtbb-dev liblz4-dev libcrypto++-dev
-          libboost-program-options-dev)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    echo "fuzz: installing ${missing[*]}"
-    sudo_cmd=()
-    [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
-fi
+scripts/install-packages.sh clang libclang-rt-14-dev cmake make pkg-config libtbb-dev liblz4-dev \
+    libcrypto++-dev libboost-program-options-dev
 
 echo "fuzz: building in $build_dir (log: $build_dir/build.log)"
 mkdir -p "$build_dir"

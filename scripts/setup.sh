@@ -8,30 +8,14 @@ cd "$(dirname "$0")/.."
 build_dir="${1:-build}"
 shift || true
 
-packages=(g++ cmake make pkg-config libtbb-dev liblz4-dev libcrypto++-dev
-          libboost-program-options-dev libgtest-dev libbenchmark-dev)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    echo "setup: installing ${missing[*]}"
-    sudo_cmd=()
-    [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
-fi
+scripts/install-packages.sh g++ cmake make pkg-config libtbb-dev liblz4-dev libcrypto++-dev \
+    libboost-program-options-dev libgtest-dev libbenchmark-dev
 
 # Test-only tools: best effort, so a problem there cannot stop the build (the test that needs
 # promtool then says it skipped).
 if [[ "${TBBPIPE_TEST_TOOLS:-0}" == 1 ]] && ! command -v promtool >/dev/null; then
-    echo "setup: installing prometheus (for promtool)"
-    sudo_cmd=()
-    [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-    { "${sudo_cmd[@]}" apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
-          prometheus >/dev/null; } || echo "setup: warning: could not install prometheus; promtool tests will skip" >&2
+    scripts/install-packages.sh prometheus ||
+        echo "setup: warning: could not install prometheus; promtool tests will skip" >&2
 fi
 
 echo "setup: building in $build_dir (log: $build_dir/build.log)"
