@@ -1,9 +1,9 @@
 #include "apps/cli_options.hpp"
 
-#include <boost/program_options.hpp>
 #include <cryptopp/config_ver.h>
 #include <lz4.h>
 #include <oneapi/tbb/version.h>
+#include <boost/program_options.hpp>
 
 #include <cctype>
 #include <sstream>
@@ -41,49 +41,45 @@ constexpr const char* kExitCodes =
 
 po::options_description make_options() {
     po::options_description general("General");
-    general.add_options()
-        ("help,h", "show this help and exit")
-        ("version,V", "show the version and exit")
-        ("quiet,q", "print errors only")
-        ("verbose,v", "print per-file details and engine statistics")
-        ("json", "print a machine-readable summary on stdout")
-        ("threads,T", po::value<int>(), "CPU tokens: chunks transformed at once (default: cores)")
-        ("cpu-tokens", po::value<int>(), "same as -T")
-        ("io-tokens", po::value<int>(), "reads in flight at once, 1..256 (default 4)")
-        ("io-qdepth", po::value<int>(), "same as --io-tokens")
-        ("memory-limit", po::value<std::string>(),
-         "bytes of chunk buffers in flight, K/M/G suffixes (default: 64M or 8M per core)");
+    general.add_options()("help,h", "show this help and exit")(
+        "version,V", "show the version and exit")("quiet,q", "print errors only")(
+        "verbose,v", "print per-file details and engine statistics")(
+        "json", "print a machine-readable summary on stdout")(
+        "threads,T", po::value<int>(), "CPU tokens: chunks transformed at once (default: cores)")(
+        "cpu-tokens", po::value<int>(), "same as -T")(
+        "io-tokens", po::value<int>(), "reads in flight at once, 1..256 (default 4)")(
+        "io-qdepth", po::value<int>(), "same as --io-tokens")(
+        "memory-limit", po::value<std::string>(),
+        "bytes of chunk buffers in flight, K/M/G suffixes (default: 64M or 8M per core)");
     po::options_description keys("Keys");
-    keys.add_options()
-        ("key-file", po::value<std::string>(), "32-byte key file (see keygen)")
-        ("passphrase-file", po::value<std::string>(), "read the passphrase from a file")
-        ("passphrase,p", "prompt for a passphrase on the terminal (twice when packing)");
+    keys.add_options()("key-file", po::value<std::string>(), "32-byte key file (see keygen)")(
+        "passphrase-file", po::value<std::string>(), "read the passphrase from a file")(
+        "passphrase,p", "prompt for a passphrase on the terminal (twice when packing)");
     po::options_description pack("Pack");
-    pack.add_options()
-        ("compress", po::value<std::string>(), "lz4 | lz4hc | none (default lz4)")
-        ("level", po::value<int>(), "lz4: acceleration 1..65537 (default 1, higher is faster);"
-                                    " lz4hc: 1..12 (default 9)")
-        ("cipher", po::value<std::string>(), "aes-256-gcm | chacha20-poly1305 (default aes-256-gcm)")
-        ("chunk-size", po::value<std::string>(), "bytes per chunk, K/M suffixes, 4K..64M (default 1M)")
-        ("scrypt-log2n", po::value<int>(), "passphrase cost: log2 of scrypt N, 14..20 (default 15)");
+    pack.add_options()("compress", po::value<std::string>(), "lz4 | lz4hc | none (default lz4)")(
+        "level", po::value<int>(),
+        "lz4: acceleration 1..65537 (default 1, higher is faster);"
+        " lz4hc: 1..12 (default 9)")("cipher", po::value<std::string>(),
+                                     "aes-256-gcm | chacha20-poly1305 (default aes-256-gcm)")(
+        "chunk-size", po::value<std::string>(),
+        "bytes per chunk, K/M suffixes, 4K..64M (default 1M)")(
+        "scrypt-log2n", po::value<int>(), "passphrase cost: log2 of scrypt N, 14..20 (default 15)");
     po::options_description outputs("Outputs");
-    outputs.add_options()
-        ("output,o", po::value<std::string>(), "output path (one input only)")
-        ("output-dir", po::value<std::string>(), "write outputs into this folder")
-        ("stdout,c", "write to standard output")
-        ("force,f", "overwrite existing outputs")
-        ("rm", "remove each input after its output was written and verified")
-        ("no-fsync", "do not flush outputs to disk before renaming them into place");
+    outputs.add_options()("output,o", po::value<std::string>(), "output path (one input only)")(
+        "output-dir", po::value<std::string>(), "write outputs into this folder")(
+        "stdout,c", "write to standard output")("force,f", "overwrite existing outputs")(
+        "rm", "remove each input after its output was written and verified")(
+        "no-fsync", "do not flush outputs to disk before renaming them into place");
     po::options_description observe("Progress and metrics");
-    observe.add_options()
-        ("progress", "show the progress line even when stderr is not a terminal")
-        ("no-progress", "never show the progress line")
-        ("metrics-interval", po::value<int>(), "live metrics dashboard on stderr every MS milliseconds")
-        ("metrics-file", po::value<std::string>(),
-         "write Prometheus text metrics to PATH (atomically, every interval and at the end)")
-        ("metrics-listen", po::value<std::string>(),
-         "serve HTTP /metrics on HOST:PORT during the run (loopback only; port 0 picks one)")
-        ("metrics-listen-any", "allow --metrics-listen on a non-loopback address");
+    observe.add_options()("progress", "show the progress line even when stderr is not a terminal")(
+        "no-progress", "never show the progress line")(
+        "metrics-interval", po::value<int>(),
+        "live metrics dashboard on stderr every MS milliseconds")(
+        "metrics-file", po::value<std::string>(),
+        "write Prometheus text metrics to PATH (atomically, every interval and at the end)")(
+        "metrics-listen", po::value<std::string>(),
+        "serve HTTP /metrics on HOST:PORT during the run (loopback only; port 0 picks one)")(
+        "metrics-listen-any", "allow --metrics-listen on a non-loopback address");
     po::options_description all;
     all.add(general).add(keys).add(pack).add(outputs).add(observe);
     return all;
@@ -192,7 +188,8 @@ CliOptions parse_cli(int argc, const char* const* argv) {
     if (vm.count("passphrase-file")) o.passphrase_file = vm["passphrase-file"].as<std::string>();
     o.prompt_passphrase = vm.count("passphrase") > 0;
     if (int(o.key_file.has_value()) + int(o.passphrase_file.has_value()) +
-            int(o.prompt_passphrase) > 1) {
+            int(o.prompt_passphrase) >
+        1) {
         throw UsageError("give one key source: --key-file, --passphrase-file or -p");
     }
     if (vm.count("output")) o.output = vm["output"].as<std::string>();
@@ -228,10 +225,14 @@ CliOptions parse_cli(int argc, const char* const* argv) {
     } else {
         if (vm.count("compress")) {
             const auto c = vm["compress"].as<std::string>();
-            if (c == "lz4") o.compression = nodes::Compression::kLz4;
-            else if (c == "lz4hc") o.compression = nodes::Compression::kLz4Hc;
-            else if (c == "none") o.compression = nodes::Compression::kNone;
-            else throw UsageError("--compress must be lz4, lz4hc or none, not '" + c + "'");
+            if (c == "lz4")
+                o.compression = nodes::Compression::kLz4;
+            else if (c == "lz4hc")
+                o.compression = nodes::Compression::kLz4Hc;
+            else if (c == "none")
+                o.compression = nodes::Compression::kNone;
+            else
+                throw UsageError("--compress must be lz4, lz4hc or none, not '" + c + "'");
         }
         if (vm.count("level")) {
             o.level = vm["level"].as<int>();
@@ -240,16 +241,20 @@ CliOptions parse_cli(int argc, const char* const* argv) {
                 throw UsageError("--level needs --compress lz4 or lz4hc");
             }
             if (o.level < range.min || o.level > range.max) {
-                throw UsageError("--level for " + std::string(nodes::compression_name(o.compression)) +
-                                 " must be " + std::to_string(range.min) + ".." +
-                                 std::to_string(range.max));
+                throw UsageError("--level for " +
+                                 std::string(nodes::compression_name(o.compression)) + " must be " +
+                                 std::to_string(range.min) + ".." + std::to_string(range.max));
             }
         }
         if (vm.count("cipher")) {
             const auto c = vm["cipher"].as<std::string>();
-            if (c == "aes-256-gcm") o.cipher = nodes::CipherId::kAes256Gcm;
-            else if (c == "chacha20-poly1305") o.cipher = nodes::CipherId::kChaCha20Poly1305;
-            else throw UsageError("--cipher must be aes-256-gcm or chacha20-poly1305, not '" + c + "'");
+            if (c == "aes-256-gcm")
+                o.cipher = nodes::CipherId::kAes256Gcm;
+            else if (c == "chacha20-poly1305")
+                o.cipher = nodes::CipherId::kChaCha20Poly1305;
+            else
+                throw UsageError("--cipher must be aes-256-gcm or chacha20-poly1305, not '" + c +
+                                 "'");
         }
         if (vm.count("chunk-size")) {
             const auto size = parse_size(vm["chunk-size"].as<std::string>());
@@ -274,29 +279,29 @@ CliOptions parse_cli(int argc, const char* const* argv) {
                 refuse(vm, name, word.c_str());
             }
             if (o.command == Command::kInfo) {
-                for (const char* name : {"threads", "cpu-tokens", "io-tokens", "io-qdepth",
-                                         "memory-limit", "progress", "no-progress", "metrics-interval",
-                                         "metrics-file", "metrics-listen"}) {
+                for (const char* name :
+                     {"threads", "cpu-tokens", "io-tokens", "io-qdepth", "memory-limit", "progress",
+                      "no-progress", "metrics-interval", "metrics-file", "metrics-listen"}) {
                     refuse(vm, name, "info");
                 }
                 if (o.inputs.empty()) throw UsageError("info needs a container file");
             }
             break;
         case Command::kKeygen:
-            for (const char* name : {"output-dir", "rm", "key-file", "passphrase-file", "passphrase",
-                                     "threads", "cpu-tokens", "io-tokens", "io-qdepth", "memory-limit",
-                                     "json", "progress", "no-progress", "metrics-interval",
-                                     "metrics-file", "metrics-listen"}) {
+            for (const char* name :
+                 {"output-dir", "rm", "key-file", "passphrase-file", "passphrase", "threads",
+                  "cpu-tokens", "io-tokens", "io-qdepth", "memory-limit", "json", "progress",
+                  "no-progress", "metrics-interval", "metrics-file", "metrics-listen"}) {
                 refuse(vm, name, "keygen");
             }
             if (!o.inputs.empty()) throw UsageError("keygen takes no file arguments (use -o)");
             break;
-        default:
-            break;
+        default: break;
     }
     if (o.command == Command::kPack || o.command == Command::kUnpack) {
         if (o.inputs.empty()) o.inputs = {"-"};
-        const int modes = int(o.output.has_value()) + int(o.output_dir.has_value()) + int(o.to_stdout);
+        const int modes =
+            int(o.output.has_value()) + int(o.output_dir.has_value()) + int(o.to_stdout);
         if (modes > 1) throw UsageError("-o, --output-dir and -c exclude each other");
         if (o.output && o.inputs.size() > 1) {
             throw UsageError("-o takes one input; use --output-dir for several");
@@ -322,8 +327,8 @@ std::string help_text() {
 std::string version_text() {
     std::ostringstream out;
     out << "tbbpipe 0.1.0 (container format v1; oneTBB " << TBB_VERSION_MAJOR << '.'
-        << TBB_VERSION_MINOR << ", lz4 " << LZ4_versionString() << ", Crypto++ "
-        << CRYPTOPP_MAJOR << '.' << CRYPTOPP_MINOR << ")\n";
+        << TBB_VERSION_MINOR << ", lz4 " << LZ4_versionString() << ", Crypto++ " << CRYPTOPP_MAJOR
+        << '.' << CRYPTOPP_MINOR << ")\n";
     return out.str();
 }
 

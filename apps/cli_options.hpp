@@ -36,8 +36,8 @@ struct CliOptions {
     std::uint8_t scrypt_log2_n = 15;
 
     // engine budgets
-    int threads = 0;               ///< CPU tokens (-T, --cpu-tokens); 0: all cores
-    int io_tokens = 4;             ///< concurrent reads (--io-tokens, --io-qdepth)
+    int threads = 0;                 ///< CPU tokens (-T, --cpu-tokens); 0: all cores
+    int io_tokens = 4;               ///< concurrent reads (--io-tokens, --io-qdepth)
     std::uint64_t memory_limit = 0;  ///< chunk-buffer bytes; 0: max(64 MiB, 8 MiB per core)
 
     // outputs
@@ -52,7 +52,7 @@ struct CliOptions {
     int verbosity = 1;  ///< 0 quiet, 1 normal, 2 verbose
     bool json = false;
     enum class Progress { kAuto, kOn, kOff } progress = Progress::kAuto;
-    int metrics_interval_ms = 0;  ///< >0: live dashboard on stderr every so often
+    int metrics_interval_ms = 0;                ///< >0: live dashboard on stderr every so often
     std::optional<std::string> metrics_file;    ///< Prometheus textfile, rewritten atomically
     std::optional<std::string> metrics_listen;  ///< HOST:PORT for an HTTP /metrics endpoint
     bool metrics_listen_any = false;            ///< allow a non-loopback listen address

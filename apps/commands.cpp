@@ -43,7 +43,9 @@ const char* command_name(Command c) {
     }
 }
 
-std::string display_name(const std::string& path) { return path == "-" ? "(stdin)" : path; }
+std::string display_name(const std::string& path) {
+    return path == "-" ? "(stdin)" : path;
+}
 
 void print_error(const std::string& file, const std::string& message) {
     std::cerr << "tbbpipe: " << file << ": " << message << '\n';
@@ -63,7 +65,8 @@ std::string human_bytes(std::uint64_t n) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return s.size() > suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string output_path_for(const CliOptions& o, const std::string& input) {
@@ -84,32 +87,33 @@ std::string output_path_for(const CliOptions& o, const std::string& input) {
 std::string file_line(const CliOptions& o, const FileReport& r) {
     std::ostringstream err;
     const auto& out = r.outcome;
-    const double mb_s = out.seconds > 0 ? static_cast<double>(out.plaintext_bytes) / out.seconds / 1e6 : 0;
+    const double mb_s =
+        out.seconds > 0 ? static_cast<double>(out.plaintext_bytes) / out.seconds / 1e6 : 0;
     char rate[64];
     std::snprintf(rate, sizeof rate, "%.2f s, %.0f MB/s", out.seconds, mb_s);
     err << display_name(r.input) << ": ";
     if (o.command == Command::kPack) {
         const double pct = out.bytes_in ? 100.0 * static_cast<double>(out.bytes_out) /
-                                              static_cast<double>(out.bytes_in) : 0;
+                                              static_cast<double>(out.bytes_in)
+                                        : 0;
         char ratio[32];
         std::snprintf(ratio, sizeof ratio, "%.1f%%", pct);
-        err << human_bytes(out.bytes_in) << " -> " << human_bytes(out.bytes_out) << " ("
-                  << ratio << ") in " << rate << " -> " << (r.output == "-" ? "(stdout)" : r.output);
+        err << human_bytes(out.bytes_in) << " -> " << human_bytes(out.bytes_out) << " (" << ratio
+            << ") in " << rate << " -> " << (r.output == "-" ? "(stdout)" : r.output);
     } else if (o.command == Command::kUnpack) {
-        err << human_bytes(out.bytes_in) << " -> " << human_bytes(out.bytes_out) << " in "
-                  << rate << " -> " << (r.output == "-" ? "(stdout)" : r.output);
+        err << human_bytes(out.bytes_in) << " -> " << human_bytes(out.bytes_out) << " in " << rate
+            << " -> " << (r.output == "-" ? "(stdout)" : r.output);
     } else {
         err << "OK (" << human_bytes(out.plaintext_bytes) << ", " << out.chunks
-                  << " chunks verified) in " << rate;
+            << " chunks verified) in " << rate;
     }
     err << '\n';
     if (o.verbosity >= 2) {
         const auto& run = out.run;
         err << "  engine: cpu tokens " << run.cpu_tokens << ", io tokens " << run.io_tokens
-                  << ", chunk tokens " << run.chunk_tokens << "; max in flight: chunks "
-                  << run.max_chunks_in_flight << ", reads " << run.max_reads_in_flight
-                  << ", transforms " << run.max_transforms_in_flight << "; chunks "
-                  << run.chunks_written << '\n';
+            << ", chunk tokens " << run.chunk_tokens << "; max in flight: chunks "
+            << run.max_chunks_in_flight << ", reads " << run.max_reads_in_flight << ", transforms "
+            << run.max_transforms_in_flight << "; chunks " << run.chunks_written << '\n';
     }
     return err.str();
 }
@@ -120,20 +124,34 @@ void json_outcome(JsonWriter& j, const FileReport& r) {
     if (!r.output.empty()) j.key("output").value(r.output);
     j.key("status").value(out.status.is_ok() ? "ok" : status_code_name(out.status.code()));
     j.key("error");
-    if (out.status.is_ok()) j.null(); else j.value(out.status.message());
+    if (out.status.is_ok())
+        j.null();
+    else
+        j.value(out.status.message());
     j.key("bytes_in").value(out.bytes_in).key("bytes_out").value(out.bytes_out);
     j.key("plaintext_bytes").value(out.plaintext_bytes).key("chunks").value(out.chunks);
     j.key("fsyncs").value(out.fsyncs);
     j.key("seconds").value(out.seconds);
-    j.key("throughput_mb_s").value(out.seconds > 0 ? static_cast<double>(out.plaintext_bytes) / out.seconds / 1e6 : 0.0);
+    j.key("throughput_mb_s")
+        .value(out.seconds > 0 ? static_cast<double>(out.plaintext_bytes) / out.seconds / 1e6
+                               : 0.0);
     const auto& run = out.run;
-    j.key("engine").begin_object()
-        .key("cpu_tokens").value(run.cpu_tokens).key("io_tokens").value(run.io_tokens)
-        .key("chunk_tokens").value(static_cast<std::uint64_t>(run.chunk_tokens))
-        .key("arena_threads").value(run.arena_threads)
-        .key("max_chunks_in_flight").value(run.max_chunks_in_flight)
-        .key("max_reads_in_flight").value(run.max_reads_in_flight)
-        .key("max_transforms_in_flight").value(run.max_transforms_in_flight)
+    j.key("engine")
+        .begin_object()
+        .key("cpu_tokens")
+        .value(run.cpu_tokens)
+        .key("io_tokens")
+        .value(run.io_tokens)
+        .key("chunk_tokens")
+        .value(static_cast<std::uint64_t>(run.chunk_tokens))
+        .key("arena_threads")
+        .value(run.arena_threads)
+        .key("max_chunks_in_flight")
+        .value(run.max_chunks_in_flight)
+        .key("max_reads_in_flight")
+        .value(run.max_reads_in_flight)
+        .key("max_transforms_in_flight")
+        .value(run.max_transforms_in_flight)
         .end_object();
     j.end_object();
 }
@@ -145,9 +163,20 @@ void json_metrics(JsonWriter& j, const engine::MetricsSnapshot& snap) {
         j.key(m.labels.empty() ? m.name : m.name + "{" + m.labels + "}");
         if (m.type == engine::MetricType::kHistogram) {
             const auto& h = m.histogram;
-            j.begin_object().key("count").value(h.count).key("sum_seconds").value(h.sum)
-                .key("p50").value(h.percentile(0.50)).key("p95").value(h.percentile(0.95))
-                .key("p99").value(h.percentile(0.99)).key("max").value(h.max).end_object();
+            j.begin_object()
+                .key("count")
+                .value(h.count)
+                .key("sum_seconds")
+                .value(h.sum)
+                .key("p50")
+                .value(h.percentile(0.50))
+                .key("p95")
+                .value(h.percentile(0.95))
+                .key("p99")
+                .value(h.percentile(0.99))
+                .key("max")
+                .value(h.max)
+                .end_object();
         } else if (m.type == engine::MetricType::kGauge) {
             j.begin_object().key("value").value(m.value).key("max").value(m.max).end_object();
         } else {
@@ -193,23 +222,33 @@ void print_summary(const CliOptions& o, const std::vector<FileReport>& reports,
         j.key("files").begin_array();
         for (const auto& r : reports) json_outcome(j, r);
         j.end_array();
-        j.key("totals").begin_object()
-            .key("files").value(static_cast<std::uint64_t>(reports.size()))
-            .key("failed").value(static_cast<std::uint64_t>(failed))
-            .key("bytes_in").value(in).key("bytes_out").value(out)
-            .key("seconds").value(seconds)
-            .key("ratio").value(in ? static_cast<double>(out) / static_cast<double>(in) : 0.0)
-            .key("throughput_mb_s").value(seconds > 0 ? static_cast<double>(plain) / seconds / 1e6 : 0.0)
+        j.key("totals")
+            .begin_object()
+            .key("files")
+            .value(static_cast<std::uint64_t>(reports.size()))
+            .key("failed")
+            .value(static_cast<std::uint64_t>(failed))
+            .key("bytes_in")
+            .value(in)
+            .key("bytes_out")
+            .value(out)
+            .key("seconds")
+            .value(seconds)
+            .key("ratio")
+            .value(in ? static_cast<double>(out) / static_cast<double>(in) : 0.0)
+            .key("throughput_mb_s")
+            .value(seconds > 0 ? static_cast<double>(plain) / seconds / 1e6 : 0.0)
             .end_object();
         json_metrics(j, metrics);
         j.key("exit_code").value(exit_code).end_object();
         std::cout << j.str() << '\n';
     } else if (o.verbosity > 0 && reports.size() > 1) {
         char line[200];
-        std::snprintf(line, sizeof line, "%zu files, %zu failed; %s -> %s (%.1f%%) in %.2f s, %.0f MB/s\n",
+        std::snprintf(line, sizeof line,
+                      "%zu files, %zu failed; %s -> %s (%.1f%%) in %.2f s, %.0f MB/s\n",
                       reports.size(), failed, human_bytes(in).c_str(), human_bytes(out).c_str(),
-                      in ? 100.0 * static_cast<double>(out) / static_cast<double>(in) : 0.0, seconds,
-                      seconds > 0 ? static_cast<double>(plain) / seconds / 1e6 : 0.0);
+                      in ? 100.0 * static_cast<double>(out) / static_cast<double>(in) : 0.0,
+                      seconds, seconds > 0 ? static_cast<double>(plain) / seconds / 1e6 : 0.0);
         std::cerr << line;
     }
 }
@@ -230,7 +269,8 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     engine.metrics = &registry;
     nodes::ContainerJobs jobs(engine, cancel);
 
-    // Started before any file, stopped after the last: the endpoint lives exactly as long as the run.
+    // Started before any file, stopped after the last: the endpoint lives exactly as long as the
+    // run.
     std::unique_ptr<MetricsHttpServer> http;
     if (o.metrics_listen) {
         try {
@@ -243,8 +283,9 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
             return kExitFailed;
         }
         if (o.verbosity > 0) {
-            std::cerr << "tbbpipe: serving metrics on http://" << o.metrics_listen->substr(0, o.metrics_listen->rfind(':'))
-                      << ':' << http->port() << "/metrics\n";
+            std::cerr << "tbbpipe: serving metrics on http://"
+                      << o.metrics_listen->substr(0, o.metrics_listen->rfind(':')) << ':'
+                      << http->port() << "/metrics\n";
         }
     }
     LiveReportOptions live_options;
@@ -291,12 +332,13 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
             const nodes::FileOutcome check =
                 packing ? jobs.verify(report.output, secret) : nodes::FileOutcome{};
             if (!check.status.is_ok()) {
-                report.outcome.status = {check.status.code(),
-                                         "output failed verification, input kept: " +
-                                             check.status.message()};
+                report.outcome.status = {
+                    check.status.code(),
+                    "output failed verification, input kept: " + check.status.message()};
             } else if (::unlink(input.c_str()) != 0) {
-                report.outcome.status = {StatusCode::kIoError,
-                                         std::string("cannot remove input: ") + std::strerror(errno)};
+                report.outcome.status = {
+                    StatusCode::kIoError,
+                    std::string("cannot remove input: ") + std::strerror(errno)};
             }
         }
         const Status& status = report.outcome.status;
@@ -324,7 +366,7 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
 
 std::string format_time(std::int64_t sec) {
     const std::time_t t = static_cast<std::time_t>(sec);
-    std::tm tm {};
+    std::tm tm{};
     gmtime_r(&t, &tm);
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -350,9 +392,9 @@ int run_info(const CliOptions& o, const std::atomic<bool>* cancel) {
         }
         const nodes::Header& h = info.opened.header;
         const auto* f = info.footer ? &*info.footer : nullptr;
-        const double ratio = f && f->original_size
-                                 ? static_cast<double>(info.container_size) / static_cast<double>(f->original_size)
-                                 : 0.0;
+        const double ratio = f && f->original_size ? static_cast<double>(info.container_size) /
+                                                         static_cast<double>(f->original_size)
+                                                   : 0.0;
         if (o.json) {
             j.begin_object().key("path").value(input).key("format_version").value(1);
             j.key("container_bytes").value(info.container_size);
@@ -362,8 +404,14 @@ int run_info(const CliOptions& o, const std::atomic<bool>* cancel) {
             j.key("hash").value("sha-256");
             j.key("kdf").value(nodes::kdf_name(h.kdf));
             if (h.kdf == nodes::KdfId::kScrypt) {
-                j.key("scrypt").begin_object().key("log2_n").value(static_cast<int>(h.scrypt.log2_n))
-                    .key("r").value(static_cast<int>(h.scrypt.r)).key("p").value(static_cast<int>(h.scrypt.p))
+                j.key("scrypt")
+                    .begin_object()
+                    .key("log2_n")
+                    .value(static_cast<int>(h.scrypt.log2_n))
+                    .key("r")
+                    .value(static_cast<int>(h.scrypt.r))
+                    .key("p")
+                    .value(static_cast<int>(h.scrypt.p))
                     .end_object();
             }
             j.key("chunk_size").value(static_cast<std::uint64_t>(h.chunk_size));
@@ -378,12 +426,20 @@ int run_info(const CliOptions& o, const std::atomic<bool>* cancel) {
                 j.key("chunks").begin_array();
                 for (std::size_t i = 0; i < f->entries.size(); ++i) {
                     const auto& e = f->entries[i];
-                    j.begin_object().key("index").value(static_cast<std::uint64_t>(i))
-                        .key("offset").value(e.offset)
-                        .key("raw_size").value(static_cast<std::uint64_t>(e.raw_size))
-                        .key("stored_size").value(static_cast<std::uint64_t>(e.stored_size))
-                        .key("compressed").value((e.flags & nodes::kFlagCompressed) != 0)
-                        .key("sha256").value(nodes::to_hex(e.digest.data(), 32)).end_object();
+                    j.begin_object()
+                        .key("index")
+                        .value(static_cast<std::uint64_t>(i))
+                        .key("offset")
+                        .value(e.offset)
+                        .key("raw_size")
+                        .value(static_cast<std::uint64_t>(e.raw_size))
+                        .key("stored_size")
+                        .value(static_cast<std::uint64_t>(e.stored_size))
+                        .key("compressed")
+                        .value((e.flags & nodes::kFlagCompressed) != 0)
+                        .key("sha256")
+                        .value(nodes::to_hex(e.digest.data(), 32))
+                        .end_object();
                 }
                 j.end_array();
             } else {
@@ -396,8 +452,8 @@ int run_info(const CliOptions& o, const std::atomic<bool>* cancel) {
                   << "  format:        tbbpipe v1, " << info.container_size << " bytes\n"
                   << "  compression:   " << nodes::compression_name(h.compression) << " (level "
                   << int(h.level) << ")\n"
-                  << "  cipher:        " << nodes::cipher_name(h.cipher) << " (key: "
-                  << nodes::kdf_name(h.kdf) << ")\n"
+                  << "  cipher:        " << nodes::cipher_name(h.cipher)
+                  << " (key: " << nodes::kdf_name(h.kdf) << ")\n"
                   << "  chunk size:    " << h.chunk_size << " bytes, " << info.trailer.chunk_count
                   << " chunks\n";
         if (f) {
@@ -411,10 +467,10 @@ int run_info(const CliOptions& o, const std::atomic<bool>* cancel) {
             if (o.verbosity >= 2) {
                 for (std::size_t i = 0; i < f->entries.size(); ++i) {
                     const auto& e = f->entries[i];
-                    std::cout << "  chunk " << i << ": offset " << e.offset << ", raw " << e.raw_size
-                              << ", stored " << e.stored_size
-                              << ((e.flags & nodes::kFlagCompressed) ? ", lz4" : ", raw") << ", sha256 "
-                              << nodes::to_hex(e.digest.data(), 32) << '\n';
+                    std::cout << "  chunk " << i << ": offset " << e.offset << ", raw "
+                              << e.raw_size << ", stored " << e.stored_size
+                              << ((e.flags & nodes::kFlagCompressed) ? ", lz4" : ", raw")
+                              << ", sha256 " << nodes::to_hex(e.digest.data(), 32) << '\n';
                 }
             }
         } else {
@@ -444,7 +500,8 @@ int run_command(const CliOptions& o, const std::atomic<bool>* cancel) {
                 print_error(path, e.what());
                 return exit_code_for(e.code()) == kExitUsage ? kExitUsage : kExitFailed;
             }
-            if (path != "-" && o.verbosity > 0) std::cerr << "tbbpipe: wrote a new key to " << path << '\n';
+            if (path != "-" && o.verbosity > 0)
+                std::cerr << "tbbpipe: wrote a new key to " << path << '\n';
             return kExitOk;
         }
         default: return kExitUsage;

@@ -6,9 +6,9 @@
 namespace tbbpipe::cli {
 
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;       ///< an operation failed (I/O, some file failed)
-inline constexpr int kExitUsage = 2;        ///< bad command line
-inline constexpr int kExitIntegrity = 3;    ///< corrupt, truncated, reordered data or wrong key
+inline constexpr int kExitFailed = 1;     ///< an operation failed (I/O, some file failed)
+inline constexpr int kExitUsage = 2;      ///< bad command line
+inline constexpr int kExitIntegrity = 3;  ///< corrupt, truncated, reordered data or wrong key
 inline constexpr int kExitInterrupted = 130;
 
 /// The exit code a failed file contributes.

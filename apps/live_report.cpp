@@ -60,7 +60,8 @@ LiveReport::LiveReport(const LiveReportOptions& options, const engine::MetricsRe
                        std::uint64_t bytes_total, std::uint64_t files_total)
     : options_(options), registry_(registry), bytes_total_(bytes_total), files_total_(files_total) {
     if (options_.dashboard_interval_ms > 0) options_.progress = false;
-    if (options_.dashboard_interval_ms > 0) options_.file_interval_ms = options_.dashboard_interval_ms;
+    if (options_.dashboard_interval_ms > 0)
+        options_.file_interval_ms = options_.dashboard_interval_ms;
     // Progress appears only for runs long enough to need it.
     next_draw_ = options_.dashboard_interval_ms > 0 ? options_.dashboard_interval_ms / 1000.0 : 0.5;
     next_file_ = options_.file_interval_ms / 1000.0;
@@ -198,7 +199,8 @@ std::string LiveReport::progress_line(const engine::MetricsSnapshot& snap) const
     }
     line += fmt("  %.0f MB/s", rate_mb_);
     if (bytes_total_ > 0 && rate_mb_ > 0.01 && done < static_cast<double>(bytes_total_)) {
-        const int eta = static_cast<int>((static_cast<double>(bytes_total_) - done) / (rate_mb_ * 1e6));
+        const int eta =
+            static_cast<int>((static_cast<double>(bytes_total_) - done) / (rate_mb_ * 1e6));
         char buf[32];
         std::snprintf(buf, sizeof buf, "  ETA %d:%02d", eta / 60, eta % 60);
         line += buf;
@@ -235,12 +237,13 @@ std::string LiveReport::render_dashboard(const engine::MetricsSnapshot& snap, do
         out << "  " << kind << ' ' << fmt("%.0f/%.0f", total - used, total);
     }
     out << '\n';
-    out << fmt("queues      cpu avg %.1f max %.0f", cpu_avg, max("tbbpipe_queue_depth", "queue=\"cpu\""))
+    out << fmt("queues      cpu avg %.1f max %.0f", cpu_avg,
+               max("tbbpipe_queue_depth", "queue=\"cpu\""))
         << fmt("   reorder avg %.1f max %.0f\n", reorder_avg,
                max("tbbpipe_queue_depth", "queue=\"reorder\""));
     out << "memory      " << human(value("tbbpipe_memory_bytes", "")) << " of "
-        << human(value("tbbpipe_memory_limit_bytes", ""))
-        << " (max " << human(max("tbbpipe_memory_bytes", "")) << ")\n";
+        << human(value("tbbpipe_memory_limit_bytes", "")) << " (max "
+        << human(max("tbbpipe_memory_bytes", "")) << ")\n";
     const double acquired = value("tbbpipe_buffer_acquisitions_total", "");
     out << fmt("buffer pool reuse %.1f%%\n",
                acquired > 0 ? 100.0 * value("tbbpipe_buffer_reuse_total", "") / acquired : 0.0);
@@ -259,7 +262,8 @@ std::string LiveReport::render_dashboard(const engine::MetricsSnapshot& snap, do
         out << "  " << row.title;
         for (const double q : {0.50, 0.95, 0.99}) {
             char cell[16];
-            std::snprintf(cell, sizeof cell, "%10s", m ? duration(m->histogram.percentile(q)).c_str() : "-");
+            std::snprintf(cell, sizeof cell, "%10s",
+                          m ? duration(m->histogram.percentile(q)).c_str() : "-");
             out << cell;
         }
         out << '\n';
@@ -269,7 +273,8 @@ std::string LiveReport::render_dashboard(const engine::MetricsSnapshot& snap, do
 
 void LiveReport::write_metrics_file(const engine::MetricsSnapshot& snap) const {
     // node_exporter's textfile convention: write elsewhere, rename into place atomically.
-    // Rewritten every interval and only a view of the run: atomic, but not worth an fsync each time.
+    // Rewritten every interval and only a view of the run: atomic, but not worth an fsync each
+    // time.
     nodes::OutputFile file(*options_.metrics_file, /*overwrite=*/true, /*durable=*/false);
     const std::string text = engine::to_prometheus_text(snap);
     nodes::write_full(file.fd(), reinterpret_cast<const std::uint8_t*>(text.data()), text.size(),

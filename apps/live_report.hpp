@@ -15,7 +15,7 @@
 namespace tbbpipe::cli {
 
 struct LiveReportOptions {
-    bool progress = false;         ///< one line, redrawn in place
+    bool progress = false;          ///< one line, redrawn in place
     int dashboard_interval_ms = 0;  ///< >0: the multi-line dashboard instead of the progress line
     std::optional<std::string> metrics_file;
     int file_interval_ms = 1000;

@@ -42,7 +42,7 @@ MetricsHttpServer::MetricsHttpServer(const std::string& address, bool allow_any,
     std::string host = address.substr(0, colon);
     const std::string port_text = address.substr(colon + 1);
     if (host == "localhost") host = "127.0.0.1";
-    in_addr ip {};
+    in_addr ip{};
     if (::inet_pton(AF_INET, host.c_str(), &ip) != 1) {
         throw UsageError("--metrics-listen: '" + host + "' is not an IPv4 address");
     }
@@ -60,7 +60,7 @@ MetricsHttpServer::MetricsHttpServer(const std::string& address, bool allow_any,
     if (listen_fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
     const int one = 1;
     ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in sa {};
+    sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_addr = ip;
     sa.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -100,8 +100,9 @@ void MetricsHttpServer::serve() {
             answer(client);
         } catch (...) {
             // Rendering failed (out of memory): tell the client, keep serving.
-            send_all(client, "HTTP/1.0 500 Internal Server Error\r\nContent-Length: 0\r\n"
-                             "Connection: close\r\n\r\n");
+            send_all(client,
+                     "HTTP/1.0 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n");
         }
         ::close(client);
     }
@@ -124,16 +125,19 @@ void MetricsHttpServer::answer(int client) {
         if (n <= 0) break;
         request.append(buf, static_cast<std::size_t>(n));
     }
-    const bool metrics = request.rfind("GET /metrics ", 0) == 0 || request.rfind("GET /metrics?", 0) == 0;
+    const bool metrics =
+        request.rfind("GET /metrics ", 0) == 0 || request.rfind("GET /metrics?", 0) == 0;
     if (!metrics) {
-        send_all(client, "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
-                         "Connection: close\r\n\r\nnot found\n");
+        send_all(client,
+                 "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n"
+                 "Connection: close\r\n\r\nnot found\n");
         return;
     }
     const std::string body = render_();
-    send_all(client, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-                     "Content-Length: " + std::to_string(body.size()) +
-                     "\r\nConnection: close\r\n\r\n" + body);
+    send_all(client,
+             "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+             "Content-Length: " +
+                 std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
 }
 
 }  // namespace tbbpipe::cli

@@ -15,7 +15,8 @@ namespace tbbpipe::cli {
 /// Thread-safety: construct and destroy on one thread; render() is called on the server thread.
 class MetricsHttpServer {
 public:
-    MetricsHttpServer(const std::string& address, bool allow_any, std::function<std::string()> render);
+    MetricsHttpServer(const std::string& address, bool allow_any,
+                      std::function<std::string()> render);
     ~MetricsHttpServer();
     MetricsHttpServer(const MetricsHttpServer&) = delete;
     MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;

@@ -21,7 +21,9 @@ constexpr std::size_t kMaxPassphrase = 4096;
 nodes::SecretBytes read_small_file(const std::string& path, std::size_t limit, const char* what,
                                    std::string* warning) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw UsageError(std::string("cannot open ") + what + " " + path + ": " + std::strerror(errno));
+    if (fd < 0)
+        throw UsageError(std::string("cannot open ") + what + " " + path + ": " +
+                         std::strerror(errno));
     nodes::FileHandle handle(fd);
     struct stat st {};
     if (::fstat(fd, &st) == 0 && (st.st_mode & 077) && warning) {
@@ -44,9 +46,10 @@ void strip_newline(nodes::SecretBytes& bytes) {
 
 nodes::SecretBytes prompt(const char* question) {
     const int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
-    if (tty < 0) throw UsageError("-p needs a terminal; use --passphrase-file or TBBPIPE_PASSPHRASE");
+    if (tty < 0)
+        throw UsageError("-p needs a terminal; use --passphrase-file or TBBPIPE_PASSPHRASE");
     nodes::FileHandle handle(tty);
-    termios saved {};
+    termios saved{};
     const bool is_tty = ::tcgetattr(tty, &saved) == 0;
     if (is_tty) {
         termios quiet = saved;
@@ -57,7 +60,8 @@ nodes::SecretBytes prompt(const char* question) {
     nodes::SecretBytes line(kMaxPassphrase);
     std::size_t n = 0;
     char c = 0;
-    while (n < kMaxPassphrase && ::read(tty, &c, 1) == 1 && c != '\n') line[n++] = static_cast<std::uint8_t>(c);
+    while (n < kMaxPassphrase && ::read(tty, &c, 1) == 1 && c != '\n')
+        line[n++] = static_cast<std::uint8_t>(c);
     if (is_tty) ::tcsetattr(tty, TCSANOW, &saved);
     w = ::write(tty, "\n", 1);
     line.resize(n);
@@ -73,15 +77,16 @@ nodes::UserSecret load_secret(const CliOptions& options, bool packing, std::stri
         secret.kind = nodes::KdfId::kKeyFile;
         secret.bytes = read_small_file(*options.key_file, 64, "key file", warning);
         if (secret.bytes.size() != nodes::kFileKeySize) {
-            throw UsageError("key file " + *options.key_file + " must hold exactly 32 bytes (see "
+            throw UsageError("key file " + *options.key_file +
+                             " must hold exactly 32 bytes (see "
                              "tbbpipe keygen)");
         }
         return secret;
     }
     secret.kind = nodes::KdfId::kScrypt;
     if (options.passphrase_file) {
-        secret.bytes = read_small_file(*options.passphrase_file, kMaxPassphrase, "passphrase file",
-                                       warning);
+        secret.bytes =
+            read_small_file(*options.passphrase_file, kMaxPassphrase, "passphrase file", warning);
         strip_newline(secret.bytes);
     } else if (options.prompt_passphrase) {
         secret.bytes = prompt("Enter passphrase: ");

@@ -34,6 +34,8 @@ const std::atomic<bool>* install_signal_handlers() {
     return &g_cancel;
 }
 
-bool interrupted() { return g_cancel.load(); }
+bool interrupted() {
+    return g_cancel.load();
+}
 
 }  // namespace tbbpipe::cli
