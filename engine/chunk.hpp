@@ -15,10 +15,10 @@ namespace tbbpipe::engine {
 
 /// Generic per-chunk facts a stage records for the ordered writer (sizes, flags, digest).
 struct ChunkMeta {
-    std::uint64_t index = 0;       ///< chunk index as stored in a container record
-    std::uint32_t raw_size = 0;    ///< plaintext bytes
-    std::uint32_t stored_size = 0; ///< bytes of the stored payload
-    std::uint32_t flags = 0;       ///< stage-defined flag bits
+    std::uint64_t index = 0;                ///< chunk index as stored in a container record
+    std::uint32_t raw_size = 0;             ///< plaintext bytes
+    std::uint32_t stored_size = 0;          ///< bytes of the stored payload
+    std::uint32_t flags = 0;                ///< stage-defined flag bits
     std::array<std::uint8_t, 32> digest{};  ///< stage-defined digest of the plaintext
 };
 

@@ -43,9 +43,9 @@ public:
 private:
     std::vector<std::unique_ptr<Chunk>> slots_;
     mutable std::mutex mutex_;
-    std::vector<Chunk*> free_;  // guarded by mutex_
-    std::uint64_t reuse_hits_ = 0;     // guarded by mutex_
-    std::uint64_t acquisitions_ = 0;   // guarded by mutex_
+    std::vector<Chunk*> free_;        // guarded by mutex_
+    std::uint64_t reuse_hits_ = 0;    // guarded by mutex_
+    std::uint64_t acquisitions_ = 0;  // guarded by mutex_
 };
 
 }  // namespace tbbpipe::engine

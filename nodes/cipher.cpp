@@ -18,7 +18,9 @@
 namespace tbbpipe::nodes {
 namespace {
 
-const std::uint8_t* bytes_of(const char* s) { return reinterpret_cast<const std::uint8_t*>(s); }
+const std::uint8_t* bytes_of(const char* s) {
+    return reinterpret_cast<const std::uint8_t*>(s);
+}
 
 template <typename Encryption>
 void seal_with(const SecretBytes& key, const std::uint8_t* nonce, const std::uint8_t* aad,
@@ -47,7 +49,8 @@ void random_bytes(std::uint8_t* buf, std::size_t n) {
 SecretBytes derive_kek(const UserSecret& secret, const Header& header) {
     if (secret.kind == KdfId::kKeyFile) {
         if (secret.bytes.size() != kFileKeySize) {
-            throw PipelineError(StatusCode::kInvalidArgument, "key file must hold exactly 32 bytes");
+            throw PipelineError(StatusCode::kInvalidArgument,
+                                "key file must hold exactly 32 bytes");
         }
         return secret.bytes;
     }
@@ -75,7 +78,8 @@ FileKeys derive_file_keys(const SecretBytes& file_key, const Digest& header_dige
     CryptoPP::HKDF<CryptoPP::SHA256> hkdf;
     const auto derive = [&](SecretBytes& out, const char* info) {
         hkdf.DeriveKey(out.data(), out.size(), file_key.data(), file_key.size(),
-                       header_digest.data(), header_digest.size(), bytes_of(info), std::strlen(info));
+                       header_digest.data(), header_digest.size(), bytes_of(info),
+                       std::strlen(info));
     };
     derive(keys.payload, "tbbpipe v1 payload");
     derive(keys.footer, "tbbpipe v1 footer");

@@ -11,10 +11,10 @@
 
 #include <array>
 #include <cstddef>
-#include <mutex>
-#include <vector>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "nodes/container_format.hpp"
 
@@ -24,7 +24,8 @@ using SecretBytes = CryptoPP::SecByteBlock;
 
 /// What the user handed us: a key file's 32 bytes or a passphrase.
 struct UserSecret {
-    UserSecret() = default;  // user-declared so `{}` means "no secret" without list-initialising bytes
+    UserSecret() =
+        default;  // user-declared so `{}` means "no secret" without list-initialising bytes
     KdfId kind = KdfId::kNone;  ///< kKeyFile or kScrypt; kNone: no encryption
     SecretBytes bytes;
     bool present() const { return kind != KdfId::kNone; }

@@ -36,12 +36,12 @@ std::size_t compress_chunk(Compression c, int level, const std::uint8_t* in, std
 
 void decompress_chunk(const std::uint8_t* in, std::size_t n, std::uint8_t* out,
                       std::size_t raw_size) {
-    const int got = LZ4_decompress_safe(reinterpret_cast<const char*>(in),
-                                        reinterpret_cast<char*>(out), static_cast<int>(n),
-                                        static_cast<int>(raw_size));
+    const int got =
+        LZ4_decompress_safe(reinterpret_cast<const char*>(in), reinterpret_cast<char*>(out),
+                            static_cast<int>(n), static_cast<int>(raw_size));
     if (got < 0 || static_cast<std::size_t>(got) != raw_size) {
-        throw PipelineError(StatusCode::kCorruptData,
-                            "lz4 data does not decompress to " + std::to_string(raw_size) + " bytes");
+        throw PipelineError(StatusCode::kCorruptData, "lz4 data does not decompress to " +
+                                                          std::to_string(raw_size) + " bytes");
     }
 }
 

@@ -2,8 +2,8 @@
 
 #include <cryptopp/sha.h>
 
-#include <cstring>
 #include <lz4.h>
+#include <cstring>
 
 #include "engine/status.hpp"
 #include "nodes/byte_order.hpp"
@@ -101,8 +101,8 @@ Header decode_header(const std::uint8_t* p, std::size_t size) {
         if (s.log2_n < 1 || s.log2_n > kScryptMaxLog2N || s.r < 1 || s.p < 1 || s.p > 16 ||
             memory > kScryptMaxMemory) {
             throw PipelineError(StatusCode::kCorruptData,
-                                "header: scrypt cost (log2 N " + std::to_string(s.log2_n) +
-                                    ", r " + std::to_string(s.r) + ", p " + std::to_string(s.p) +
+                                "header: scrypt cost (log2 N " + std::to_string(s.log2_n) + ", r " +
+                                    std::to_string(s.r) + ", p " + std::to_string(s.p) +
                                     ") exceeds the reader's cap");
         }
     }
@@ -225,7 +225,9 @@ RootHasher::RootHasher(const Digest& header_digest) : impl_(std::make_unique<Imp
     impl_->sha.Update(header_digest.data(), header_digest.size());
 }
 RootHasher::~RootHasher() = default;
-void RootHasher::add(const Digest& d) { impl_->sha.Update(d.data(), d.size()); }
+void RootHasher::add(const Digest& d) {
+    impl_->sha.Update(d.data(), d.size());
+}
 Digest RootHasher::finish(std::uint64_t original_size) {
     std::uint8_t size_le[8];
     put_u64(size_le, original_size);

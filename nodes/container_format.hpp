@@ -8,9 +8,9 @@
 #pragma once
 
 #include <array>
-#include <memory>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,7 +32,7 @@ inline constexpr std::size_t kHeaderAuthOffset = 112;  // bytes [0,112) are auth
 inline constexpr std::size_t kRecordHeaderSize = 24;
 inline constexpr std::size_t kTrailerSize = 32;
 inline constexpr std::size_t kFooterPrefixSize = 8;
-inline constexpr std::size_t kFooterFixedSize = 40;     // counts, size, mode, times, name length
+inline constexpr std::size_t kFooterFixedSize = 40;  // counts, size, mode, times, name length
 inline constexpr std::size_t kIndexEntrySize = 52;
 inline constexpr std::size_t kTagSize = 16;
 inline constexpr std::size_t kFileKeySize = 32;
@@ -57,8 +57,8 @@ struct ScryptParams {
     std::uint8_t r = 8;
     std::uint8_t p = 4;
 };
-inline constexpr std::uint8_t kScryptMinLog2N = 14;   // floor when writing
-inline constexpr std::uint8_t kScryptMaxLog2N = 20;   // cap when reading
+inline constexpr std::uint8_t kScryptMinLog2N = 14;                      // floor when writing
+inline constexpr std::uint8_t kScryptMaxLog2N = 20;                      // cap when reading
 inline constexpr std::uint64_t kScryptMaxMemory = 256ull * 1024 * 1024;  // cap when reading
 
 struct Header {
@@ -102,7 +102,7 @@ struct IndexEntry {
     std::uint32_t raw_size = 0;
     std::uint32_t stored_size = 0;
     std::uint32_t flags = 0;
-    Digest digest{};           ///< SHA-256 of the chunk's plaintext
+    Digest digest{};  ///< SHA-256 of the chunk's plaintext
 };
 
 /// The footer body, before encryption (or before its plain checksum).

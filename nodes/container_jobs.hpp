@@ -24,7 +24,7 @@ namespace tbbpipe::nodes {
 
 struct PackSettings {
     Compression compression = Compression::kLz4;
-    int level = 0;  ///< 0: the compression's default
+    int level = 0;                           ///< 0: the compression's default
     CipherId cipher = CipherId::kAes256Gcm;  ///< used only when a secret is given
     std::uint32_t chunk_size = 1024 * 1024;
     ScryptParams scrypt;
@@ -33,8 +33,9 @@ struct PackSettings {
 struct EngineSettings {
     int cpu_tokens = 0;  ///< 0: all cores
     int io_tokens = 4;
-    std::size_t memory_budget = 64u * 1024 * 1024;  ///< bytes of chunk buffers in flight (--memory-limit)
-    bool durable = true;  ///< fsync outputs before their rename and folders after (--no-fsync)
+    std::size_t memory_budget =
+        64u * 1024 * 1024;  ///< bytes of chunk buffers in flight (--memory-limit)
+    bool durable = true;    ///< fsync outputs before their rename and folders after (--no-fsync)
     engine::MetricsRegistry* metrics = nullptr;  ///< where to record; not owned; may be null
     engine::FileEvents* events = nullptr;        ///< per-file events; not owned; may be null
 };

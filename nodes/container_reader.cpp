@@ -48,8 +48,7 @@ OpenedHeader authenticate_header(const std::uint8_t* bytes, std::size_t size,
     if (secret->kind != h.kdf) {
         throw PipelineError(StatusCode::kAuthFailed,
                             std::string("wrong key type: container was encrypted with a ") +
-                                (h.kdf == KdfId::kScrypt ? "passphrase" : "key file") +
-                                ", not a " +
+                                (h.kdf == KdfId::kScrypt ? "passphrase" : "key file") + ", not a " +
                                 (secret->kind == KdfId::kScrypt ? "passphrase" : "key file"));
     }
     const SecretBytes kek = cache ? cache->get(*secret, h) : derive_kek(*secret, h);
@@ -75,7 +74,8 @@ FooterBody open_footer(const OpenedHeader& opened, const std::uint8_t* stored,
     std::vector<std::uint8_t> body;
     if (opened.header.encrypted()) {
         if (!opened.keys) {
-            throw PipelineError(StatusCode::kInvalidArgument, "the footer is encrypted: a key is needed");
+            throw PipelineError(StatusCode::kInvalidArgument,
+                                "the footer is encrypted: a key is needed");
         }
         if (stored_size < kTagSize) corrupt("footer too short");
         body.resize(stored_size - kTagSize);
@@ -122,8 +122,8 @@ FooterBody read_footer(int fd, std::uint64_t container_size, const OpenedHeader&
         corrupt("trailer: impossible chunk count " + std::to_string(trailer.chunk_count));
     }
     const std::size_t tag = opened.header.encrypted() ? kTagSize : 32;
-    const std::uint64_t longest = kFooterPrefixSize + tag +
-                                  footer_body_size(trailer.chunk_count, kMaxNameLength);
+    const std::uint64_t longest =
+        kFooterPrefixSize + tag + footer_body_size(trailer.chunk_count, kMaxNameLength);
     if (trailer.footer_size > longest) corrupt("trailer: footer size too large");
 
     std::vector<std::uint8_t> footer(trailer.footer_size);
@@ -134,9 +134,10 @@ FooterBody read_footer(int fd, std::uint64_t container_size, const OpenedHeader&
         get_u32(footer.data() + 4) != trailer.footer_size - kFooterPrefixSize) {
         corrupt("footer at offset " + std::to_string(trailer.footer_offset) + ": bad prefix");
     }
-    FooterBody body = open_footer(opened, footer.data() + kFooterPrefixSize,
-                                  trailer.footer_size - static_cast<std::uint32_t>(kFooterPrefixSize),
-                                  trailer.footer_offset, trailer.chunk_count);
+    FooterBody body =
+        open_footer(opened, footer.data() + kFooterPrefixSize,
+                    trailer.footer_size - static_cast<std::uint32_t>(kFooterPrefixSize),
+                    trailer.footer_offset, trailer.chunk_count);
     check_index(opened, body, trailer.footer_offset);
     return body;
 }

@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -160,8 +160,7 @@ std::size_t pread_full(int fd, std::uint8_t* buf, std::size_t n, std::uint64_t o
     return got;
 }
 
-void writev_full(int fd, iovec* iov, int count, const char* what,
-                 const std::atomic<bool>* cancel) {
+void writev_full(int fd, iovec* iov, int count, const char* what, const std::atomic<bool>* cancel) {
     struct stat st {};
     const bool pipe = cancel && ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
     while (count > 0) {
@@ -214,15 +213,18 @@ OutputFile::OutputFile(const std::string& path, bool overwrite, bool durable)
     registry_slot_ = register_temp(temp_path_);
 }
 
-OutputFile::~OutputFile() { discard(); }
+OutputFile::~OutputFile() {
+    discard();
+}
 
-void OutputFile::set_metadata(std::uint32_t mode, std::int64_t mtime_sec, std::uint32_t mtime_nsec) {
+void OutputFile::set_metadata(std::uint32_t mode, std::int64_t mtime_sec,
+                              std::uint32_t mtime_nsec) {
     if (mode != 0 && ::fchmod(fd_.fd(), static_cast<mode_t>(mode & 01777)) != 0) {
         throw_errno(path_ + ": cannot set mode", errno);
     }
     if (mtime_sec != 0 || mtime_nsec != 0) {
-        const timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(mtime_sec),
-                                                      static_cast<long>(mtime_nsec)}};
+        const timespec times[2] = {{0, UTIME_OMIT},
+                                   {static_cast<time_t>(mtime_sec), static_cast<long>(mtime_nsec)}};
         if (::futimens(fd_.fd(), times) != 0) throw_errno(path_ + ": cannot set mtime", errno);
     }
 }

@@ -128,7 +128,10 @@ void PackTransform::transform(engine::Chunk& chunk) {
 
 ContainerWriter::ContainerWriter(int fd, const SealContext& context, const SecretBytes* footer_key,
                                  const std::atomic<bool>* cancel)
-    : fd_(fd), context_(context), footer_key_(footer_key), cancel_(cancel),
+    : fd_(fd),
+      context_(context),
+      footer_key_(footer_key),
+      cancel_(cancel),
       root_(context.header_digest) {}
 
 void ContainerWriter::write(const engine::Chunk& chunk) {
@@ -144,8 +147,8 @@ void ContainerWriter::write(const engine::Chunk& chunk) {
                     {const_cast<std::uint8_t*>(chunk.result), chunk.result_size}};
     writev_full(fd_, iov, 2, "output", cancel_);
 
-    entries_.push_back({offset_, record.raw_size, record.stored_size, record.flags,
-                        chunk.meta.digest});
+    entries_.push_back(
+        {offset_, record.raw_size, record.stored_size, record.flags, chunk.meta.digest});
     root_.add(chunk.meta.digest);
     offset_ += kRecordHeaderSize + chunk.result_size;
     plaintext_bytes_ += record.raw_size;
@@ -158,7 +161,8 @@ std::uint64_t ContainerWriter::finish(FooterBody metadata) {
     const std::vector<std::uint8_t> body = encode_footer_body(metadata);
     const std::uint64_t count = metadata.entries.size();
 
-    const auto stored_size = static_cast<std::uint32_t>(body.size() + (footer_key_ ? kTagSize : 32));
+    const auto stored_size =
+        static_cast<std::uint32_t>(body.size() + (footer_key_ ? kTagSize : 32));
     std::vector<std::uint8_t> footer(kFooterPrefixSize + stored_size);
     put_u32(footer.data(), kFooterMagic);
     put_u32(footer.data() + 4, stored_size);
@@ -175,7 +179,8 @@ std::uint64_t ContainerWriter::finish(FooterBody metadata) {
         const Digest check = sha256(covered.data(), covered.size());
         std::memcpy(footer.data() + kFooterPrefixSize + body.size(), check.data(), 32);
     }
-    const auto trailer = encode_trailer({offset_, count, static_cast<std::uint32_t>(footer.size())});
+    const auto trailer =
+        encode_trailer({offset_, count, static_cast<std::uint32_t>(footer.size())});
     iovec iov[2] = {{footer.data(), footer.size()},
                     {const_cast<std::uint8_t*>(trailer.data()), trailer.size()}};
     writev_full(fd_, iov, 2, "output", cancel_);

@@ -26,7 +26,8 @@ std::size_t record_buffer_size(std::uint32_t raw_size, std::uint32_t stored_size
 
 }  // namespace
 
-IndexedRecordReader::IndexedRecordReader(int fd, const OpenedHeader& opened, const FooterBody& footer)
+IndexedRecordReader::IndexedRecordReader(int fd, const OpenedHeader& opened,
+                                         const FooterBody& footer)
     : fd_(fd), opened_(opened), footer_(footer) {}
 
 bool IndexedRecordReader::claim(engine::Chunk& chunk) {
@@ -40,7 +41,8 @@ bool IndexedRecordReader::claim(engine::Chunk& chunk) {
 
 void IndexedRecordReader::fill(engine::Chunk& chunk) {
     const IndexEntry& e = footer_.entries[chunk.seq];
-    std::uint8_t* buf = engine::Chunk::ensure(chunk.input, record_buffer_size(e.raw_size, e.stored_size));
+    std::uint8_t* buf =
+        engine::Chunk::ensure(chunk.input, record_buffer_size(e.raw_size, e.stored_size));
     if (pread_full(fd_, buf, chunk.input_size, chunk.offset) != chunk.input_size) {
         bad_chunk(chunk, StatusCode::kCorruptData, "record truncated");
     }
@@ -70,20 +72,23 @@ bool StreamRecordReader::claim(engine::Chunk& chunk) {
     }
     read_exact(buf + kFooterPrefixSize, kRecordHeaderSize - kFooterPrefixSize, "a record header");
     const RecordHeader record = decode_record_header(buf);
-    const std::string where = "chunk " + std::to_string(index_) + " at offset " +
-                              std::to_string(chunk.offset);
-    if (saw_last_) throw PipelineError(StatusCode::kCorruptData, where + ": data after the last chunk");
+    const std::string where =
+        "chunk " + std::to_string(index_) + " at offset " + std::to_string(chunk.offset);
+    if (saw_last_)
+        throw PipelineError(StatusCode::kCorruptData, where + ": data after the last chunk");
     if (record.index != index_) {
         throw PipelineError(StatusCode::kCorruptData,
                             where + ": record carries index " + std::to_string(record.index) +
                                 " (chunks dropped, duplicated or reordered)");
     }
     if (record.raw_size > opened_.header.chunk_size ||
-        record.stored_size > max_stored_size(opened_.header.chunk_size, opened_.header.encrypted())) {
+        record.stored_size >
+            max_stored_size(opened_.header.chunk_size, opened_.header.encrypted())) {
         throw PipelineError(StatusCode::kCorruptData, where + ": record sizes out of range");
     }
     // Sizes are checked: now the buffer can grow to this record (which may move it).
-    buf = engine::Chunk::ensure(chunk.input, record_buffer_size(record.raw_size, record.stored_size));
+    buf =
+        engine::Chunk::ensure(chunk.input, record_buffer_size(record.raw_size, record.stored_size));
     read_exact(buf + kRecordHeaderSize, record.stored_size, "a record");
     seen_.push_back({chunk.offset, record.raw_size, record.stored_size, record.flags, {}});
     chunk.input_size = kRecordHeaderSize + record.stored_size;
@@ -97,7 +102,8 @@ void StreamRecordReader::read_footer_and_trailer(const std::uint8_t* prefix) {
     const std::uint64_t footer_offset = offset_ - kFooterPrefixSize;
     const std::string where = "footer at offset " + std::to_string(footer_offset);
     if (!saw_last_) {
-        throw PipelineError(StatusCode::kCorruptData, where + ": no final chunk before it (truncated)");
+        throw PipelineError(StatusCode::kCorruptData,
+                            where + ": no final chunk before it (truncated)");
     }
     const std::uint32_t stored_size = get_u32(prefix + 4);
     const std::size_t tag = opened_.header.encrypted() ? kTagSize : 32;
@@ -115,8 +121,9 @@ void StreamRecordReader::read_footer_and_trailer(const std::uint8_t* prefix) {
     }
     std::uint8_t extra = 0;
     if (read_full(fd_, &extra, 1, cancel_) != 0) {
-        throw PipelineError(StatusCode::kCorruptData,
-                            "unexpected data after the trailer at offset " + std::to_string(offset_));
+        throw PipelineError(
+            StatusCode::kCorruptData,
+            "unexpected data after the trailer at offset " + std::to_string(offset_));
     }
     FooterBody footer = open_footer(opened_, stored.data(), stored_size, footer_offset, index_);
     check_index(opened_, footer, footer_offset);
@@ -145,13 +152,14 @@ void UnpackTransform::transform(engine::Chunk& chunk) {
         }
     }();
     const IndexEntry* expected = footer_ ? &footer_->entries[chunk.seq] : nullptr;
-    if (record.index != chunk.seq ||
-        (expected && (record.raw_size != expected->raw_size ||
-                      record.stored_size != expected->stored_size || record.flags != expected->flags))) {
+    if (record.index != chunk.seq || (expected && (record.raw_size != expected->raw_size ||
+                                                   record.stored_size != expected->stored_size ||
+                                                   record.flags != expected->flags))) {
         bad_chunk(chunk, StatusCode::kCorruptData,
                   "record header does not match the index (reordered, duplicated or altered)");
     }
-    if (record.raw_size > h.chunk_size) bad_chunk(chunk, StatusCode::kCorruptData, "raw size too large");
+    if (record.raw_size > h.chunk_size)
+        bad_chunk(chunk, StatusCode::kCorruptData, "raw size too large");
 
     const bool compressed = (record.flags & kFlagCompressed) != 0;
     const bool last = (record.flags & kFlagLast) != 0;
@@ -159,7 +167,8 @@ void UnpackTransform::transform(engine::Chunk& chunk) {
         bad_chunk(chunk, StatusCode::kCorruptData, "record longer than what was read");
     }
     // The input buffer may receive the plaintext below: make room (keeps the record).
-    in = engine::Chunk::ensure(chunk.input, record_buffer_size(record.raw_size, record.stored_size));
+    in =
+        engine::Chunk::ensure(chunk.input, record_buffer_size(record.raw_size, record.stored_size));
     const std::uint8_t* payload = in + kRecordHeaderSize;
     std::size_t payload_size = record.stored_size;
     std::uint8_t* out = engine::Chunk::ensure(
@@ -196,7 +205,8 @@ void UnpackTransform::transform(engine::Chunk& chunk) {
     chunk.meta.raw_size = record.raw_size;
     chunk.meta.digest = sha256(chunk.result, chunk.result_size);
     if (expected && !digests_equal(chunk.meta.digest, expected->digest)) {
-        bad_chunk(chunk, StatusCode::kCorruptData, "SHA-256 of the plaintext does not match the index");
+        bad_chunk(chunk, StatusCode::kCorruptData,
+                  "SHA-256 of the plaintext does not match the index");
     }
 }
 
