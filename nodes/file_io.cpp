@@ -161,10 +161,13 @@ std::size_t pread_full(int fd, std::uint8_t* buf, std::size_t n, std::uint64_t o
 }
 
 void writev_full(int fd, iovec* iov, int count, const char* what, const std::atomic<bool>* cancel) {
+    // Only an output that can stall indefinitely (pipe, socket, terminal) needs the cancellable
+    // wait; a regular file's write always returns, so it costs no poll per chunk.
     struct stat st {};
-    const bool pipe = cancel && ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+    const bool may_stall = cancel && ::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
+    const bool pipe = may_stall && S_ISFIFO(st.st_mode);
     while (count > 0) {
-        wait_ready(fd, POLLOUT, cancel);
+        if (may_stall) wait_ready(fd, POLLOUT, cancel);
         ssize_t w = 0;
         if (pipe) {
             const std::size_t room = pipe_room(fd);
