@@ -25,8 +25,12 @@ struct ChunkMeta {
 /// Thread-safety: owned by exactly one graph message at a time; never shared.
 struct Chunk {
     std::uint64_t seq = 0;     ///< output order, assigned by the engine (contiguous from 0)
+    std::uint64_t index = 0;   ///< position within its own stream (a file), set by the source
     std::uint64_t offset = 0;  ///< byte offset of this chunk in its source, for error messages
-    bool last = false;         ///< the final chunk of its source
+    bool last = false;         ///< the final chunk of its source (of its file, for many files)
+    /// Which unit of work (a file) the chunk belongs to, when a source interleaves several; set
+    /// by the source, never dereferenced by the engine.
+    void* job = nullptr;
 
     std::vector<std::uint8_t> input;   ///< what the source filled; capacity is kept across uses
     std::vector<std::uint8_t> output;  ///< scratch for the transform; capacity is kept too
@@ -61,8 +65,10 @@ struct Chunk {
     /// Clears per-use state but keeps buffer capacity.
     void recycle() {
         seq = 0;
+        index = 0;
         offset = 0;
         last = false;
+        job = nullptr;
         input_size = 0;
         result = nullptr;
         result_size = 0;

@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "engine/chunk_slots.hpp"
+#include "engine/io_threads.hpp"
 #include "engine/pipeline_metrics.hpp"
 #include "engine/token_gauge.hpp"
 
@@ -115,19 +116,20 @@ std::size_t chunk_tokens_for_budget(std::size_t memory_budget, std::size_t bytes
     return std::clamp<std::size_t>(std::min(affordable, useful), 1, useful);
 }
 
-// Threads for the arena: one per CPU token plus one that can sit in a blocking read or write,
-// but never more than the cores (oneTBB will not grant more workers than that anyway, and warns
-// if asked). So the spare I/O thread exists only when -T is below the core count: with the
-// default, a read or write that blocks (a pipe, a slow disk) takes a thread from the transforms
-// for its duration. Moving blocking I/O off the arena (async_node) is the governance issue's
-// work. The CPU limiter, not the arena size, is what bounds concurrent transforms.
+// Threads for the arena: one per CPU token, never more than the cores (oneTBB will not grant
+// more workers than that anyway, and warns if asked). Blocking reads and writes run on the
+// Pipeline's own I/O threads, so the arena's threads are all for transforms. The CPU limiter, not
+// the arena size, is what bounds concurrent transforms.
 int arena_threads_for(int cpu_tokens) {
-    return std::clamp(cpu_tokens + 1, 1, std::max(1, tbb::info::default_concurrency()));
+    return std::clamp(cpu_tokens, 1, std::max(1, tbb::info::default_concurrency()));
 }
 
 struct Pipeline::Impl {
-    Impl(int threads, std::size_t chunk_tokens) : arena(threads), slots(chunk_tokens) {}
+    Impl(int threads, int io_threads, std::size_t chunk_tokens)
+        : arena(threads), readers(io_threads), writer(1), slots(chunk_tokens) {}
     tbb::task_arena arena;
+    IoThreads readers;  // claim + fill, up to io_tokens at once
+    IoThreads writer;   // one thread: FIFO, so writes keep the sequencer's order
     ChunkSlots slots;
 };
 
@@ -138,7 +140,8 @@ Pipeline::Pipeline(const PipelineConfig& config) : config_(config) {
         config_.chunk_tokens = chunk_tokens_for_budget(0, 0, config_.cpu_tokens, config_.io_tokens);
     }
     config_.chunk_tokens = std::max<std::size_t>(1, config_.chunk_tokens);
-    impl_ = std::make_unique<Impl>(arena_threads_for(config_.cpu_tokens), config_.chunk_tokens);
+    impl_ = std::make_unique<Impl>(arena_threads_for(config_.cpu_tokens), config_.io_tokens,
+                                   config_.chunk_tokens);
 }
 
 Pipeline::~Pipeline() = default;
@@ -152,6 +155,34 @@ std::size_t Pipeline::reserved_buffer_bytes() const {
     return impl_->slots.reserved_bytes();
 }
 
+namespace {
+
+// What an I/O thread hands back to the graph for one ticket.
+struct ReadResult {
+    Chunk* chunk = nullptr;  // null: no slot could be had (the run is failing)
+    bool claimed = false;    // false: the source was exhausted or the run is stopping
+};
+
+// Waits, on scope exit, until the I/O threads ran everything posted: their work touches the
+// graph's gateways, so it must finish before the graph is destroyed, even when wait_for_all()
+// threw.
+class IdleOnExit {
+public:
+    IdleOnExit(IoThreads& a, IoThreads& b) : a_(a), b_(b) {}
+    ~IdleOnExit() {
+        a_.wait_idle();
+        b_.wait_idle();
+    }
+    IdleOnExit(const IdleOnExit&) = delete;
+    IdleOnExit& operator=(const IdleOnExit&) = delete;
+
+private:
+    IoThreads& a_;
+    IoThreads& b_;
+};
+
+}  // namespace
+
 RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSink& sink,
                         const std::atomic<bool>* cancel) {
     RunReport report;
@@ -159,10 +190,12 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
     report.cpu_tokens = config_.cpu_tokens;
     report.arena_threads = impl_->arena.max_concurrency();
     report.io_tokens = std::min(config_.io_tokens, std::max(1, source.max_concurrent_reads()));
+    report.io_threads = impl_->readers.size();
 
     RunState state(cancel);
     ChunkSlots& slots = impl_->slots;
     PipelineMetrics* const m = config_.metrics;
+    const bool isolate = config_.isolate_failures;
     if (m) {
         m->cpu_tokens.set(config_.cpu_tokens);
         m->io_tokens.set(report.io_tokens);
@@ -173,9 +206,124 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
     TokenGauge transform_gauge;  // transforms in progress
     std::mutex claim_mutex;
     std::uint64_t next_seq = 0;        // guarded by claim_mutex
-    std::uint64_t next_delivered = 0;  // touched only by the serial writer
-    std::uint64_t written = 0;         // touched only by the serial writer
+    std::uint64_t next_delivered = 0;  // touched only by the writer thread
+    std::uint64_t written = 0;         // touched only by the writer thread
+    std::uint64_t failed_chunks = 0;   // touched only by the writer thread
     std::atomic<bool> exhausted{false};
+
+    // A failure that belongs to one chunk: with isolation only its job fails.
+    auto chunk_failed = [&](Chunk& chunk, const Status& status) {
+        chunk.status = status;
+        if (!isolate) state.fail(status);
+    };
+
+    // One read, on an I/O thread: take a slot, claim (serialised), fill (parallel).
+    auto read_one = [&]() -> ReadResult {
+        ReadResult r;
+        const std::int64_t read_start = m ? now_ns() : 0;
+        if (m) m->io_tokens_in_use.add(1);
+        {
+            GaugeHold reading(read_gauge);
+            try {
+                bool reused = false;
+                r.chunk = slots.acquire(&reused);
+                chunk_gauge.take();
+                if (m) {
+                    m->chunk_tokens_in_use.add(1);
+                    m->buffer_acquisitions.add();
+                    if (reused) m->buffer_reuse_hits.add();
+                    r.chunk->charged_bytes = r.chunk->buffer_bytes();
+                    m->memory_bytes.add(static_cast<std::int64_t>(r.chunk->charged_bytes));
+                }
+            } catch (...) {
+                state.fail(status_from_current_exception());
+            }
+            if (Chunk* chunk = r.chunk) {
+                std::unique_lock lock(claim_mutex);
+                // relaxed: the only store to `exhausted` is below, under this same mutex.
+                if (!exhausted.load(std::memory_order_relaxed) && !state.should_stop()) {
+                    chunk->seq = next_seq;
+                    chunk->index = next_seq;
+                    try {
+                        r.claimed = source.claim(*chunk);
+                    } catch (...) {
+                        // The seq is spent: the chunk travels on, marked failed.
+                        r.claimed = true;
+                        chunk_failed(*chunk, status_from_current_exception());
+                    }
+                    if (r.claimed) {
+                        ++next_seq;
+                    } else {
+                        exhausted.store(true, std::memory_order_release);
+                    }
+                }
+                lock.unlock();
+                if (r.claimed && chunk->status.is_ok()) {
+                    try {
+                        source.fill(*chunk);
+                    } catch (...) {
+                        chunk_failed(*chunk, status_from_current_exception());
+                    }
+                }
+            }
+        }  // the read gauge is released before the I/O token, so observed <= budget
+        if (m) {
+            m->io_tokens_in_use.add(-1);
+            if (r.chunk) recharge(*m, *r.chunk);
+            if (r.claimed) {
+                r.chunk->read_done_ns = now_ns();
+                m->read_seconds.record(seconds_between(read_start, r.chunk->read_done_ns));
+                m->cpu_queue_depth.add(1);
+            }
+        }
+        if (!r.claimed && r.chunk) {
+            if (m) {
+                m->chunk_tokens_in_use.add(-1);
+                m->memory_bytes.add(-static_cast<std::int64_t>(r.chunk->charged_bytes));
+            }
+            slots.release(r.chunk);
+            chunk_gauge.give();
+            r.chunk = nullptr;
+        }
+        return r;
+    };
+
+    // One write, on the writer thread, in seq order.
+    auto write_one = [&](Chunk* chunk) {
+        assert(chunk->seq == next_delivered && "sequencer delivered out of order");
+        ++next_delivered;
+        const std::int64_t start = m ? now_ns() : 0;
+        if (m) {
+            m->reorder_queue_depth.add(-1);
+            m->queue_wait_seconds.record(seconds_between(chunk->transformed_ns, start));
+        }
+        if (!state.should_stop()) {
+            if (chunk->status.is_ok()) {
+                try {
+                    sink.write(*chunk);
+                    ++written;
+                    if (m) {
+                        m->write_seconds.record(seconds_between(start, now_ns()));
+                        m->chunks.add();
+                        m->input_bytes.add(chunk->input_size);
+                        m->output_bytes.add(chunk->result_size);
+                    }
+                } catch (...) {
+                    chunk_failed(*chunk, status_from_current_exception());
+                }
+            }
+            if (!chunk->status.is_ok() && isolate) {
+                sink.fail(*chunk);
+                ++failed_chunks;
+            }
+        }
+        if (m) {
+            m->chunk_tokens_in_use.add(-1);
+            m->memory_bytes.add(-static_cast<std::int64_t>(chunk->charged_bytes));
+        }
+        slots.release(chunk);
+        chunk_gauge.give();
+    };
 
     // Nothing a body does escapes it, but try_put and the handlers' own allocations can still
     // throw (bad_alloc); then wait_for_all() rethrows after cancelling the graph. Catch it here and
@@ -193,87 +341,35 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
             flow::queue_node<Ticket> read_queue(g);  // bounded: at most chunk_tokens tickets
             TokenLimiter io_limiter(g, static_cast<std::size_t>(report.io_tokens));
 
-            using ReaderNode = flow::multifunction_node<Ticket, std::tuple<Chunk*, int, int>>;
-            ReaderNode reader(
-                g, flow::unlimited, [&](const Ticket&, ReaderNode::output_ports_type& out) {
-                    Chunk* chunk = nullptr;
-                    bool claimed = false;
-                    const std::int64_t read_start = m ? now_ns() : 0;
-                    if (m) m->io_tokens_in_use.add(1);
-                    {
-                        GaugeHold reading(read_gauge);
-                        try {
-                            bool reused = false;
-                            chunk = slots.acquire(&reused);
-                            chunk_gauge.take();
-                            if (m) {
-                                m->chunk_tokens_in_use.add(1);
-                                m->buffer_acquisitions.add();
-                                if (reused) m->buffer_reuse_hits.add();
-                                chunk->charged_bytes = chunk->buffer_bytes();
-                                m->memory_bytes.add(
-                                    static_cast<std::int64_t>(chunk->charged_bytes));
-                            }
-                        } catch (...) {
-                            state.fail(status_from_current_exception());
-                        }
-                        if (chunk) {
-                            std::unique_lock lock(claim_mutex);
-                            // relaxed: the only store to `exhausted` is below, under this same
-                            // mutex.
-                            if (!exhausted.load(std::memory_order_relaxed) &&
-                                !state.should_stop()) {
-                                chunk->seq = next_seq;
-                                try {
-                                    claimed = source.claim(*chunk);
-                                } catch (...) {
-                                    // The seq is spent: the chunk travels on, marked failed.
-                                    claimed = true;
-                                    chunk->status = status_from_current_exception();
-                                }
-                                if (claimed) {
-                                    ++next_seq;
+            using ReaderNode = flow::async_node<Ticket, ReadResult>;
+            ReaderNode reader(g, flow::unlimited,
+                              [&](const Ticket&, ReaderNode::gateway_type& gateway) {
+                                  // Paired with release_wait() on the I/O thread: wait_for_all()
+                                  // waits for the read.
+                                  gateway.reserve_wait();
+                                  impl_->readers.post([&read_one, &gateway] {
+                                      try {
+                                          gateway.try_put(read_one());
+                                      } catch (...) {
+                                          // Lost with the graph (bad_alloc): reclaim_all() takes
+                                          // the slot back after the run, which must fail.
+                                      }
+                                      gateway.release_wait();
+                                  });
+                              });
+
+            // Routes a finished read: the chunk onwards, the I/O token back, and the chunk token
+            // back when nothing was claimed.
+            using SplitNode = flow::multifunction_node<ReadResult, std::tuple<Chunk*, int, int>>;
+            SplitNode split(g, flow::unlimited,
+                            [](const ReadResult& r, SplitNode::output_ports_type& out) {
+                                if (r.claimed) {
+                                    std::get<0>(out).try_put(r.chunk);
                                 } else {
-                                    exhausted.store(true, std::memory_order_release);
+                                    std::get<2>(out).try_put(1);
                                 }
-                            }
-                            lock.unlock();
-                            if (claimed && chunk->status.is_ok()) {
-                                try {
-                                    source.fill(*chunk);
-                                } catch (...) {
-                                    chunk->status = status_from_current_exception();
-                                }
-                            }
-                            if (!chunk->status.is_ok()) state.fail(chunk->status);
-                        }
-                    }  // the read gauge is released before the I/O token, so observed <= budget
-                    if (m) {
-                        m->io_tokens_in_use.add(-1);
-                        if (chunk) recharge(*m, *chunk);
-                        if (claimed) {
-                            chunk->read_done_ns = now_ns();
-                            m->read_seconds.record(
-                                seconds_between(read_start, chunk->read_done_ns));
-                            m->cpu_queue_depth.add(1);
-                        }
-                    }
-                    if (claimed) {
-                        std::get<0>(out).try_put(chunk);
-                    } else {
-                        if (chunk) {
-                            if (m) {
-                                m->chunk_tokens_in_use.add(-1);
-                                m->memory_bytes.add(
-                                    -static_cast<std::int64_t>(chunk->charged_bytes));
-                            }
-                            slots.release(chunk);
-                            chunk_gauge.give();
-                        }
-                        std::get<2>(out).try_put(1);  // this ticket's chunk token comes back unused
-                    }
-                    std::get<1>(out).try_put(1);  // I/O token back
-                });
+                                std::get<1>(out).try_put(1);
+                            });
 
             flow::queue_node<Chunk*> cpu_queue(g);  // bounded: at most chunk_tokens chunks
             ChunkLimiter cpu_limiter(g, static_cast<std::size_t>(config_.cpu_tokens));
@@ -295,8 +391,7 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
                             try {
                                 transform.transform(*chunk);
                             } catch (...) {
-                                chunk->status = status_from_current_exception();
-                                state.fail(chunk->status);
+                                chunk_failed(*chunk, status_from_current_exception());
                             }
                         }
                     }
@@ -317,47 +412,31 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
             // once.
             flow::sequencer_node<Chunk*> order(g, [](Chunk* const& chunk) { return chunk->seq; });
 
-            // Serial + rejecting: one write at a time, chunks wait in the sequencer, not in a
-            // queue.
-            flow::function_node<Chunk*, int, flow::rejecting> writer(
-                g, flow::serial, [&](Chunk* chunk) {
-                    assert(chunk->seq == next_delivered && "sequencer delivered out of order");
-                    ++next_delivered;
-                    const std::int64_t start = m ? now_ns() : 0;
-                    if (m) {
-                        m->reorder_queue_depth.add(-1);
-                        m->queue_wait_seconds.record(seconds_between(chunk->transformed_ns, start));
-                    }
-                    if (chunk->status.is_ok() && !state.should_stop()) {
-                        try {
-                            sink.write(*chunk);
-                            ++written;
-                            if (m) {
-                                m->write_seconds.record(seconds_between(start, now_ns()));
-                                m->chunks.add();
-                                m->input_bytes.add(chunk->input_size);
-                                m->output_bytes.add(chunk->result_size);
-                            }
-                        } catch (...) {
-                            state.fail(status_from_current_exception());
-                        }
-                    }
-                    if (m) {
-                        m->chunk_tokens_in_use.add(-1);
-                        m->memory_bytes.add(-static_cast<std::int64_t>(chunk->charged_bytes));
-                    }
-                    slots.release(chunk);
-                    chunk_gauge.give();
-                    return 1;  // chunk token back
-                });
+            // Serial: the body only hands the chunk to the single writer thread, whose FIFO keeps
+            // the sequencer's order; the chunk token comes back through the gateway once written.
+            using WriterNode = flow::async_node<Chunk*, int, flow::rejecting>;
+            WriterNode writer(g, flow::serial,
+                              [&](Chunk* chunk, WriterNode::gateway_type& gateway) {
+                                  gateway.reserve_wait();
+                                  impl_->writer.post([&write_one, &gateway, chunk] {
+                                      write_one(chunk);
+                                      try {
+                                          gateway.try_put(1);  // chunk token back
+                                      } catch (...) {
+                                          // The graph is failing (bad_alloc); the run reports it.
+                                      }
+                                      gateway.release_wait();
+                                  });
+                              });
 
             flow::make_edge(tickets, chunk_limiter);
             flow::make_edge(chunk_limiter, read_queue);
             flow::make_edge(read_queue, io_limiter);
             flow::make_edge(io_limiter, reader);
-            flow::make_edge(flow::output_port<0>(reader), cpu_queue);
-            flow::make_edge(flow::output_port<1>(reader), io_limiter.decrementer());
-            flow::make_edge(flow::output_port<2>(reader), chunk_limiter.decrementer());
+            flow::make_edge(reader, split);
+            flow::make_edge(flow::output_port<0>(split), cpu_queue);
+            flow::make_edge(flow::output_port<1>(split), io_limiter.decrementer());
+            flow::make_edge(flow::output_port<2>(split), chunk_limiter.decrementer());
             flow::make_edge(cpu_queue, cpu_limiter);
             flow::make_edge(cpu_limiter, transformer);
             flow::make_edge(flow::output_port<0>(transformer), order);
@@ -365,6 +444,7 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
             flow::make_edge(order, writer);
             flow::make_edge(writer, chunk_limiter.decrementer());
 
+            IdleOnExit idle(impl_->readers, impl_->writer);  // destroyed before g
             tickets.activate();
             g.wait_for_all();
         });
@@ -376,6 +456,7 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
     report.chunks_issued = next_seq;
     report.chunks_delivered = next_delivered;
     report.chunks_written = written;
+    report.chunks_failed = failed_chunks;
     report.max_chunks_in_flight = chunk_gauge.max_held();
     report.max_reads_in_flight = read_gauge.max_held();
     report.max_transforms_in_flight = transform_gauge.max_held();

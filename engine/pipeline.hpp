@@ -1,15 +1,18 @@
 // Pipeline: the flow graph that moves chunks from a source, through a parallel transform, to an
 // ordered sink, with every resource behind a token budget.
 //
-//   source ──> [chunk limiter] ─> queue ─> [I/O limiter] ─> reader ─> queue ─> [CPU limiter]
-//      ─> transform ─> sequencer ─> ordered writer
+//   source ──> [chunk limiter] ─> queue ─> [I/O limiter] ─> reader (async: I/O threads) ─> split
+//      ─> queue ─> [CPU limiter] ─> transform ─> sequencer ─> ordered writer (async: writer thread)
 //
 // * chunk limiter: chunks in flight, i.e. the memory budget (each holds one ChunkSlots slot);
-//   returned by the writer, or by the reader when a ticket found the source exhausted.
-// * I/O limiter: concurrent reads; returned by the reader when its read is done.
+//   returned by the writer, or by the split when a ticket found the source exhausted.
+// * I/O limiter: concurrent reads; returned by the split once the read is done.
 // * CPU limiter: concurrent transforms; returned by the transform when its work is done.
-// The queues in front of the limiters are required (a limiter drops what a non-buffering
-// predecessor offers) and are bounded by the chunk limiter, as is the sequencer's span.
+// Reads and writes run on dedicated threads (IoThreads) that feed the graph through async_node
+// gateways: a read or write that blocks never holds a TBB worker, so the transforms keep every
+// CPU token busy however slow the storage. The queues in front of the limiters are required (a
+// limiter drops what a non-buffering predecessor offers) and are bounded by the chunk limiter,
+// as are the sequencer's span and the writer thread's queue.
 #pragma once
 
 #include <atomic>
@@ -25,10 +28,11 @@ namespace tbbpipe::engine {
 
 class ChunkSlots;
 
-/// Produces chunks. claim() runs under an engine mutex on an arena thread, after the engine
-/// assigned chunk.seq: it must not call back into the Pipeline, and a claim() that may block (a
+/// Produces chunks. claim() runs under an engine mutex on an I/O thread, after the engine
+/// assigned chunk.seq (and set chunk.index to it; a source of many files overrides index and
+/// sets chunk.job): it must not call back into the Pipeline, and a claim() that may block (a
 /// pipe) must come with max_concurrent_reads() == 1 so nobody queues on that mutex. fill() runs
-/// concurrently (up to the I/O budget) after a successful claim.
+/// concurrently (up to the I/O budget) on I/O threads after a successful claim.
 /// A claim that throws still consumes its seq (the chunk travels on marked failed).
 class ChunkSource {
 public:
@@ -48,11 +52,15 @@ public:
     virtual void transform(Chunk& chunk) = 0;
 };
 
-/// Receives chunks one at a time, strictly in seq order, from one thread at a time.
+/// Receives chunks one at a time, strictly in seq order, from one thread at a time (a dedicated
+/// writer thread, so a write may block without taking a thread from the transforms).
 class ChunkSink {
 public:
     virtual ~ChunkSink() = default;
     virtual void write(const Chunk& chunk) = 0;
+    /// With PipelineConfig::isolate_failures: called in seq order, instead of write(), for a chunk
+    /// that failed (chunk.status says why) or whose write() threw. Must not throw.
+    virtual void fail(const Chunk& /*chunk*/) noexcept {}
 };
 
 struct PipelineMetrics;
@@ -61,6 +69,9 @@ struct PipelineConfig {
     int cpu_tokens = 0;            ///< concurrent transforms and arena threads; 0 = all cores
     int io_tokens = 4;             ///< concurrent reads
     std::size_t chunk_tokens = 0;  ///< chunks in flight (slots); 0 = derived from the tokens above
+    /// false: the first failed chunk fails the run. true: a failed chunk fails only its job (the
+    /// sink's fail() hears of it, in order) and the run goes on; a cancel still stops everything.
+    bool isolate_failures = false;
     /// Where to record latencies, queue depths and tokens in use; null records nothing. Not owned;
     /// must outlive the Pipeline.
     PipelineMetrics* metrics = nullptr;
@@ -78,6 +89,7 @@ struct RunReport {
     std::uint64_t chunks_issued = 0;     ///< seq numbers handed out
     std::uint64_t chunks_delivered = 0;  ///< reached the ordered writer
     std::uint64_t chunks_written = 0;    ///< accepted by the sink
+    std::uint64_t chunks_failed = 0;     ///< handed to the sink's fail() (isolated failures)
     std::int64_t max_chunks_in_flight = 0;
     std::int64_t max_reads_in_flight = 0;
     std::int64_t max_transforms_in_flight = 0;
@@ -86,11 +98,13 @@ struct RunReport {
     int io_tokens = 0;
     int cpu_tokens = 0;
     int arena_threads = 0;  ///< threads the engine's task_arena may use
+    int io_threads = 0;     ///< dedicated threads for reads (the writer has one more of its own)
 };
 
 /// Owns a task_arena (so the CPU budget holds even inside a host program: at most cpu_tokens
-/// transforms, at most min(cores, cpu_tokens + 1) threads) and the chunk slots
-/// (so buffers are reused across runs).
+/// transforms on at most min(cores, cpu_tokens) threads), the I/O threads that do every blocking
+/// read and write (io_tokens readers, one writer), and the chunk slots (so buffers are reused
+/// across runs).
 /// Thread-safety: run() may be called from one thread at a time.
 class Pipeline {
 public:

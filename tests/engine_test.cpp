@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <random>
@@ -81,7 +82,8 @@ public:
     void transform(Chunk& chunk) override {
         if (max_delay_.count()) {
             // Uneven delays make chunks finish out of order, which the sequencer must undo.
-            std::this_thread::sleep_for(std::chrono::microseconds((chunk.seq * 7919) % max_delay_.count()));
+            std::this_thread::sleep_for(
+                std::chrono::microseconds((chunk.seq * 7919) % max_delay_.count()));
         }
         if (faults_.where == FailAt::kTransform && chunk.seq == faults_.chunk) {
             throw PipelineError(StatusCode::kCorruptData, "transform failed");
@@ -90,7 +92,8 @@ public:
             faults_.cancel_at_chunk_flag->store(true);
         }
         std::uint8_t* out = Chunk::ensure(chunk.output, chunk.input_size);
-        for (std::size_t i = 0; i < chunk.input_size; ++i) out[i] = static_cast<std::uint8_t>(~chunk.input[i]);
+        for (std::size_t i = 0; i < chunk.input_size; ++i)
+            out[i] = static_cast<std::uint8_t>(~chunk.input[i]);
         chunk.result = out;
         chunk.result_size = chunk.input_size;
     }
@@ -167,7 +170,8 @@ TEST(Pipeline, ObservedInFlightNeverExceedsAnyBudget) {
     };
     for (const Budget b : {Budget{1, 1, 2}, Budget{2, 1, 3}, Budget{3, 2, 6}, Budget{4, 3, 12}}) {
         Pipeline pipeline(config(b.cpu, b.io, b.chunks));
-        const int reachable = std::min<int>(b.cpu, static_cast<int>(std::thread::hardware_concurrency()));
+        const int reachable =
+            std::min<int>(b.cpu, static_cast<int>(std::thread::hardware_concurrency()));
         std::int64_t best = 0;
         for (int attempt = 0; attempt < 20 && best < reachable; ++attempt) {
             CountingSource source(200, {}, INT_MAX, 200us);
@@ -332,8 +336,8 @@ TEST(Pipeline, BuffersAreReusedAcrossChunksAndRuns) {
     EXPECT_GT(pipeline.buffer_reuse_rate(), 0.95);
 }
 
-// The CPU limiter, not just the arena, bounds transforms: with one token the arena still has a
-// second thread (for I/O), yet two transforms never overlap.
+// The CPU limiter bounds transforms, the arena has one thread per CPU token, and the reads have
+// threads of their own (one per I/O token).
 TEST(Pipeline, OneCpuTokenMeansOneTransformAtATime) {
     Pipeline pipeline(config(1, 4, 8));
     CountingSource source(100, {});
@@ -343,7 +347,8 @@ TEST(Pipeline, OneCpuTokenMeansOneTransformAtATime) {
     ASSERT_TRUE(report.status.is_ok());
     EXPECT_EQ(report.max_transforms_in_flight, 1);
     EXPECT_EQ(report.cpu_tokens, 1);
-    EXPECT_EQ(report.arena_threads, std::min(2, static_cast<int>(std::thread::hardware_concurrency())));
+    EXPECT_EQ(report.arena_threads, 1);
+    EXPECT_EQ(report.io_threads, 4);
 }
 
 TEST(Pipeline, TwoPipelinesRunConcurrentlyWithTheirOwnBudgets) {
@@ -371,10 +376,175 @@ TEST(Pipeline, TwoPipelinesRunConcurrentlyWithTheirOwnBudgets) {
 }
 
 TEST(Pipeline, ChunkTokensForBudgetStaysInRange) {
-    EXPECT_EQ(chunk_tokens_for_budget(0, 1 << 20, 2, 2), 1u);          // floor
+    EXPECT_EQ(chunk_tokens_for_budget(0, 1 << 20, 2, 2), 1u);           // floor
     EXPECT_EQ(chunk_tokens_for_budget(3u << 20, 1 << 20, 2, 2), 3u);    // what memory affords
     EXPECT_EQ(chunk_tokens_for_budget(1ull << 40, 1 << 20, 2, 2), 8u);  // 2*cpu + io + 2
     EXPECT_EQ(chunk_tokens_for_budget(5u << 20, 1 << 20, 8, 4), 5u);    // what memory affords
+}
+
+}  // namespace
+}  // namespace tbbpipe::engine
+
+namespace tbbpipe::engine {
+namespace {
+
+// Waits until `count` parties arrived or the deadline passed; says whether all arrived.
+class Rendezvous {
+public:
+    explicit Rendezvous(int count) : count_(count) {}
+    bool arrive_and_wait(std::chrono::milliseconds timeout = 5000ms) {
+        std::unique_lock lock(mutex_);
+        ++arrived_;
+        cv_.notify_all();
+        return cv_.wait_for(lock, timeout, [&] { return arrived_ >= count_; });
+    }
+    bool complete() {
+        std::lock_guard lock(mutex_);
+        return arrived_ >= count_;
+    }
+    void wait(std::chrono::milliseconds timeout = 5000ms) {
+        std::unique_lock lock(mutex_);
+        cv_.wait_for(lock, timeout, [&] { return arrived_ >= count_; });
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    int count_;
+    int arrived_ = 0;
+};
+
+// Chunks 0 and 1 are transformed only if both transforms can run at the same time.
+class RendezvousTransform final : public ChunkTransform {
+public:
+    explicit RendezvousTransform(Rendezvous& r) : r_(r) {}
+    void transform(Chunk& chunk) override {
+        if (chunk.seq == 1 || chunk.seq == 2) {
+            if (!r_.arrive_and_wait()) throw PipelineError(StatusCode::kInternal, "starved");
+        }
+        chunk.result = chunk.input.data();
+        chunk.result_size = chunk.input_size;
+    }
+
+private:
+    Rendezvous& r_;
+};
+
+// Blocking reads (every read after the first two waits until transforms 1 and 2 met) must not
+// take the threads the transforms need: with reads on the arena's two threads this deadlocks
+// until the timeout.
+TEST(Pipeline, BlockedReadsDoNotStarveTheTransforms) {
+    if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs two cores";
+    class BlockingSource final : public ChunkSource {
+    public:
+        explicit BlockingSource(Rendezvous& r) : r_(r) {}
+        bool claim(Chunk& chunk) override {
+            if (next_ == 12) return false;
+            chunk.last = ++next_ == 12;
+            return true;
+        }
+        void fill(Chunk& chunk) override {
+            if (chunk.seq >= 3) r_.wait();
+            chunk.input_size = 0;
+        }
+
+    private:
+        Rendezvous& r_;
+        int next_ = 0;
+    };
+    Rendezvous met(2);
+    BlockingSource source(met);
+    RendezvousTransform transform(met);
+    RecordingSink sink({});
+    Pipeline pipeline(config(2, 4, 12));
+    const RunReport report = pipeline.run(source, transform, sink);
+    EXPECT_TRUE(report.status.is_ok()) << report.status.message();
+    EXPECT_EQ(report.chunks_written, 12u);
+}
+
+// Likewise a write that blocks (chunk 0's waits until transforms 1 and 2 met) must leave both
+// arena threads to the transforms.
+TEST(Pipeline, BlockedWriteDoesNotStarveTheTransforms) {
+    if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs two cores";
+    class BlockingSink final : public ChunkSink {
+    public:
+        explicit BlockingSink(Rendezvous& r) : r_(r) {}
+        void write(const Chunk& chunk) override {
+            if (chunk.seq == 0) r_.wait();
+            ++written;
+        }
+        int written = 0;
+
+    private:
+        Rendezvous& r_;
+    };
+    Rendezvous met(2);
+    CountingSource source(8, {});
+    RendezvousTransform transform(met);
+    BlockingSink sink(met);
+    Pipeline pipeline(config(2, 2, 8));
+    const RunReport report = pipeline.run(source, transform, sink);
+    EXPECT_TRUE(report.status.is_ok()) << report.status.message();
+    EXPECT_EQ(sink.written, 8);
+}
+
+// With isolation a failed chunk fails only itself: the sink hears of it in order through fail(),
+// the rest is written, the run succeeds and every token is back.
+TEST(Pipeline, IsolatedFailuresReachTheSinkInOrderAndTheRunGoesOn) {
+    class FlakySource final : public ChunkSource {
+    public:
+        bool claim(Chunk& chunk) override {
+            if (next_ == 60) return false;
+            if (next_ % 10 == 3) {
+                ++next_;
+                throw PipelineError(StatusCode::kIoError, "claim failed");
+            }
+            chunk.last = ++next_ == 60;
+            return true;
+        }
+        void fill(Chunk& chunk) override {
+            if (chunk.seq % 10 == 5) throw PipelineError(StatusCode::kIoError, "fill failed");
+            chunk.input_size = 0;
+        }
+
+    private:
+        std::uint64_t next_ = 0;
+    };
+    class FlakyTransform final : public ChunkTransform {
+    public:
+        void transform(Chunk& chunk) override {
+            if (chunk.seq % 10 == 7) throw PipelineError(StatusCode::kCorruptData, "bad");
+            chunk.result_size = 0;
+        }
+    };
+    class TallySink final : public ChunkSink {
+    public:
+        void write(const Chunk& chunk) override {
+            if (chunk.seq % 10 == 9) throw PipelineError(StatusCode::kIoError, "disk full");
+            order.push_back(chunk.seq);
+        }
+        void fail(const Chunk& chunk) noexcept override {
+            order.push_back(chunk.seq);
+            failed.push_back(chunk.seq);
+            EXPECT_FALSE(chunk.status.is_ok());
+        }
+        std::vector<std::uint64_t> order;
+        std::vector<std::uint64_t> failed;
+    };
+    PipelineConfig c = config(2, 3, 6);
+    c.isolate_failures = true;
+    Pipeline pipeline(c);
+    FlakySource source;
+    FlakyTransform transform;
+    TallySink sink;
+    const RunReport report = pipeline.run(source, transform, sink);
+    ASSERT_TRUE(report.status.is_ok()) << report.status.message();
+    ASSERT_EQ(sink.order.size(), 60u);
+    for (std::uint64_t i = 0; i < 60; ++i) EXPECT_EQ(sink.order[i], i);
+    EXPECT_EQ(sink.failed.size(), 24u);  // 3, 5, 7 and 9 of every ten
+    EXPECT_EQ(report.chunks_failed, 24u);
+    EXPECT_EQ(report.chunks_written, 36u);
+    EXPECT_EQ(report.tokens_outstanding, 0);
 }
 
 }  // namespace
