@@ -1,12 +1,17 @@
 #include "nodes/container_jobs.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 
 #include "engine/status.hpp"
+#include "nodes/batch_stages.hpp"
+#include "nodes/chunk_tuner.hpp"
 #include "nodes/codec.hpp"
 #include "nodes/file_io.hpp"
 #include "nodes/pack_stages.hpp"
@@ -30,26 +35,6 @@ struct stat stat_fd(int fd) {
     return st;
 }
 
-// Runs body, turning a PipelineError into the outcome's status.
-template <typename Body>
-FileOutcome guarded(Body&& body) {
-    const auto start = Clock::now();
-    FileOutcome outcome;
-    try {
-        body(outcome);
-    } catch (const PipelineError& e) {
-        outcome.status = e.status();
-    } catch (const std::bad_alloc&) {
-        outcome.status = {StatusCode::kResourceExhausted, "out of memory"};
-    } catch (const std::exception& e) {
-        outcome.status = {StatusCode::kInternal, e.what()};
-    } catch (...) {
-        outcome.status = {StatusCode::kInternal, "unknown exception"};
-    }
-    outcome.seconds = seconds_since(start);
-    return outcome;
-}
-
 void read_header_bytes(int fd, bool seekable, std::uint8_t* buf, const std::atomic<bool>* cancel) {
     const std::size_t got =
         seekable ? pread_full(fd, buf, kHeaderSize, 0) : read_full(fd, buf, kHeaderSize, cancel);
@@ -60,42 +45,30 @@ void read_header_bytes(int fd, bool seekable, std::uint8_t* buf, const std::atom
     }
 }
 
-// Refuses an output path that names the input itself (it would be replaced by its own output).
-void refuse_same_file(const std::string& output, const struct stat& input) {
-    struct stat out_st {};
-    if (::stat(output.c_str(), &out_st) == 0 && out_st.st_dev == input.st_dev &&
-        out_st.st_ino == input.st_ino) {
-        throw PipelineError(StatusCode::kInvalidArgument,
-                            "refusing to overwrite the input with its own output");
+bool is_stream(const std::string& path, std::uint64_t* size) {
+    if (path == "-") return true;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return false;  // the claim reports why, in order
+    *size = S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
+    return !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+// The chunk size a container declares, read without authentication: it only sizes the engine's
+// buffers (every real check happens when the job opens it). 0 when unreadable.
+std::uint32_t peek_chunk_size(const std::string& path) {
+    FileHandle fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    std::uint8_t raw[kHeaderSize];
+    if (!fd.valid() || pread_full(fd.fd(), raw, kHeaderSize, 0) != kHeaderSize) return 0;
+    try {
+        return decode_header(raw, kHeaderSize).chunk_size;
+    } catch (const PipelineError&) {
+        return 0;
     }
 }
 
-// Forwards chunks to the real writer and reports progress per chunk written.
-class ProgressSink final : public engine::ChunkSink {
-public:
-    ProgressSink(engine::ChunkSink& inner, engine::FileEvents* events, const std::string& file,
-                 std::uint64_t total)
-        : inner_(inner), events_(events), file_(file), total_(total) {}
-    void write(const engine::Chunk& chunk) override {
-        inner_.write(chunk);
-        done_ += chunk.input_size;
-        if (events_) {
-            events_->post({engine::FileEvent::Kind::kProgress, file_, done_, total_, {}});
-        }
-    }
-
-private:
-    engine::ChunkSink& inner_;
-    engine::FileEvents* events_;
-    const std::string& file_;
-    std::uint64_t total_;
-    std::uint64_t done_ = 0;
-};
-
-std::uint64_t regular_size(const std::string& path) {
-    struct stat st {};
-    if (path == "-" || ::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return 0;
-    return static_cast<std::uint64_t>(st.st_size);
+std::size_t buffers_per_chunk(std::uint32_t chunk_size) {
+    // A chunk in flight holds an input and an output buffer of up to the largest record.
+    return 2 * (kRecordHeaderSize + max_stored_size(chunk_size, true));
 }
 
 }  // namespace
@@ -113,26 +86,12 @@ ContainerJobs::ContainerJobs(const EngineSettings& settings, const std::atomic<b
     }
 }
 
-template <typename Body>
-FileOutcome ContainerJobs::observed(const std::string& file, std::uint64_t total, Body&& body) {
-    using Kind = engine::FileEvent::Kind;
-    if (settings_.events) settings_.events->post({Kind::kStarted, file, 0, total, {}});
-    FileOutcome outcome = body();
-    if (settings_.events) {
-        settings_.events->post({outcome.status.is_ok() ? Kind::kFinished : Kind::kFailed, file,
-                                outcome.bytes_in, total, outcome.status});
-    }
-    if (files_ok_) (outcome.status.is_ok() ? files_ok_ : files_failed_)->add();
-    return outcome;
-}
-
 ContainerJobs::~ContainerJobs() = default;
 
 engine::Pipeline& ContainerJobs::pipeline_for(std::uint32_t chunk_size) {
     if (!pipeline_ || pipeline_chunk_size_ != chunk_size) {
         pipeline_.reset();  // free the old buffers before the new engine can allocate any
-        // A chunk in flight holds an input and an output buffer of up to the largest record.
-        const std::size_t per_chunk = 2 * (kRecordHeaderSize + max_stored_size(chunk_size, true));
+        const std::size_t per_chunk = buffers_per_chunk(chunk_size);
         if (settings_.memory_budget < per_chunk) {
             throw PipelineError(StatusCode::kResourceExhausted,
                                 "memory limit of " + std::to_string(settings_.memory_budget) +
@@ -144,6 +103,7 @@ engine::Pipeline& ContainerJobs::pipeline_for(std::uint32_t chunk_size) {
         config.cpu_tokens = settings_.cpu_tokens;
         config.io_tokens = settings_.io_tokens;
         config.metrics = pipeline_metrics_.get();
+        config.isolate_failures = true;  // one file's failure is that file's alone
         config.chunk_tokens = engine::chunk_tokens_for_budget(
             settings_.memory_budget, per_chunk, settings_.cpu_tokens, settings_.io_tokens);
         pipeline_ = std::make_unique<engine::Pipeline>(config);
@@ -153,196 +113,200 @@ engine::Pipeline& ContainerJobs::pipeline_for(std::uint32_t chunk_size) {
     return *pipeline_;
 }
 
+// The largest auto chunk size that still lets the memory limit afford every slot the engine can
+// keep busy: adaptive chunking never trades parallelism for chunk size.
+std::uint32_t ContainerJobs::auto_chunk_ceiling() const {
+    const std::size_t useful =
+        engine::chunk_tokens_for_budget(SIZE_MAX, 1, settings_.cpu_tokens, settings_.io_tokens);
+    std::uint32_t size = ChunkTunerConfig{}.max;
+    while (size > ChunkTuner::kAlign &&
+           settings_.memory_budget / buffers_per_chunk(size) < useful) {
+        size -= ChunkTuner::kAlign;
+    }
+    return size;
+}
+
+// One salt and KEK per run for passphrase packing (one derivation, not one per file); each file
+// still gets its own random file key.
+void ContainerJobs::prepare_pack_keys(const PackSettings& settings, const UserSecret& secret) {
+    if (!secret.present()) return;
+    if (secret.kind == KdfId::kScrypt) {
+        if (!pack_kdf_ || pack_kdf_->scrypt.log2_n != settings.scrypt.log2_n) {
+            Header kdf;
+            kdf.kdf = KdfId::kScrypt;
+            kdf.scrypt = settings.scrypt;
+            random_bytes(kdf.salt.data(), kdf.salt.size());
+            pack_kek_ = derive_kek(secret, kdf);
+            pack_kdf_ = kdf;
+        }
+    } else if (!pack_kdf_) {
+        Header kdf;
+        kdf.kdf = secret.kind;
+        kdf.scrypt = {};
+        pack_kek_ = derive_kek(secret, kdf);
+        pack_kdf_ = kdf;
+    }
+}
+
+BatchResult ContainerJobs::run_batch(BatchOp op, const std::vector<BatchFile>& files,
+                                     const PackSettings& pack, const UserSecret& secret,
+                                     bool overwrite) {
+    const auto start = Clock::now();
+    BatchResult result;
+    result.files.resize(files.size());
+    std::vector<FileJob> jobs(files.size());
+    bool any_stream = false;
+    std::uint32_t sizing = 0;  // the chunk size the engine's buffers are sized for
+
+    // Plan: what each file is, and how large the engine's chunks must be.
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        FileJob& job = jobs[i];
+        job.file = &files[i];
+        job.outcome = &result.files[i];
+        job.stream = is_stream(files[i].input, &job.planned_size);
+        any_stream = any_stream || job.stream;
+        if (op != BatchOp::kPack) {
+            if (job.stream) {
+                // A stream cannot be peeked: read its header now and hand it to the job.
+                try {
+                    job.stream_input = open_input(files[i].input);
+                    std::array<std::uint8_t, kHeaderSize> raw{};
+                    read_header_bytes(job.stream_input.fd(), false, raw.data(), cancel_);
+                    job.stream_header = raw;
+                    sizing = std::max(sizing, decode_header(raw.data(), kHeaderSize).chunk_size);
+                } catch (const PipelineError& e) {
+                    job.outcome->status = e.status();
+                    job.done = true;
+                }
+            } else {
+                sizing = std::max(sizing, peek_chunk_size(files[i].input));
+            }
+        }
+    }
+    std::unique_ptr<ChunkTuner> tuner;
+    PackPlan pack_plan;
+    UnpackPlan unpack_plan;
+    if (op == BatchOp::kPack) {
+        sizing = pack.chunk_size;
+        if (pack.adaptive_chunk_size) {
+            ChunkTunerConfig tuning;
+            tuning.max = auto_chunk_ceiling();
+            tuning.initial = std::min(pack.chunk_size, tuning.max);
+            tuner = std::make_unique<ChunkTuner>(tuning);
+            sizing = tuning.max;
+        }
+        prepare_pack_keys(pack, secret);
+        Header& h = pack_plan.header_template;
+        h.compression = pack.compression;
+        const int level = pack.level ? pack.level : level_range(pack.compression).fallback;
+        h.level = static_cast<std::int8_t>(std::min(level, 127));  // informational only
+        h.scrypt = {};
+        if (secret.present()) {
+            h.cipher = pack.cipher;
+            h.kdf = secret.kind;
+            h.scrypt = pack_kdf_->scrypt;
+            h.salt = pack_kdf_->salt;
+            h.key_id = key_id_for(pack_kek_);
+            pack_plan.kek = &pack_kek_;
+        }
+        pack_plan.settings = &pack;
+        pack_plan.level = level;
+        pack_plan.nominal_chunk_size = sizing;
+        pack_plan.tuner = tuner.get();
+        pack_plan.small_file_threshold = settings_.small_file_threshold;
+        pack_plan.overwrite = overwrite;
+        pack_plan.durable = settings_.durable;
+        pack_plan.cancel = cancel_;
+        result.chunk_size = sizing;
+    } else {
+        unpack_plan.secret = &secret;
+        unpack_plan.kek_cache = &kek_cache_;
+        unpack_plan.overwrite = overwrite;
+        unpack_plan.durable = settings_.durable;
+        unpack_plan.cancel = cancel_;
+        if (sizing < kMinChunkSize) sizing = 1024 * 1024;  // nothing readable: any size will do
+    }
+
+    using Kind = engine::FileEvent::Kind;
+    JobScheduler scheduler(settings_.scheduler, settings_.large_file_threshold,
+                           settings_.small_per_large);
+    for (FileJob& job : jobs) {
+        if (job.done) {  // failed while planning
+            if (settings_.events) {
+                settings_.events->post({Kind::kStarted, job.file->input, 0, 0, {}});
+                settings_.events->post({Kind::kFailed, job.file->input, 0, 0, job.outcome->status});
+            }
+            if (files_failed_) files_failed_->add();
+            continue;
+        }
+        scheduler.add(&job, job.planned_size);
+    }
+    BatchSource::Opener opener = [&](FileJob& job) {
+        return op == BatchOp::kPack ? make_pack_work(pack_plan, job)
+                                    : make_unpack_work(unpack_plan, job, op);
+    };
+    auto on_start = [this](FileJob& job) {
+        if (settings_.events) {
+            settings_.events->post({Kind::kStarted, job.file->input, 0, job.planned_size, {}});
+        }
+    };
+    BatchSource source(scheduler, opener, any_stream, on_start);
+    BatchTransform transform(tuner.get());
+    CommitBatch commits(settings_.durable);
+    BatchSink sink(commits, {settings_.events, files_ok_, files_failed_}, start);
+
+    if (!scheduler.empty()) {
+        engine::Pipeline* pipeline = nullptr;
+        try {
+            pipeline = &pipeline_for(sizing);
+        } catch (const PipelineError& e) {
+            result.run.status = e.status();
+        }
+        if (pipeline) result.run = pipeline->run(source, transform, sink, cancel_);
+        sink.flush_commits();  // whatever completed waits for its rename
+    }
+
+    // Files the run never finished: cancelled, or the run itself failed. Their work goes now
+    // (nothing runs any more), which removes any partial output.
+    for (FileJob& job : jobs) {
+        if (!job.done) {
+            job.done = true;
+            Status status = result.run.status;
+            if (status.is_ok()) status = {StatusCode::kInternal, "file was not completed"};
+            job.outcome->status = status;
+            job.outcome->bytes_out = 0;
+            if (settings_.events) {
+                settings_.events->post(
+                    {Kind::kFailed, job.file->input, 0, job.planned_size, status});
+            }
+            if (files_failed_) files_failed_->add();
+        }
+        job.work.reset();
+    }
+    for (FileOutcome& outcome : result.files) outcome.run = result.run;
+    if (files.size() == 1) result.files.front().fsyncs = commits.syncs();
+    result.syncs = commits.syncs();
+    if (tuner) {
+        result.final_chunk_size = tuner->current();
+        result.chunk_size_adjustments = tuner->adjustments();
+    }
+    result.seconds = seconds_since(start);
+    return result;
+}
+
 FileOutcome ContainerJobs::pack(const std::string& input, const std::string& output,
                                 const PackSettings& settings, const UserSecret& secret,
                                 bool overwrite) {
-    return observed(input, regular_size(input), [&] {
-        return guarded([&](FileOutcome& outcome) {
-            FileHandle in = open_input(input);
-            const struct stat st_before = stat_fd(in.fd());
-            const bool regular = S_ISREG(st_before.st_mode);
-
-            Header header;
-            header.compression = settings.compression;
-            const int level =
-                settings.level ? settings.level : level_range(settings.compression).fallback;
-            header.level = static_cast<std::int8_t>(std::min(level, 127));  // informational only
-            header.chunk_size = settings.chunk_size;
-            SecretBytes file_key(kFileKeySize);
-            if (secret.present()) {
-                header.cipher = settings.cipher;
-                header.kdf = secret.kind;
-                if (secret.kind == KdfId::kScrypt) {
-                    if (!pack_kdf_) {
-                        Header kdf = header;
-                        kdf.scrypt = settings.scrypt;
-                        random_bytes(kdf.salt.data(), kdf.salt.size());
-                        pack_kek_ = derive_kek(secret, kdf);
-                        pack_kdf_ = kdf;
-                    }
-                    header.scrypt = pack_kdf_->scrypt;
-                    header.salt = pack_kdf_->salt;
-                } else {
-                    header.scrypt = {};
-                    pack_kek_ = derive_kek(secret, header);
-                }
-                header.key_id = key_id_for(pack_kek_);
-                random_bytes(header.wrap_nonce.data(), header.wrap_nonce.size());
-                random_bytes(file_key.data(), file_key.size());
-                const auto fixed = encode_header(header);  // the wrap binds bytes [0,48)
-                aead_seal(header.cipher, pack_kek_, header.wrap_nonce.data(), fixed.data(), 48,
-                          file_key.data(), kFileKeySize, header.wrapped_key.data());
-            } else {
-                header.scrypt = {};
-            }
-            auto bytes = encode_header(header);
-            const Digest header_digest = sha256(bytes.data(), kHeaderAuthOffset);
-            std::unique_ptr<FileKeys> keys;
-            if (secret.present()) {
-                keys = std::make_unique<FileKeys>(derive_file_keys(file_key, header_digest));
-                header.auth = hmac_sha256(keys->header_mac, bytes.data(), kHeaderAuthOffset);
-            } else {
-                header.auth = header_digest;
-            }
-            bytes = encode_header(header);
-
-            std::unique_ptr<OutputFile> out_file;
-            int out_fd = STDOUT_FILENO;
-            if (output != "-") {
-                refuse_same_file(output, st_before);
-                out_file = std::make_unique<OutputFile>(output, overwrite, settings_.durable);
-                out_fd = out_file->fd();
-            }
-            write_full(out_fd, bytes.data(), bytes.size(), "output", cancel_);
-
-            SealContext context;
-            context.compression = settings.compression;
-            context.level = level;
-            context.cipher = header.cipher;
-            context.chunk_size = settings.chunk_size;
-            context.header_digest = header_digest;
-            context.payload_key = keys ? &keys->payload : nullptr;
-            PackTransform transform(context);
-            ContainerWriter writer(out_fd, context, keys ? &keys->footer : nullptr, cancel_);
-
-            engine::Pipeline& pipeline = pipeline_for(settings.chunk_size);
-            std::unique_ptr<engine::ChunkSource> source;
-            if (regular) {
-                source = std::make_unique<FileChunkReader>(in.fd(), st_before.st_size,
-                                                           settings.chunk_size);
-            } else {
-                source = std::make_unique<StreamChunkReader>(in.fd(), settings.chunk_size, cancel_);
-            }
-            ProgressSink progress(writer, settings_.events, input, regular_size(input));
-            outcome.run = pipeline.run(*source, transform, progress, cancel_);
-            outcome.chunks = outcome.run.chunks_written;
-            outcome.plaintext_bytes = outcome.bytes_in = writer.plaintext_bytes();
-            if (!outcome.run.status.is_ok())
-                throw PipelineError(outcome.run.status.code(), outcome.run.status.message());
-            if (regular) {
-                const struct stat st_after = stat_fd(in.fd());
-                if (st_after.st_size != st_before.st_size) {
-                    throw PipelineError(StatusCode::kIoError, "file changed size while being read");
-                }
-            }
-            FooterBody metadata;
-            if (input != "-") {
-                metadata.name = base_name(input);
-                metadata.mode = static_cast<std::uint32_t>(st_before.st_mode & 07777);
-                metadata.mtime_sec = st_before.st_mtim.tv_sec;
-                metadata.mtime_nsec = static_cast<std::uint32_t>(st_before.st_mtim.tv_nsec);
-            }
-            if (metadata.name.size() > kMaxNameLength) metadata.name.resize(kMaxNameLength);
-            outcome.bytes_out = writer.finish(std::move(metadata));
-            if (out_file) {
-                if (regular)
-                    out_file->set_metadata(static_cast<std::uint32_t>(st_before.st_mode & 0777), 0,
-                                           0);
-                out_file->commit();
-                outcome.fsyncs = out_file->syncs();
-            }
-        });
-    });
+    return run_batch(BatchOp::kPack, {{input, output}}, settings, secret, overwrite).files.front();
 }
 
 FileOutcome ContainerJobs::unpack(const std::string& input, const std::string& output,
                                   const UserSecret& secret, bool overwrite) {
-    return restore(input, &output, secret, overwrite);
+    return run_batch(BatchOp::kUnpack, {{input, output}}, {}, secret, overwrite).files.front();
 }
 
 FileOutcome ContainerJobs::verify(const std::string& input, const UserSecret& secret) {
-    return restore(input, nullptr, secret, false);
-}
-
-FileOutcome ContainerJobs::restore(const std::string& input, const std::string* output,
-                                   const UserSecret& secret, bool overwrite) {
-    return observed(input, regular_size(input), [&] {
-        return guarded([&](FileOutcome& outcome) {
-            FileHandle in = open_input(input);
-            const struct stat st = stat_fd(in.fd());
-            const bool seekable = S_ISREG(st.st_mode);
-            std::uint8_t raw_header[kHeaderSize];
-            read_header_bytes(in.fd(), seekable, raw_header, cancel_);
-            const OpenedHeader opened =
-                authenticate_header(raw_header, kHeaderSize, &secret, true, &kek_cache_);
-
-            std::optional<FooterBody> footer;
-            if (seekable)
-                footer = read_footer(in.fd(), static_cast<std::uint64_t>(st.st_size), opened);
-
-            std::unique_ptr<OutputFile> out_file;
-            int out_fd = -1;
-            if (output) {
-                if (*output == "-") {
-                    out_fd = STDOUT_FILENO;
-                } else {
-                    refuse_same_file(*output, st);
-                    out_file = std::make_unique<OutputFile>(*output, overwrite, settings_.durable);
-                    out_fd = out_file->fd();
-                }
-            }
-
-            std::unique_ptr<engine::ChunkSource> source;
-            StreamRecordReader* stream = nullptr;
-            if (footer) {
-                source = std::make_unique<IndexedRecordReader>(in.fd(), opened, *footer);
-            } else {
-                auto reader = std::make_unique<StreamRecordReader>(in.fd(), opened, cancel_);
-                stream = reader.get();
-                source = std::move(reader);
-            }
-            UnpackTransform transform(opened, footer ? &*footer : nullptr);
-            PlaintextWriter writer(out_fd, stream != nullptr, cancel_);
-            ProgressSink progress(writer, settings_.events, input,
-                                  seekable ? static_cast<std::uint64_t>(st.st_size) : 0);
-            outcome.run =
-                pipeline_for(opened.header.chunk_size).run(*source, transform, progress, cancel_);
-            outcome.chunks = outcome.run.chunks_written;
-            outcome.plaintext_bytes = writer.bytes();
-            outcome.bytes_out = out_fd >= 0 ? writer.bytes() : 0;
-            if (!outcome.run.status.is_ok()) {
-                throw PipelineError(outcome.run.status.code(), outcome.run.status.message());
-            }
-            if (stream) {
-                if (!stream->footer()) {
-                    throw PipelineError(StatusCode::kCorruptData,
-                                        "truncated: the footer is missing");
-                }
-                check_streamed_digests(*stream->footer(), writer.digests());
-                footer = stream->footer();
-            }
-            outcome.bytes_in = seekable ? static_cast<std::uint64_t>(st.st_size)
-                               : footer->entries.empty()
-                                   ? 0
-                                   : footer->entries.back().offset + kRecordHeaderSize +
-                                         footer->entries.back().stored_size;
-            if (out_file) {
-                out_file->set_metadata(footer->mode, footer->mtime_sec, footer->mtime_nsec);
-                out_file->commit();
-                outcome.fsyncs = out_file->syncs();
-            }
-        });
-    });
+    return run_batch(BatchOp::kVerify, {{input, ""}}, {}, secret, false).files.front();
 }
 
 ContainerInfo ContainerJobs::inspect(const std::string& input, const UserSecret& secret) {

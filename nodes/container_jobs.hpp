@@ -1,4 +1,4 @@
-// ContainerJobs: pack, unpack, verify and inspect one file at a time on a shared engine.
+// ContainerJobs: pack, unpack and verify batches of files through one graph, and inspect one.
 //
 // The library face of nodes/: it never prints and never exits; every outcome is a Status whose
 // message names the chunk and offset for bad data (the caller adds the file name).
@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/file_events.hpp"
 #include "engine/metrics.hpp"
@@ -19,6 +20,8 @@
 #include "nodes/cipher.hpp"
 #include "nodes/container_format.hpp"
 #include "nodes/container_reader.hpp"
+#include "nodes/file_job.hpp"
+#include "nodes/job_scheduler.hpp"
 
 namespace tbbpipe::nodes {
 
@@ -26,7 +29,8 @@ struct PackSettings {
     Compression compression = Compression::kLz4;
     int level = 0;                           ///< 0: the compression's default
     CipherId cipher = CipherId::kAes256Gcm;  ///< used only when a secret is given
-    std::uint32_t chunk_size = 1024 * 1024;
+    std::uint32_t chunk_size = 1024 * 1024;  ///< fixed size, or where auto starts
+    bool adaptive_chunk_size = false;        ///< --chunk-size auto (ChunkTuner)
     ScryptParams scrypt;
 };
 
@@ -35,7 +39,13 @@ struct EngineSettings {
     int io_tokens = 4;
     std::size_t memory_budget =
         64u * 1024 * 1024;  ///< bytes of chunk buffers in flight (--memory-limit)
-    bool durable = true;    ///< fsync outputs before their rename and folders after (--no-fsync)
+    bool durable = true;    ///< flush outputs before their rename and folders after (--no-fsync)
+    SchedulerPolicy scheduler = SchedulerPolicy::kFair;
+    /// Pack: files below this are one chunk, read whole (the small-file fast path).
+    std::uint64_t small_file_threshold = 256 * 1024;
+    /// Fair scheduling: files of this size or more wait in the large queue.
+    std::uint64_t large_file_threshold = 8ull * 1024 * 1024;
+    int small_per_large = 3;  ///< fair scheduling: small chunks drawn per large one
     engine::MetricsRegistry* metrics = nullptr;  ///< where to record; not owned; may be null
     engine::FileEvents* events = nullptr;        ///< per-file events; not owned; may be null
 };
@@ -47,9 +57,21 @@ struct FileOutcome {
     std::uint64_t bytes_out = 0;  ///< bytes written to the output (0 for verify)
     std::uint64_t plaintext_bytes = 0;
     std::uint64_t chunks = 0;
-    int fsyncs = 0;  ///< durability flushes made for this file's output
-    double seconds = 0;
+    int fsyncs = 0;             ///< durability flushes made for this file alone (0 when batched)
+    double seconds = 0;         ///< from the file's first claim to its completion
+    double finished_after = 0;  ///< from the start of the run to the file's completion
+    engine::RunReport run;      ///< the run the file was part of
+};
+
+/// What a batch did: one outcome per file, in the order given, and the run's totals.
+struct BatchResult {
+    std::vector<FileOutcome> files;
     engine::RunReport run;
+    double seconds = 0;
+    int syncs = 0;                 ///< durability flushes for the whole batch
+    std::uint32_t chunk_size = 0;  ///< pack: the nominal (maximum) chunk size of the containers
+    std::uint32_t final_chunk_size = 0;  ///< pack with auto: where the tuner ended
+    int chunk_size_adjustments = 0;
 };
 
 /// What `info` shows. Without the key an encrypted container shows its header and trailer only.
@@ -66,6 +88,12 @@ public:
     ContainerJobs(const EngineSettings& settings, const std::atomic<bool>* cancel);
     ~ContainerJobs();
 
+    /// Runs every file through one graph: chunks of all files in flight together, each file
+    /// written in its own chunk order, a failed file reported in its outcome while the others
+    /// complete. Outputs appear only when complete (batched durability, CommitBatch).
+    BatchResult run_batch(BatchOp op, const std::vector<BatchFile>& files, const PackSettings& pack,
+                          const UserSecret& secret, bool overwrite);
+
     /// input "-" = stdin; output "-" = stdout, else a path written atomically.
     FileOutcome pack(const std::string& input, const std::string& output,
                      const PackSettings& settings, const UserSecret& secret, bool overwrite);
@@ -80,11 +108,9 @@ public:
     const engine::Pipeline* last_pipeline() const { return last_pipeline_; }
 
 private:
-    template <typename Body>
-    FileOutcome observed(const std::string& file, std::uint64_t total, Body&& body);
-    FileOutcome restore(const std::string& input, const std::string* output,
-                        const UserSecret& secret, bool overwrite);
     engine::Pipeline& pipeline_for(std::uint32_t chunk_size);
+    void prepare_pack_keys(const PackSettings& settings, const UserSecret& secret);
+    std::uint32_t auto_chunk_ceiling() const;
 
     EngineSettings settings_;
     const std::atomic<bool>* cancel_;

@@ -25,7 +25,7 @@ namespace {
 // allocation. States: 0 free, 1 being written, 2 holds a path, 3 taken by the signal handler.
 // Every transition is a CAS, so the handler never reads a path that is being rewritten, and a
 // slot the handler took is never reused (the handler ends the process).
-constexpr int kRegistrySlots = 64;
+constexpr int kRegistrySlots = 256;  // outputs in flight plus a commit batch
 constexpr std::size_t kRegistryPathMax = 4096;
 struct RegistrySlot {
     std::atomic<int> state{0};
@@ -242,6 +242,13 @@ void OutputFile::commit() {
         }
         ++syncs_;
     }
+    publish();
+    // The rename lives in the folder: flush it too, or a crash could forget the new name.
+    if (durable_ && sync_folder(folder_of(path_))) ++syncs_;
+}
+
+void OutputFile::publish() {
+    if (done_) throw PipelineError(StatusCode::kInternal, "output committed twice");
     fd_.reset();
     const unsigned flags = overwrite_ ? 0 : RENAME_NOREPLACE;
     if (::renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, path_.c_str(), flags) != 0) {
@@ -256,13 +263,69 @@ void OutputFile::commit() {
     done_ = true;
     unregister_temp(registry_slot_);
     registry_slot_ = -1;
-    if (durable_) {
-        // The rename lives in the folder: flush it too, or a crash could forget the new name.
-        const int dir = ::open(folder_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir >= 0) {
-            if (::fsync(dir) == 0) ++syncs_;
-            ::close(dir);
+}
+
+dev_t OutputFile::device() const {
+    struct stat st {};
+    return fd_.valid() && ::fstat(fd_.fd(), &st) == 0 ? st.st_dev : 0;
+}
+
+std::string OutputFile::folder() const {
+    return folder_of(path_);
+}
+
+void sync_file_system(int fd, const std::string& what) {
+    if (::syncfs(fd) != 0) throw_errno(what + ": cannot flush to disk", errno);
+}
+
+bool sync_folder(const std::string& folder) {
+    const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return false;
+    const bool ok = ::fsync(dir) == 0;
+    ::close(dir);
+    return ok;
+}
+
+void make_folders(const std::string& root, const std::string& relative) {
+    // The root is the user's choice and may be a link (to another disk, say); only what we create
+    // beneath it must be real folders.
+    auto make = [](const std::string& path, bool refuse_links) {
+        struct stat st {};
+        if ((refuse_links ? ::lstat(path.c_str(), &st) : ::stat(path.c_str(), &st)) == 0) {
+            if (S_ISLNK(st.st_mode)) {
+                throw PipelineError(StatusCode::kInvalidArgument,
+                                    path + ": refusing to write through a symbolic link");
+            }
+            if (!S_ISDIR(st.st_mode)) {
+                throw PipelineError(StatusCode::kInvalidArgument, path + ": not a folder");
+            }
+            return;
         }
+        if (::mkdir(path.c_str(), 0777) != 0 && errno != EEXIST) {
+            throw_errno("cannot create folder " + path, errno);
+        }
+    };
+    std::string path;
+    for (std::size_t i = 0; i <= root.size(); ++i) {
+        if (i == root.size() || (root[i] == '/' && i > 0)) {
+            path = root.substr(0, i);
+            if (path != "." && path != "..") make(path, false);
+        }
+    }
+    path = root;
+    std::size_t pos = 0;
+    while (pos < relative.size()) {
+        std::size_t slash = relative.find('/', pos);
+        if (slash == std::string::npos) slash = relative.size();
+        const std::string part = relative.substr(pos, slash - pos);
+        pos = slash + 1;
+        if (part.empty() || part == ".") continue;
+        if (part == "..") {
+            throw PipelineError(StatusCode::kInvalidArgument,
+                                relative + ": refusing a path that leaves the output folder");
+        }
+        path += "/" + part;
+        make(path, true);
     }
 }
 

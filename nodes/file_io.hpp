@@ -68,6 +68,12 @@ public:
     void set_metadata(std::uint32_t mode, std::int64_t mtime_sec, std::uint32_t mtime_nsec);
     /// Renames into place. Throws on failure (the temporary file is then removed).
     void commit();
+    /// For batched durability (CommitBatch): the same as commit() without any flush; the caller
+    /// flushed the file system before and flushes the folder after.
+    void publish();
+    /// The file system and folder the output lands in.
+    dev_t device() const;
+    std::string folder() const;
     /// Removes the temporary file now (also done by the destructor if not committed).
     void discard();
     /// fsync calls commit() made (0 when not durable).
@@ -83,6 +89,15 @@ private:
     bool done_ = false;
     int registry_slot_ = -1;
 };
+
+/// syncfs() on the file system holding fd: one flush for many files. Throws naming what.
+void sync_file_system(int fd, const std::string& what);
+/// fsync on a folder, so renames in it survive a crash. Returns whether it worked.
+bool sync_folder(const std::string& folder);
+/// Creates root/relative and its missing parents (mode 0777 & ~umask). The root may be a link
+/// (the user named it); below it, a component that is a symlink or not a folder, or a "..", is
+/// refused, so a planted link cannot redirect outputs out of the tree.
+void make_folders(const std::string& root, const std::string& relative);
 
 /// Removes every temporary output still registered. Async-signal-safe: for a second SIGINT.
 void remove_registered_temp_files() noexcept;

@@ -12,7 +12,7 @@ namespace tbbpipe::nodes {
 namespace {
 
 std::string chunk_context(const engine::Chunk& chunk) {
-    return "chunk " + std::to_string(chunk.seq) + " at offset " + std::to_string(chunk.offset);
+    return "chunk " + std::to_string(chunk.index) + " at offset " + std::to_string(chunk.offset);
 }
 
 }  // namespace
@@ -45,6 +45,7 @@ bool FileChunkReader::claim(engine::Chunk& chunk) {
     // An empty file still gets one (empty, last) chunk: every container ends in a last chunk.
     if (claimed_any_ && next_offset_ >= size_) return false;
     const std::uint64_t length = std::min<std::uint64_t>(chunk_size_, size_ - next_offset_);
+    chunk.index = claimed_++;
     chunk.offset = next_offset_;
     chunk.input_size = static_cast<std::size_t>(length);
     next_offset_ += length;
@@ -77,6 +78,7 @@ bool StreamChunkReader::claim(engine::Chunk& chunk) {
         have = 1;
     }
     have += read_full(fd_, buf + have, chunk_size_ - have, cancel_);
+    chunk.index = claimed_++;
     chunk.offset = offset_;
     chunk.input_size = have;
     offset_ += have;
@@ -93,7 +95,7 @@ bool StreamChunkReader::claim(engine::Chunk& chunk) {
 void PackTransform::transform(engine::Chunk& chunk) {
     const std::uint8_t* raw = chunk.input.data();
     const std::size_t raw_size = chunk.input_size;
-    chunk.meta.index = chunk.seq;
+    chunk.meta.index = chunk.index;
     chunk.meta.raw_size = static_cast<std::uint32_t>(raw_size);
     chunk.meta.digest = sha256(raw, raw_size);
 
@@ -106,7 +108,7 @@ void PackTransform::transform(engine::Chunk& chunk) {
     const std::size_t payload_size = packed ? packed : raw_size;
 
     RecordHeader record;
-    record.index = chunk.seq;
+    record.index = chunk.index;
     record.raw_size = chunk.meta.raw_size;
     record.flags = (packed ? kFlagCompressed : 0) | (chunk.last ? kFlagLast : 0);
     record.stored_size = static_cast<std::uint32_t>(payload_size + (encrypt ? kTagSize : 0));
@@ -114,7 +116,7 @@ void PackTransform::transform(engine::Chunk& chunk) {
     chunk.meta.stored_size = record.stored_size;
 
     if (encrypt) {
-        const auto nonce = chunk_nonce(chunk.seq, chunk.last);
+        const auto nonce = chunk_nonce(chunk.index, chunk.last);
         const auto aad = record_aad(context_.header_digest, record);
         // In place when the payload is already in `out` (CTR-style ciphers allow it).
         aead_seal(context_.cipher, *context_.payload_key, nonce.data(), aad.data(), aad.size(),

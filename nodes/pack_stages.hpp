@@ -19,12 +19,16 @@ public:
     FileChunkReader(int fd, std::uint64_t size, std::uint32_t chunk_size);
     bool claim(engine::Chunk& chunk) override;
     void fill(engine::Chunk& chunk) override;
+    /// The size of the chunks claimed from now on (adaptive chunking); at most the container's
+    /// nominal chunk size.
+    void set_chunk_size(std::uint32_t size) { chunk_size_ = size; }
 
 private:
     int fd_;
     std::uint64_t size_;
     std::uint32_t chunk_size_;
     std::uint64_t next_offset_ = 0;  // claim() is serialised by the engine
+    std::uint64_t claimed_ = 0;
     bool claimed_any_ = false;
 };
 
@@ -41,6 +45,7 @@ private:
     std::uint32_t chunk_size_;
     const std::atomic<bool>* cancel_;
     std::uint64_t offset_ = 0;
+    std::uint64_t claimed_ = 0;
     std::optional<std::uint8_t> lookahead_;
     bool done_ = false;
 };

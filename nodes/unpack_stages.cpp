@@ -13,7 +13,7 @@ namespace tbbpipe::nodes {
 namespace {
 
 [[noreturn]] void bad_chunk(const engine::Chunk& chunk, StatusCode code, const std::string& what) {
-    throw PipelineError(code, "chunk " + std::to_string(chunk.seq) + " at offset " +
+    throw PipelineError(code, "chunk " + std::to_string(chunk.index) + " at offset " +
                                   std::to_string(chunk.offset) + ": " + what);
 }
 
@@ -32,6 +32,7 @@ IndexedRecordReader::IndexedRecordReader(int fd, const OpenedHeader& opened,
 
 bool IndexedRecordReader::claim(engine::Chunk& chunk) {
     if (next_ >= footer_.entries.size()) return false;
+    chunk.index = next_;
     const IndexEntry& e = footer_.entries[next_++];
     chunk.offset = e.offset;
     chunk.input_size = kRecordHeaderSize + e.stored_size;
@@ -40,7 +41,7 @@ bool IndexedRecordReader::claim(engine::Chunk& chunk) {
 }
 
 void IndexedRecordReader::fill(engine::Chunk& chunk) {
-    const IndexEntry& e = footer_.entries[chunk.seq];
+    const IndexEntry& e = footer_.entries[chunk.index];
     std::uint8_t* buf =
         engine::Chunk::ensure(chunk.input, record_buffer_size(e.raw_size, e.stored_size));
     if (pread_full(fd_, buf, chunk.input_size, chunk.offset) != chunk.input_size) {
@@ -91,10 +92,23 @@ bool StreamRecordReader::claim(engine::Chunk& chunk) {
         engine::Chunk::ensure(chunk.input, record_buffer_size(record.raw_size, record.stored_size));
     read_exact(buf + kRecordHeaderSize, record.stored_size, "a record");
     seen_.push_back({chunk.offset, record.raw_size, record.stored_size, record.flags, {}});
+    chunk.index = index_;
     chunk.input_size = kRecordHeaderSize + record.stored_size;
     chunk.last = (record.flags & kFlagLast) != 0;
     saw_last_ = chunk.last;
     ++index_;
+    if (chunk.last) {
+        // The footer follows the last record: read and check it now, so the file is complete
+        // when its last chunk is (a batch finishes a file on its last chunk).
+        std::uint8_t prefix[kFooterPrefixSize];
+        read_exact(prefix, kFooterPrefixSize, "the footer");
+        if (get_u32(prefix) != kFooterMagic) {
+            throw PipelineError(StatusCode::kCorruptData,
+                                "offset " + std::to_string(offset_ - kFooterPrefixSize) +
+                                    ": data after the last chunk");
+        }
+        read_footer_and_trailer(prefix);
+    }
     return true;
 }
 
@@ -151,10 +165,10 @@ void UnpackTransform::transform(engine::Chunk& chunk) {
             bad_chunk(chunk, StatusCode::kCorruptData, e.what());
         }
     }();
-    const IndexEntry* expected = footer_ ? &footer_->entries[chunk.seq] : nullptr;
-    if (record.index != chunk.seq || (expected && (record.raw_size != expected->raw_size ||
-                                                   record.stored_size != expected->stored_size ||
-                                                   record.flags != expected->flags))) {
+    const IndexEntry* expected = footer_ ? &footer_->entries[chunk.index] : nullptr;
+    if (record.index != chunk.index || (expected && (record.raw_size != expected->raw_size ||
+                                                     record.stored_size != expected->stored_size ||
+                                                     record.flags != expected->flags))) {
         bad_chunk(chunk, StatusCode::kCorruptData,
                   "record header does not match the index (reordered, duplicated or altered)");
     }
@@ -175,7 +189,7 @@ void UnpackTransform::transform(engine::Chunk& chunk) {
         chunk.output, std::max<std::size_t>(record.raw_size, record.stored_size));
     if (h.encrypted()) {
         if (payload_size < kTagSize) bad_chunk(chunk, StatusCode::kCorruptData, "record too short");
-        const auto nonce = chunk_nonce(chunk.seq, last);
+        const auto nonce = chunk_nonce(chunk.index, last);
         const auto aad = record_aad(opened_.header_digest, record);
         if (!aead_open(h.cipher, opened_.keys->payload, nonce.data(), aad.data(), aad.size(),
                        payload, payload_size, out)) {

@@ -1,0 +1,78 @@
+#include "nodes/commit_batch.hpp"
+
+#include <sys/types.h>
+
+#include <algorithm>
+#include <string>
+
+namespace tbbpipe::nodes {
+
+CommitBatch::CommitBatch(bool durable, std::size_t max_files, std::uint64_t max_bytes)
+    : durable_(durable), max_files_(std::max<std::size_t>(1, max_files)), max_bytes_(max_bytes) {}
+
+void CommitBatch::add(std::unique_ptr<OutputFile> file, std::uint64_t bytes, void* tag) {
+    pending_.push_back({std::move(file), tag});
+    bytes_ += bytes;
+}
+
+std::vector<std::pair<void*, Status>> CommitBatch::flush() {
+    std::vector<std::pair<void*, Status>> results;
+    results.reserve(pending_.size());
+    std::vector<Pending> batch;
+    batch.swap(pending_);
+    bytes_ = 0;
+    if (batch.empty()) return results;
+
+    // A failed flush fails every file that relied on it: none of them is renamed into place.
+    Status flushed;
+    if (durable_) {
+        if (batch.size() == 1) {
+            try {
+                batch.front().file->commit();  // fsync, rename, folder fsync
+                syncs_ += batch.front().file->syncs();
+                results.push_back({batch.front().tag, Status::ok()});
+            } catch (const PipelineError& e) {
+                results.push_back({batch.front().tag, e.status()});
+            }
+            return results;
+        }
+        std::vector<dev_t> devices;
+        for (const auto& p : batch) {
+            const dev_t dev = p.file->device();
+            if (std::find(devices.begin(), devices.end(), dev) != devices.end()) continue;
+            devices.push_back(dev);
+            try {
+                sync_file_system(p.file->fd(), p.file->path());
+                ++syncs_;
+            } catch (const PipelineError& e) {
+                flushed = e.status();
+            }
+        }
+    }
+    std::vector<std::string> folders;
+    for (auto& p : batch) {
+        if (!flushed.is_ok()) {
+            p.file->discard();
+            results.push_back({p.tag, flushed});
+            continue;
+        }
+        try {
+            p.file->publish();
+            results.push_back({p.tag, Status::ok()});
+            const std::string folder = p.file->folder();
+            if (std::find(folders.begin(), folders.end(), folder) == folders.end()) {
+                folders.push_back(folder);
+            }
+        } catch (const PipelineError& e) {
+            results.push_back({p.tag, e.status()});
+        }
+    }
+    if (durable_) {
+        for (const auto& folder : folders) {
+            if (sync_folder(folder)) ++syncs_;
+        }
+    }
+    return results;
+}
+
+}  // namespace tbbpipe::nodes

@@ -1,0 +1,50 @@
+// CommitBatch: makes finished outputs durable and visible a batch at a time.
+//
+// An fsync per file costs small files most of their speed. With durability on, a batch is
+// committed as: one syncfs per file system (the data of every temporary file), the renames, then
+// one fsync per folder (the new names). A batch of one file is fsync'd instead, since syncfs
+// would also flush whatever else is dirty on that file system. A crash at any point leaves each
+// output either absent (its temporary file, which nothing reads, at worst) or complete.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "engine/status.hpp"
+#include "nodes/file_io.hpp"
+
+namespace tbbpipe::nodes {
+
+/// Thread-safety: one owner thread (the batch's writer, then the caller after the run).
+class CommitBatch {
+public:
+    CommitBatch(bool durable, std::size_t max_files = 64,
+                std::uint64_t max_bytes = 256ull * 1024 * 1024);
+
+    /// Queues a complete output; tag identifies it in flush()'s results.
+    void add(std::unique_ptr<OutputFile> file, std::uint64_t bytes, void* tag);
+    /// Time to flush: the batch holds max_files files or max_bytes bytes.
+    bool full() const { return pending_.size() >= max_files_ || bytes_ >= max_bytes_; }
+    bool empty() const { return pending_.empty(); }
+    /// Commits everything queued; one status per tag, in the order added.
+    std::vector<std::pair<void*, Status>> flush();
+    /// Flushes issued so far (syncfs, fsync of files and folders).
+    int syncs() const { return syncs_; }
+
+private:
+    struct Pending {
+        std::unique_ptr<OutputFile> file;
+        void* tag;
+    };
+    bool durable_;
+    std::size_t max_files_;
+    std::uint64_t max_bytes_;
+    std::vector<Pending> pending_;
+    std::uint64_t bytes_ = 0;
+    int syncs_ = 0;
+};
+
+}  // namespace tbbpipe::nodes
