@@ -5,8 +5,10 @@
 #include <oneapi/tbb/version.h>
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <sstream>
+#include <thread>
 
 #include "nodes/codec.hpp"
 
@@ -47,10 +49,26 @@ po::options_description make_options() {
         "json", "print a machine-readable summary on stdout")(
         "threads,T", po::value<int>(), "CPU tokens: chunks transformed at once (default: cores)")(
         "cpu-tokens", po::value<int>(), "same as -T")(
-        "io-tokens", po::value<int>(), "reads in flight at once, 1..256 (default 4)")(
-        "io-qdepth", po::value<int>(), "same as --io-tokens")(
+        "io-tokens", po::value<int>(),
+        "reads in flight at once, 1..256 (default: from the device: nvme 32, ssd 8, hdd 2,\n"
+        "other 4)")("io-qdepth", po::value<int>(), "same as --io-tokens")(
+        "storage-type", po::value<std::string>(),
+        "nvme | ssd | hdd | auto: the device kind the I/O default is for (default auto: probed\n"
+        "through /sys under every input and output)")(
         "memory-limit", po::value<std::string>(),
-        "bytes of chunk buffers in flight, K/M/G suffixes (default: 64M or 8M per core)");
+        "bytes of chunk buffers in flight, K/M/G suffixes (default: 64M or 8M per core)")(
+        "scheduler", po::value<std::string>(),
+        "fair | fifo: fair draws 3 chunks of small files per chunk of a large one, so a huge\n"
+        "file does not delay the small ones (default fair)")(
+        "optimize", po::value<std::string>(),
+        "preset for the budgets not given explicitly: throughput (all cores, fifo, auto chunks),\n"
+        "latency (all cores, fair, 256K chunks), resources (half the cores, 2 I/O tokens, 32M,\n"
+        "512K chunks)");
+    po::options_description inputs("Inputs");
+    inputs.add_options()("recursive,r",
+                         "take the files below each folder given (outputs mirror\n"
+                         "the tree under --output-dir)")(
+        "follow-symlinks", "follow symbolic links inside folders (default: skip them)");
     po::options_description keys("Keys");
     keys.add_options()("key-file", po::value<std::string>(), "32-byte key file (see keygen)")(
         "passphrase-file", po::value<std::string>(), "read the passphrase from a file")(
@@ -62,7 +80,10 @@ po::options_description make_options() {
         " lz4hc: 1..12 (default 9)")("cipher", po::value<std::string>(),
                                      "aes-256-gcm | chacha20-poly1305 (default aes-256-gcm)")(
         "chunk-size", po::value<std::string>(),
-        "bytes per chunk, K/M suffixes, 4K..64M (default 1M)")(
+        "auto, or bytes per chunk with K/M suffixes, 4K..64M (default auto: adapts to the CPU\n"
+        "time per chunk within 128K..4M)")(
+        "small-file-threshold", po::value<std::string>(),
+        "files below this size are packed as one chunk, read whole (default 256K)")(
         "scrypt-log2n", po::value<int>(), "passphrase cost: log2 of scrypt N, 14..20 (default 15)");
     po::options_description outputs("Outputs");
     outputs.add_options()("output,o", po::value<std::string>(), "output path (one input only)")(
@@ -81,7 +102,7 @@ po::options_description make_options() {
         "serve HTTP /metrics on HOST:PORT during the run (loopback only; port 0 picks one)")(
         "metrics-listen-any", "allow --metrics-listen on a non-loopback address");
     po::options_description all;
-    all.add(general).add(keys).add(pack).add(outputs).add(observe);
+    all.add(general).add(inputs).add(keys).add(pack).add(outputs).add(observe);
     return all;
 }
 
@@ -98,6 +119,39 @@ Command parse_command(const std::string& word) {
 void refuse(const po::variables_map& vm, const char* option, const char* command) {
     if (vm.count(option)) {
         throw UsageError(std::string("--") + option + " does not apply to " + command);
+    }
+}
+
+// --optimize: sets the budgets together, except those given explicitly.
+void apply_preset(const po::variables_map& vm, CliOptions& o) {
+    const auto text = vm["optimize"].as<std::string>();
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const bool cpu_given = vm.count("threads") || vm.count("cpu-tokens");
+    const bool io_given = vm.count("io-tokens") || vm.count("io-qdepth");
+    auto set_chunk = [&](bool autosize, std::uint32_t size) {
+        if (vm.count("chunk-size") || o.command != Command::kPack) return;
+        o.chunk_auto = autosize;
+        o.chunk_size = size;
+    };
+    if (text == "throughput") {
+        o.optimize = CliOptions::Optimize::kThroughput;
+        if (!cpu_given) o.threads = cores;
+        if (!vm.count("scheduler")) o.scheduler = nodes::SchedulerPolicy::kFifo;
+        set_chunk(true, 1024 * 1024);
+    } else if (text == "latency") {
+        o.optimize = CliOptions::Optimize::kLatency;
+        if (!cpu_given) o.threads = cores;
+        if (!vm.count("scheduler")) o.scheduler = nodes::SchedulerPolicy::kFair;
+        set_chunk(false, 256 * 1024);
+    } else if (text == "resources") {
+        o.optimize = CliOptions::Optimize::kResources;
+        if (!cpu_given) o.threads = std::max(1, cores / 2);
+        if (!io_given) o.io_tokens = 2;
+        if (!vm.count("memory-limit")) o.memory_limit = 32ull << 20;
+        if (!vm.count("scheduler")) o.scheduler = nodes::SchedulerPolicy::kFair;
+        set_chunk(false, 512 * 1024);
+    } else {
+        throw UsageError("--optimize must be throughput, latency or resources, not '" + text + "'");
     }
 }
 
@@ -184,6 +238,21 @@ CliOptions parse_cli(int argc, const char* const* argv) {
         o.memory_limit = parse_size(vm["memory-limit"].as<std::string>());
         if (o.memory_limit < (1u << 20)) throw UsageError("--memory-limit must be at least 1M");
     }
+    if (vm.count("storage-type")) {
+        const auto text = vm["storage-type"].as<std::string>();
+        const auto type = nodes::parse_storage_type(text);
+        if (!type)
+            throw UsageError("--storage-type must be nvme, ssd, hdd or auto, not '" + text + "'");
+        o.storage_type = *type;
+    }
+    if (vm.count("scheduler")) {
+        const auto text = vm["scheduler"].as<std::string>();
+        const auto policy = nodes::parse_scheduler(text);
+        if (!policy) throw UsageError("--scheduler must be fair or fifo, not '" + text + "'");
+        o.scheduler = *policy;
+    }
+    o.recursive = vm.count("recursive") > 0;
+    o.follow_symlinks = vm.count("follow-symlinks") > 0;
     if (vm.count("key-file")) o.key_file = vm["key-file"].as<std::string>();
     if (vm.count("passphrase-file")) o.passphrase_file = vm["passphrase-file"].as<std::string>();
     o.prompt_passphrase = vm.count("passphrase") > 0;
@@ -219,7 +288,8 @@ CliOptions parse_cli(int argc, const char* const* argv) {
 
     const bool packing = o.command == Command::kPack;
     if (!packing) {
-        for (const char* name : {"compress", "level", "cipher", "chunk-size", "scrypt-log2n"}) {
+        for (const char* name : {"compress", "level", "cipher", "chunk-size", "scrypt-log2n",
+                                 "small-file-threshold"}) {
             refuse(vm, name, word.c_str());
         }
     } else {
@@ -256,12 +326,19 @@ CliOptions parse_cli(int argc, const char* const* argv) {
                 throw UsageError("--cipher must be aes-256-gcm or chacha20-poly1305, not '" + c +
                                  "'");
         }
-        if (vm.count("chunk-size")) {
+        if (vm.count("chunk-size") && vm["chunk-size"].as<std::string>() != "auto") {
             const auto size = parse_size(vm["chunk-size"].as<std::string>());
             if (size < nodes::kMinChunkSize || size > nodes::kMaxChunkSize) {
-                throw UsageError("--chunk-size must be 4K..64M");
+                throw UsageError("--chunk-size must be auto or 4K..64M");
             }
             o.chunk_size = static_cast<std::uint32_t>(size);
+            o.chunk_auto = false;
+        }
+        if (vm.count("small-file-threshold")) {
+            o.small_file_threshold = parse_size(vm["small-file-threshold"].as<std::string>());
+            if (o.small_file_threshold > nodes::kMaxChunkSize) {
+                throw UsageError("--small-file-threshold must be at most 64M");
+            }
         }
         if (vm.count("scrypt-log2n")) {
             const int n = vm["scrypt-log2n"].as<int>();
@@ -281,17 +358,25 @@ CliOptions parse_cli(int argc, const char* const* argv) {
             if (o.command == Command::kInfo) {
                 for (const char* name :
                      {"threads", "cpu-tokens", "io-tokens", "io-qdepth", "memory-limit", "progress",
-                      "no-progress", "metrics-interval", "metrics-file", "metrics-listen"}) {
+                      "no-progress", "metrics-interval", "metrics-file", "metrics-listen",
+                      "storage-type", "scheduler", "optimize", "recursive"}) {
                     refuse(vm, name, "info");
                 }
                 if (o.inputs.empty()) throw UsageError("info needs a container file");
             }
             break;
         case Command::kKeygen:
-            for (const char* name :
-                 {"output-dir", "rm", "key-file", "passphrase-file", "passphrase", "threads",
-                  "cpu-tokens", "io-tokens", "io-qdepth", "memory-limit", "json", "progress",
-                  "no-progress", "metrics-interval", "metrics-file", "metrics-listen"}) {
+            for (const char* name : {"output-dir",     "rm",
+                                     "key-file",       "passphrase-file",
+                                     "passphrase",     "threads",
+                                     "cpu-tokens",     "io-tokens",
+                                     "io-qdepth",      "memory-limit",
+                                     "json",           "progress",
+                                     "no-progress",    "metrics-interval",
+                                     "metrics-file",   "metrics-listen",
+                                     "storage-type",   "scheduler",
+                                     "optimize",       "recursive",
+                                     "follow-symlinks"}) {
                 refuse(vm, name, "keygen");
             }
             if (!o.inputs.empty()) throw UsageError("keygen takes no file arguments (use -o)");
@@ -315,6 +400,11 @@ CliOptions parse_cli(int argc, const char* const* argv) {
         }
     }
     if (o.command == Command::kVerify && o.inputs.empty()) o.inputs = {"-"};
+    if (o.recursive && (o.output || o.to_stdout)) {
+        throw UsageError("-r writes one output per file: use --output-dir, not -o or -c");
+    }
+    if (o.follow_symlinks && !o.recursive) throw UsageError("--follow-symlinks needs -r");
+    if (vm.count("optimize")) apply_preset(vm, o);
     return o;
 }
 

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "nodes/container_format.hpp"
+#include "nodes/job_scheduler.hpp"
+#include "nodes/storage_probe.hpp"
 
 namespace tbbpipe::cli {
 
@@ -22,6 +24,8 @@ enum class Command { kPack, kUnpack, kVerify, kInfo, kKeygen, kHelp, kVersion, k
 struct CliOptions {
     Command command = Command::kHelp;
     std::vector<std::string> inputs;  ///< "-" is stdin; empty is replaced by {"-"} where allowed
+    bool recursive = false;           ///< -r: folders stand for the files below them
+    bool follow_symlinks = false;     ///< follow symbolic links found inside folders
 
     // key sources
     std::optional<std::string> key_file;
@@ -32,13 +36,18 @@ struct CliOptions {
     nodes::Compression compression = nodes::Compression::kLz4;
     int level = 0;  ///< 0: default of the compression
     nodes::CipherId cipher = nodes::CipherId::kAes256Gcm;
-    std::uint32_t chunk_size = 1024 * 1024;
+    std::uint32_t chunk_size = 1024 * 1024;  ///< fixed size, or where auto starts
+    bool chunk_auto = true;                  ///< --chunk-size auto (the default)
     std::uint8_t scrypt_log2_n = 15;
 
     // engine budgets
     int threads = 0;                 ///< CPU tokens (-T, --cpu-tokens); 0: all cores
-    int io_tokens = 4;               ///< concurrent reads (--io-tokens, --io-qdepth)
+    int io_tokens = 0;               ///< concurrent reads (--io-tokens); 0: from the device
     std::uint64_t memory_limit = 0;  ///< chunk-buffer bytes; 0: max(64 MiB, 8 MiB per core)
+    nodes::StorageType storage_type = nodes::StorageType::kAuto;  ///< --storage-type
+    nodes::SchedulerPolicy scheduler = nodes::SchedulerPolicy::kFair;
+    std::uint64_t small_file_threshold = 256 * 1024;  ///< pack: one-chunk fast path below
+    enum class Optimize { kNone, kThroughput, kLatency, kResources } optimize = Optimize::kNone;
 
     // outputs
     std::optional<std::string> output;

@@ -1,18 +1,23 @@
 #include "apps/commands.hpp"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "apps/exit_codes.hpp"
+#include "apps/file_walk.hpp"
 #include "apps/json_writer.hpp"
 #include "apps/live_report.hpp"
 #include "apps/metrics_http.hpp"
@@ -20,11 +25,10 @@
 #include "apps/signals.hpp"
 #include "nodes/container_jobs.hpp"
 #include "nodes/file_io.hpp"
+#include "nodes/storage_probe.hpp"
 
 namespace tbbpipe::cli {
 namespace {
-
-constexpr const char* kSuffix = ".tbp";
 
 struct FileReport {
     std::string input;
@@ -64,26 +68,6 @@ std::string human_bytes(std::uint64_t n) {
     return buf;
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() > suffix.size() &&
-           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string output_path_for(const CliOptions& o, const std::string& input) {
-    if (input == "-") {
-        if (o.output_dir) throw UsageError("standard input needs -o or -c, not --output-dir");
-        return o.output.value_or("-");
-    }
-    if (o.to_stdout) return "-";
-    if (o.output) return *o.output;
-    const std::string base = o.output_dir ? *o.output_dir + "/" + nodes::base_name(input) : input;
-    if (o.command == Command::kPack) return base + kSuffix;
-    if (!ends_with(base, kSuffix)) {
-        throw UsageError("unknown suffix (expected .tbp); use -o to name the output");
-    }
-    return base.substr(0, base.size() - std::string(kSuffix).size());
-}
-
 std::string file_line(const CliOptions& o, const FileReport& r) {
     std::ostringstream err;
     const auto& out = r.outcome;
@@ -109,11 +93,8 @@ std::string file_line(const CliOptions& o, const FileReport& r) {
     }
     err << '\n';
     if (o.verbosity >= 2) {
-        const auto& run = out.run;
-        err << "  engine: cpu tokens " << run.cpu_tokens << ", io tokens " << run.io_tokens
-            << ", chunk tokens " << run.chunk_tokens << "; max in flight: chunks "
-            << run.max_chunks_in_flight << ", reads " << run.max_reads_in_flight << ", transforms "
-            << run.max_transforms_in_flight << "; chunks " << run.chunks_written << '\n';
+        err << "  " << out.chunks << " chunks, done " << out.finished_after
+            << " s after the start\n";
     }
     return err.str();
 }
@@ -135,24 +116,7 @@ void json_outcome(JsonWriter& j, const FileReport& r) {
     j.key("throughput_mb_s")
         .value(out.seconds > 0 ? static_cast<double>(out.plaintext_bytes) / out.seconds / 1e6
                                : 0.0);
-    const auto& run = out.run;
-    j.key("engine")
-        .begin_object()
-        .key("cpu_tokens")
-        .value(run.cpu_tokens)
-        .key("io_tokens")
-        .value(run.io_tokens)
-        .key("chunk_tokens")
-        .value(static_cast<std::uint64_t>(run.chunk_tokens))
-        .key("arena_threads")
-        .value(run.arena_threads)
-        .key("max_chunks_in_flight")
-        .value(run.max_chunks_in_flight)
-        .key("max_reads_in_flight")
-        .value(run.max_reads_in_flight)
-        .key("max_transforms_in_flight")
-        .value(run.max_transforms_in_flight)
-        .end_object();
+    j.key("finished_after_seconds").value(out.finished_after);
     j.end_object();
 }
 
@@ -203,19 +167,96 @@ std::uint64_t total_input_bytes(const std::vector<std::string>& inputs) {
     return total;
 }
 
+// What the run as a whole used and observed, for --json and -v.
+struct RunFacts {
+    const nodes::BatchResult* batch = nullptr;
+    nodes::EngineSettings engine;
+    std::string io_tokens_from;  // "flag", "preset" or "device"
+    nodes::IoDepthChoice storage;
+    std::uint64_t peak_rss_bytes = 0;
+    double buffer_reuse_rate = 0;
+};
+
+std::uint64_t peak_rss_bytes() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+const char* optimize_name(CliOptions::Optimize o) {
+    switch (o) {
+        case CliOptions::Optimize::kThroughput: return "throughput";
+        case CliOptions::Optimize::kLatency: return "latency";
+        case CliOptions::Optimize::kResources: return "resources";
+        default: return "none";
+    }
+}
+
+void json_engine(JsonWriter& j, const CliOptions& o, const RunFacts& f) {
+    const auto& run = f.batch ? f.batch->run : engine::RunReport{};
+    j.key("engine").begin_object();
+    j.key("cpu_tokens").value(run.cpu_tokens);
+    j.key("io_tokens").value(f.engine.io_tokens);
+    j.key("io_tokens_from").value(f.io_tokens_from);
+    j.key("storage").begin_object().key("type").value(
+        std::string(nodes::storage_type_name(f.storage.type)));
+    j.key("reason").value(f.storage.reason);
+    j.key("devices").begin_array();
+    std::set<std::string> listed;  // one entry per device, not per folder
+    for (const auto& d : f.storage.probed) {
+        if (!listed.insert(d.device.empty() ? d.path : d.device).second) continue;
+        j.begin_object()
+            .key("path")
+            .value(d.path)
+            .key("device")
+            .value(d.device)
+            .key("type")
+            .value(std::string(nodes::storage_type_name(d.type)))
+            .key("nr_requests")
+            .value(d.nr_requests)
+            .end_object();
+    }
+    j.end_array().end_object();
+    j.key("memory_limit_bytes").value(static_cast<std::uint64_t>(f.engine.memory_budget));
+    j.key("chunk_tokens").value(static_cast<std::uint64_t>(run.chunk_tokens));
+    j.key("arena_threads").value(run.arena_threads);
+    j.key("io_threads").value(run.io_threads);
+    j.key("scheduler").value(std::string(nodes::scheduler_name(f.engine.scheduler)));
+    j.key("optimize").value(optimize_name(o.optimize));
+    if (o.command == Command::kPack) {
+        j.key("chunk_size_mode").value(o.chunk_auto ? "auto" : "fixed");
+        j.key("chunk_size").value(static_cast<std::uint64_t>(f.batch ? f.batch->chunk_size : 0));
+        if (o.chunk_auto && f.batch) {
+            j.key("chunk_size_final")
+                .value(static_cast<std::uint64_t>(f.batch->final_chunk_size))
+                .key("chunk_size_adjustments")
+                .value(f.batch->chunk_size_adjustments);
+        }
+        j.key("small_file_threshold").value(f.engine.small_file_threshold);
+    }
+    j.key("max_chunks_in_flight").value(run.max_chunks_in_flight);
+    j.key("max_reads_in_flight").value(run.max_reads_in_flight);
+    j.key("max_transforms_in_flight").value(run.max_transforms_in_flight);
+    j.key("tokens_outstanding").value(run.tokens_outstanding);
+    j.key("buffer_reuse_rate").value(f.buffer_reuse_rate);
+    j.key("durability_syncs").value(f.batch ? f.batch->syncs : 0);
+    j.key("peak_rss_bytes").value(f.peak_rss_bytes);
+    j.end_object();
+}
+
 // The end of a run: one JSON document on stdout (--json), or a totals line for several files.
 void print_summary(const CliOptions& o, const std::vector<FileReport>& reports,
-                   const engine::MetricsSnapshot& metrics, int exit_code) {
+                   const engine::MetricsSnapshot& metrics, const RunFacts& facts, double wall,
+                   int exit_code) {
     std::uint64_t in = 0, out = 0, plain = 0;
-    double seconds = 0;
     std::size_t failed = 0;
     for (const auto& r : reports) {
         in += r.outcome.bytes_in;
         out += r.outcome.bytes_out;
         plain += r.outcome.plaintext_bytes;
-        seconds += r.outcome.seconds;
         failed += r.outcome.status.is_ok() ? 0 : 1;
     }
+    const double rate = wall > 0 ? static_cast<double>(plain) / wall / 1e6 : 0.0;
     if (o.json) {
         JsonWriter j;
         j.begin_object().key("command").value(command_name(o.command));
@@ -233,39 +274,116 @@ void print_summary(const CliOptions& o, const std::vector<FileReport>& reports,
             .key("bytes_out")
             .value(out)
             .key("seconds")
-            .value(seconds)
+            .value(wall)
             .key("ratio")
             .value(in ? static_cast<double>(out) / static_cast<double>(in) : 0.0)
             .key("throughput_mb_s")
-            .value(seconds > 0 ? static_cast<double>(plain) / seconds / 1e6 : 0.0)
+            .value(rate)
             .end_object();
+        json_engine(j, o, facts);
         json_metrics(j, metrics);
         j.key("exit_code").value(exit_code).end_object();
         std::cout << j.str() << '\n';
-    } else if (o.verbosity > 0 && reports.size() > 1) {
+    } else if (o.verbosity > 0) {
+        if (o.verbosity >= 2 && facts.batch) {
+            const auto& run = facts.batch->run;
+            std::cerr << "engine: cpu tokens " << run.cpu_tokens << ", io tokens " << run.io_tokens
+                      << " (" << facts.io_tokens_from << ": " << facts.storage.reason
+                      << "), chunk tokens " << run.chunk_tokens << "; max in flight: chunks "
+                      << run.max_chunks_in_flight << ", reads " << run.max_reads_in_flight
+                      << ", transforms " << run.max_transforms_in_flight << "; scheduler "
+                      << nodes::scheduler_name(facts.engine.scheduler) << "; peak RSS "
+                      << human_bytes(facts.peak_rss_bytes) << '\n';
+        }
+        if (reports.size() < 2) return;
         char line[200];
-        std::snprintf(line, sizeof line,
-                      "%zu files, %zu failed; %s -> %s (%.1f%%) in %.2f s, %.0f MB/s\n",
-                      reports.size(), failed, human_bytes(in).c_str(), human_bytes(out).c_str(),
-                      in ? 100.0 * static_cast<double>(out) / static_cast<double>(in) : 0.0,
-                      seconds, seconds > 0 ? static_cast<double>(plain) / seconds / 1e6 : 0.0);
+        std::snprintf(
+            line, sizeof line, "%zu files, %zu failed; %s -> %s (%.1f%%) in %.2f s, %.0f MB/s\n",
+            reports.size(), failed, human_bytes(in).c_str(), human_bytes(out).c_str(),
+            in ? 100.0 * static_cast<double>(out) / static_cast<double>(in) : 0.0, wall, rate);
         std::cerr << line;
     }
 }
 
-// pack, unpack, verify: one ContainerJobs for the whole run so buffers and keys are reused.
+// The folders a run reads and writes, for the device probe: one path per distinct folder.
+std::vector<std::string> probe_paths(const std::vector<nodes::BatchFile>& files) {
+    std::set<std::string> folders;
+    auto folder_of = [](const std::string& path) {
+        const auto slash = path.rfind('/');
+        return slash == std::string::npos ? std::string(".") : path.substr(0, slash + 1);
+    };
+    for (const auto& f : files) {
+        if (f.input != "-") folders.insert(folder_of(f.input));
+        if (!f.output.empty() && f.output != "-") folders.insert(folder_of(f.output));
+    }
+    return {folders.begin(), folders.end()};
+}
+
+// pack, unpack, verify: every file of the run through one graph.
 int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
+    const auto wall_start = std::chrono::steady_clock::now();
     const bool packing = o.command == Command::kPack;
     std::string warning;
     const nodes::UserSecret secret = load_secret(o, packing, &warning);
     if (!warning.empty() && o.verbosity > 0) std::cerr << "tbbpipe: warning: " << warning << '\n';
 
+    const WalkResult walk = plan_files(o);
+    if (o.verbosity > 0) {
+        for (const auto& w : walk.warnings) std::cerr << "tbbpipe: warning: " << w << '\n';
+    }
+    std::vector<FileReport> reports;
+    int exit_code = kExitOk;
+    for (const auto& [path, message] : walk.errors) {
+        print_error(path, message);
+        FileReport r{path, "", {}};
+        r.outcome.status = {StatusCode::kInvalidArgument, message};
+        reports.push_back(std::move(r));
+        exit_code = worst_exit(exit_code, kExitFailed);
+    }
+
+    // Terminal checks and output folders, per file: a file that cannot start fails alone.
+    std::vector<nodes::BatchFile> batch;
+    std::vector<std::size_t> batch_report;  // batch index -> reports index
+    for (const PlannedFile& f : walk.files) {
+        FileReport report{f.input, f.output, {}};
+        try {
+            if (f.input == "-" && ::isatty(STDIN_FILENO)) {
+                throw UsageError("refusing to read from a terminal (give a file or a pipe)");
+            }
+            if (packing && f.output == "-" && ::isatty(STDOUT_FILENO)) {
+                throw UsageError("refusing to write binary data to a terminal (use -o or a pipe)");
+            }
+            if (!f.output_root.empty()) nodes::make_folders(f.output_root, f.relative_folder);
+        } catch (const UsageError& e) {
+            report.outcome.status = {StatusCode::kInvalidArgument, e.what()};
+        } catch (const PipelineError& e) {
+            report.outcome.status = e.status();
+        }
+        if (report.outcome.status.is_ok()) {
+            batch_report.push_back(reports.size());
+            batch.push_back({f.input, f.output});
+        }
+        reports.push_back(std::move(report));
+    }
+
     engine::MetricsRegistry registry;
-    nodes::EngineSettings engine;
+    RunFacts facts;
+    nodes::EngineSettings& engine = facts.engine;
     engine.cpu_tokens = o.threads;
-    engine.io_tokens = o.io_tokens;
+    if (o.io_tokens > 0) {
+        engine.io_tokens = o.io_tokens;
+        facts.io_tokens_from = o.optimize == CliOptions::Optimize::kResources ? "preset" : "flag";
+        facts.storage.type = o.storage_type;
+        facts.storage.reason = "--io-tokens given";
+    } else {
+        facts.storage = nodes::choose_io_depth(probe_paths(batch), o.storage_type);
+        engine.io_tokens = facts.storage.io_tokens;
+        facts.io_tokens_from = o.storage_type == nodes::StorageType::kAuto ? "device" : "flag";
+    }
     engine.memory_budget = o.memory_limit ? o.memory_limit : default_memory_limit();
     engine.durable = o.fsync;
+    engine.scheduler = o.scheduler;
+    engine.small_file_threshold = o.small_file_threshold;
     engine.metrics = &registry;
     nodes::ContainerJobs jobs(engine, cancel);
 
@@ -294,61 +412,63 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
                             (o.progress == CliOptions::Progress::kAuto && live_options.terminal);
     live_options.dashboard_interval_ms = o.metrics_interval_ms;
     live_options.metrics_file = o.metrics_file;
-    LiveReport live(live_options, registry, total_input_bytes(o.inputs), o.inputs.size());
+    std::vector<std::string> inputs;
+    for (const auto& f : batch) inputs.push_back(f.input);
+    LiveReport live(live_options, registry, total_input_bytes(inputs), batch.size());
     nodes::PackSettings settings;
     settings.compression = o.compression;
     settings.level = o.level;
     settings.cipher = o.cipher;
     settings.chunk_size = o.chunk_size;
+    settings.adaptive_chunk_size = o.chunk_auto;
     settings.scrypt.log2_n = o.scrypt_log2_n;
 
-    std::vector<FileReport> reports;
-    int exit_code = kExitOk;
-    for (const std::string& input : o.inputs) {
-        if (interrupted()) break;
-        FileReport report{input, "", {}};
-        try {
-            if (o.command != Command::kVerify) report.output = output_path_for(o, input);
-            if (input == "-" && ::isatty(STDIN_FILENO)) {
-                throw UsageError("refusing to read from a terminal (give a file or a pipe)");
-            }
-            if (packing && report.output == "-" && ::isatty(STDOUT_FILENO)) {
-                throw UsageError("refusing to write binary data to a terminal (use -o or a pipe)");
-            }
-        } catch (const UsageError& e) {
-            report.outcome.status = {StatusCode::kInvalidArgument, e.what()};
+    const nodes::BatchOp op = packing                         ? nodes::BatchOp::kPack
+                              : o.command == Command::kUnpack ? nodes::BatchOp::kUnpack
+                                                              : nodes::BatchOp::kVerify;
+    nodes::BatchResult result;
+    if (!batch.empty()) result = jobs.run_batch(op, batch, settings, secret, o.force);
+    facts.batch = &result;
+    if (jobs.last_pipeline()) facts.buffer_reuse_rate = jobs.last_pipeline()->buffer_reuse_rate();
+
+    // --rm: unpack verified every chunk before its rename; pack re-reads what it wrote first.
+    std::vector<std::size_t> removable;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (result.files[i].status.is_ok() && o.remove_input && batch[i].input != "-") {
+            removable.push_back(i);
         }
-        if (report.outcome.status.is_ok()) {
-            if (packing) {
-                report.outcome = jobs.pack(input, report.output, settings, secret, o.force);
-            } else if (o.command == Command::kUnpack) {
-                report.outcome = jobs.unpack(input, report.output, secret, o.force);
-            } else {
-                report.outcome = jobs.verify(input, secret);
-            }
-        }
-        if (report.outcome.status.is_ok() && o.remove_input && input != "-") {
-            // Unpack verified every chunk before its rename; pack re-reads what it wrote.
-            const nodes::FileOutcome check =
-                packing ? jobs.verify(report.output, secret) : nodes::FileOutcome{};
-            if (!check.status.is_ok()) {
-                report.outcome.status = {
-                    check.status.code(),
-                    "output failed verification, input kept: " + check.status.message()};
-            } else if (::unlink(input.c_str()) != 0) {
-                report.outcome.status = {
-                    StatusCode::kIoError,
-                    std::string("cannot remove input: ") + std::strerror(errno)};
+    }
+    if (!removable.empty() && !interrupted()) {
+        std::vector<nodes::BatchFile> checks;
+        for (std::size_t i : removable) checks.push_back({batch[i].output, ""});
+        const nodes::BatchResult verified =
+            packing ? jobs.run_batch(nodes::BatchOp::kVerify, checks, settings, secret, false)
+                    : nodes::BatchResult{};
+        for (std::size_t k = 0; k < removable.size(); ++k) {
+            nodes::FileOutcome& outcome = result.files[removable[k]];
+            const Status check = packing ? verified.files[k].status : Status::ok();
+            if (!check.is_ok()) {
+                outcome.status = {check.code(),
+                                  "output failed verification, input kept: " + check.message()};
+            } else if (::unlink(batch[removable[k]].input.c_str()) != 0) {
+                outcome.status = {StatusCode::kIoError,
+                                  std::string("cannot remove input: ") + std::strerror(errno)};
             }
         }
+    }
+
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        FileReport& report = reports[batch_report[i]];
+        report.outcome = std::move(result.files[i]);
+    }
+    for (const FileReport& report : reports) {
         const Status& status = report.outcome.status;
         if (!status.is_ok()) {
-            live.emit("tbbpipe: " + display_name(input) + ": " + status.message() + "\n");
+            live.emit("tbbpipe: " + display_name(report.input) + ": " + status.message() + "\n");
             exit_code = worst_exit(exit_code, exit_code_for(status.code()));
         } else if (o.verbosity > 0 && !o.json) {
             live.emit(file_line(o, report));
         }
-        reports.push_back(std::move(report));
         live.file_done();
     }
     try {
@@ -360,7 +480,10 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     http.reset();
     if (interrupted()) exit_code = kExitInterrupted;
 
-    print_summary(o, reports, registry.snapshot(), exit_code);
+    facts.peak_rss_bytes = peak_rss_bytes();
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+    print_summary(o, reports, registry.snapshot(), facts, wall, exit_code);
     return exit_code;
 }
 

@@ -315,7 +315,7 @@ TEST_F(CliTest, PassphrasePromptAsksTwiceWhenPacking) {
 
 TEST_F(CliTest, BudgetFlagsAreEnforcedAndVisibleInJson) {
     make("f", 12 * 1024 * 1024);
-    Result r = sh("tbbpipe pack --json --memory-limit 6M --io-tokens 1 --cpu-tokens 1 f");
+    Result r = sh("tbbpipe pack --json --memory-limit 6M --io-tokens 1 --cpu-tokens 1 --chunk-size 1M f");
     ASSERT_EQ(r.code, 0) << r.err;
     for (const char* text : {"\"cpu_tokens\":1", "\"io_tokens\":1", "\"chunk_tokens\":2",
                              "\"max_transforms_in_flight\":1", "\"max_reads_in_flight\":1",
@@ -329,9 +329,15 @@ TEST_F(CliTest, BudgetFlagsAreEnforcedAndVisibleInJson) {
     EXPECT_LE(std::stoll(r.out.substr(at + 40)), 6291456);
     r = sh("tbbpipe pack -f --io-qdepth 2 --json f");
     EXPECT_NE(r.out.find("\"io_tokens\":2"), std::string::npos);
-    r = sh("tbbpipe pack -f --memory-limit 1M f");
+    r = sh("tbbpipe pack -f --memory-limit 1M --chunk-size 1M f");
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.err.find("below one chunk's buffers"), std::string::npos) << r.err;
+    // With --chunk-size auto (the default) the chunk size shrinks until the limit affords every
+    // slot the engine can keep busy (2 x cpu + io + 2 = 5), instead of running with fewer.
+    r = sh("tbbpipe pack -f --json --memory-limit 6M --io-tokens 1 --cpu-tokens 1 f");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("\"chunk_tokens\":5"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"chunk_size_mode\":\"auto\""), std::string::npos) << r.out;
     EXPECT_EQ(sh("tbbpipe pack -f -T 2 --cpu-tokens 2 f").code, 2);
     EXPECT_EQ(sh("tbbpipe pack -f --io-tokens 0 f").code, 2);
     EXPECT_EQ(sh("tbbpipe pack -f --memory-limit 10K f").code, 2);
