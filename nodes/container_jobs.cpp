@@ -126,26 +126,28 @@ std::uint32_t ContainerJobs::auto_chunk_ceiling() const {
     return size;
 }
 
-// One salt and KEK per run for passphrase packing (one derivation, not one per file); each file
-// still gets its own random file key.
+// One salt and KEK per secret for passphrase packing (one derivation, not one per file or per
+// run of the same secret); each file still gets its own random file key. A different secret or
+// cost derives anew: the cache is keyed by all of them.
 void ContainerJobs::prepare_pack_keys(const PackSettings& settings, const UserSecret& secret) {
     if (!secret.present()) return;
+    const ScryptParams cost = secret.kind == KdfId::kScrypt ? settings.scrypt : ScryptParams{};
+    const bool same = pack_kdf_ && pack_secret_.kind == secret.kind &&
+                      pack_secret_.bytes == secret.bytes &&
+                      pack_kdf_->scrypt.log2_n == cost.log2_n && pack_kdf_->scrypt.r == cost.r &&
+                      pack_kdf_->scrypt.p == cost.p;
+    if (same) return;
+    Header kdf;
+    kdf.kdf = secret.kind;
     if (secret.kind == KdfId::kScrypt) {
-        if (!pack_kdf_ || pack_kdf_->scrypt.log2_n != settings.scrypt.log2_n) {
-            Header kdf;
-            kdf.kdf = KdfId::kScrypt;
-            kdf.scrypt = settings.scrypt;
-            random_bytes(kdf.salt.data(), kdf.salt.size());
-            pack_kek_ = derive_kek(secret, kdf);
-            pack_kdf_ = kdf;
-        }
-    } else if (!pack_kdf_) {
-        Header kdf;
-        kdf.kdf = secret.kind;
+        kdf.scrypt = cost;
+        random_bytes(kdf.salt.data(), kdf.salt.size());
+    } else {
         kdf.scrypt = {};
-        pack_kek_ = derive_kek(secret, kdf);
-        pack_kdf_ = kdf;
     }
+    pack_kek_ = derive_kek(secret, kdf);
+    pack_kdf_ = kdf;
+    pack_secret_ = secret;
 }
 
 BatchResult ContainerJobs::run_batch(BatchOp op, const std::vector<BatchFile>& files,

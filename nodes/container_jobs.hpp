@@ -126,6 +126,7 @@ private:
     // One salt and KEK per run for passphrase packing: each file still gets its own file key.
     std::optional<Header> pack_kdf_;
     SecretBytes pack_kek_;
+    UserSecret pack_secret_;  // what pack_kek_ was derived from
 };
 
 }  // namespace tbbpipe::nodes
