@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <iostream>
@@ -333,12 +334,12 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     }
     std::vector<FileReport> reports;
     int exit_code = kExitOk;
-    for (const auto& [path, message] : walk.errors) {
-        print_error(path, message);
-        FileReport r{path, "", {}};
-        r.outcome.status = {StatusCode::kInvalidArgument, message};
+    for (const auto& error : walk.errors) {  // reported with the files' outcomes below
+        FileReport r{error.path, "", {}};
+        r.outcome.status = {
+            error.usage ? StatusCode::kInvalidArgument : StatusCode::kFailedPrecondition,
+            error.message};
         reports.push_back(std::move(r));
-        exit_code = worst_exit(exit_code, kExitFailed);
     }
 
     // Terminal checks and output folders, per file: a file that cannot start fails alone.
@@ -376,7 +377,10 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
         facts.storage.type = o.storage_type;
         facts.storage.reason = "--io-tokens given";
     } else {
-        facts.storage = nodes::choose_io_depth(probe_paths(batch), o.storage_type);
+        // TBBPIPE_SYSFS_ROOT points the device probe at a fake /sys (the tests' fake devices).
+        const char* sysfs = std::getenv("TBBPIPE_SYSFS_ROOT");
+        facts.storage = nodes::choose_io_depth(probe_paths(batch), o.storage_type,
+                                               sysfs && *sysfs ? sysfs : "/sys");
         engine.io_tokens = facts.storage.io_tokens;
         facts.io_tokens_from = o.storage_type == nodes::StorageType::kAuto ? "device" : "flag";
     }
@@ -471,8 +475,11 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
         }
         live.file_done();
     }
+    facts.peak_rss_bytes = peak_rss_bytes();
+    registry.gauge("tbbpipe_peak_rss_bytes", "Peak resident set size of the process so far (VmHWM)")
+        .set(static_cast<std::int64_t>(facts.peak_rss_bytes));
     try {
-        live.stop();
+        live.stop();  // writes the final metrics file, peak RSS included
     } catch (const PipelineError& e) {
         print_error(*o.metrics_file, e.what());
         exit_code = worst_exit(exit_code, kExitFailed);
@@ -480,7 +487,6 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     http.reset();
     if (interrupted()) exit_code = kExitInterrupted;
 
-    facts.peak_rss_bytes = peak_rss_bytes();
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
     print_summary(o, reports, registry.snapshot(), facts, wall, exit_code);

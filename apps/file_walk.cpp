@@ -170,7 +170,7 @@ WalkResult plan_files(const CliOptions& o) {
             try {
                 f.output = output_path_for(o, input);
             } catch (const UsageError& e) {
-                result.errors.push_back({input == "-" ? "(stdin)" : input, e.what()});
+                result.errors.push_back({input == "-" ? "(stdin)" : input, e.what(), true});
                 continue;
             }
             if (o.output_dir) f.output_root = *o.output_dir;

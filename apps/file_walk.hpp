@@ -21,9 +21,14 @@ struct PlannedFile {
 struct WalkResult {
     std::vector<PlannedFile> files;
     std::vector<std::string> warnings;  ///< skipped symlinks and special files, one line each
-    /// Inputs that cannot be run at all (a folder without -r, a path that does not exist):
-    /// "path: reason" each; they count as failed files.
-    std::vector<std::pair<std::string, std::string>> errors;
+    /// Inputs that cannot be run at all (a folder without -r, an unreadable folder, a name
+    /// whose output cannot be derived); they count as failed files.
+    struct Error {
+        std::string path;
+        std::string message;
+        bool usage = false;  ///< the command line's fault (exit 2), not the file system's (1)
+    };
+    std::vector<Error> errors;
 };
 
 /// Expands and maps inputs. Inside folders, symbolic links are skipped unless

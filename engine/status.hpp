@@ -14,16 +14,18 @@ namespace tbbpipe {
 /// The canonical error codes, most specific first when several apply.
 enum class StatusCode {
     kOk = 0,
-    kInvalidArgument,    ///< bad option or unusable input path
-    kNotFound,           ///< an input does not exist
-    kPermissionDenied,   ///< the OS refused access
-    kAlreadyExists,      ///< the output exists and overwriting was not allowed
-    kIoError,            ///< read/write failed, or a file changed while it was read
-    kCorruptData,        ///< the container is malformed, truncated or tampered with
-    kAuthFailed,         ///< wrong key or passphrase, or an authentication tag did not verify
-    kCancelled,          ///< the run was interrupted
-    kResourceExhausted,  ///< a configured limit would be exceeded
-    kInternal,           ///< a broken invariant inside tbbpipe
+    kInvalidArgument,     ///< bad option or unusable input path
+    kNotFound,            ///< an input does not exist
+    kPermissionDenied,    ///< the OS refused access
+    kAlreadyExists,       ///< the output exists and overwriting was not allowed
+    kIoError,             ///< read/write failed, or a file changed while it was read
+    kCorruptData,         ///< the container is malformed, truncated or tampered with
+    kAuthFailed,          ///< wrong key or passphrase, or an authentication tag did not verify
+    kCancelled,           ///< the run was interrupted
+    kResourceExhausted,   ///< a configured limit would be exceeded
+    kFailedPrecondition,  ///< a path is not what the operation needs (a folder without -r, a
+                          ///< symbolic link inside an output tree)
+    kInternal,            ///< a broken invariant inside tbbpipe
 };
 
 /// Short, stable name of a code ("corrupt data", ...), for messages and JSON.

@@ -293,11 +293,11 @@ void make_folders(const std::string& root, const std::string& relative) {
         struct stat st {};
         if ((refuse_links ? ::lstat(path.c_str(), &st) : ::stat(path.c_str(), &st)) == 0) {
             if (S_ISLNK(st.st_mode)) {
-                throw PipelineError(StatusCode::kInvalidArgument,
+                throw PipelineError(StatusCode::kFailedPrecondition,
                                     path + ": refusing to write through a symbolic link");
             }
             if (!S_ISDIR(st.st_mode)) {
-                throw PipelineError(StatusCode::kInvalidArgument, path + ": not a folder");
+                throw PipelineError(StatusCode::kFailedPrecondition, path + ": not a folder");
             }
             return;
         }
@@ -321,7 +321,7 @@ void make_folders(const std::string& root, const std::string& relative) {
         pos = slash + 1;
         if (part.empty() || part == ".") continue;
         if (part == "..") {
-            throw PipelineError(StatusCode::kInvalidArgument,
+            throw PipelineError(StatusCode::kFailedPrecondition,
                                 relative + ": refusing a path that leaves the output folder");
         }
         path += "/" + part;
