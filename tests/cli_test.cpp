@@ -790,3 +790,103 @@ TEST_F(CliBatchTest, FourGibUnderA64MibLimitStaysUnder100MibRss) {
 
 }  // namespace
 }  // namespace tbbpipe
+
+// --- faults (issue 6): an I/O layer that fails or shortens reads and writes -------------------
+
+namespace tbbpipe {
+namespace {
+
+class CliFaultTest : public CliTest {
+protected:
+    // Runs tbbpipe with the fault layer preloaded; ASan must not insist on coming first.
+    static std::string faulty(const std::string& path, const std::string& op,
+                              const std::string& mode, long long after = 0) {
+        return "ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0 LD_PRELOAD='" TBBPIPE_FAULT_LIB
+               "' TBBPIPE_FAULT_PATH='" +
+               path + "' TBBPIPE_FAULT_OP=" + op + " TBBPIPE_FAULT_MODE=" + mode +
+               " TBBPIPE_FAULT_AFTER=" + std::to_string(after) + " tbbpipe ";
+    }
+    void make_inputs() {
+        ASSERT_EQ(sh("mkdir in").code, 0);
+        for (const char* name : {"a", "b", "c", "d"})
+            make(std::string("in/") + name, 3 << 20, name[0]);
+        ASSERT_EQ(sh("sha256sum in/* > sums").code, 0);
+    }
+    void expect_clean(const char* folder) {
+        EXPECT_EQ(sh(std::string("find ") + folder + " -name '.*tbbpipe-*' | wc -l").out, "0\n");
+        EXPECT_EQ(sh("sha256sum -c --quiet sums").code, 0) << "an input changed";
+    }
+};
+
+TEST_F(CliFaultTest, EnospcWhileWritingOneOutputFailsOnlyThatFile) {
+    make_inputs();
+    const Result r = sh(faulty("/out/.b.tbp.tbbpipe-", "write", "errno:ENOSPC", 0) +
+                        "pack -r in --output-dir out --json");
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("in/b: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("\"tokens_outstanding\":0"), std::string::npos) << r.out;
+    EXPECT_FALSE(testing::exists(dir_ / "out/b.tbp"));
+    EXPECT_EQ(sh("tbbpipe verify out/a.tbp out/c.tbp out/d.tbp -q").code, 0);
+    expect_clean("out");
+}
+
+TEST_F(CliFaultTest, EioMidReadFailsOnlyThatFileAndNamesTheOffset) {
+    make_inputs();
+    const Result r = sh(faulty("/in/c", "read", "errno:EIO", 1 << 20) +
+                        "pack -r in --output-dir out --json --chunk-size 256K");
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("in/c: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("Input/output error"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("offset"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("\"tokens_outstanding\":0"), std::string::npos) << r.out;
+    EXPECT_FALSE(testing::exists(dir_ / "out/c.tbp"));
+    EXPECT_EQ(sh("tbbpipe verify out/a.tbp out/b.tbp out/d.tbp -q").code, 0);
+    expect_clean("out");
+}
+
+// Short reads and writes everywhere (files, pipes, stdout): the loops must complete them.
+TEST_F(CliFaultTest, ShortReadsAndWritesStillRoundTrip) {
+    make_inputs();
+    ASSERT_EQ(
+        sh(faulty("/", "read", "short") + "pack -r in --output-dir out --chunk-size 64K").code, 0);
+    ASSERT_EQ(sh(faulty("/", "read", "short") + "unpack -r out --output-dir back").code, 0);
+    EXPECT_EQ(sh("cmp in/a back/a && cmp in/d back/d").code, 0);
+    ASSERT_EQ(sh("cat in/b | " + faulty("pipe:", "read", "short") +
+                 "pack -c | cat > b.tbp && tbbpipe unpack -c b.tbp | cmp - in/b")
+                  .code,
+              0);
+    expect_clean("out");
+}
+
+TEST_F(CliFaultTest, PermissionDeniedOnOneOfManyInputs) {
+    make_inputs();
+    const Result r = sh(faulty("in/d", "open", "errno:EACCES") + "pack -r in --output-dir out");
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("in/d: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("ermission denied"), std::string::npos) << r.err;
+    EXPECT_FALSE(testing::exists(dir_ / "out/d.tbp"));
+    EXPECT_EQ(sh("tbbpipe verify out/a.tbp out/b.tbp out/c.tbp -q").code, 0);
+    expect_clean("out");
+}
+
+// A real full disk: a 1 MiB tmpfs (root only, where mounting is allowed).
+TEST_F(CliFaultTest, RealEnospcOnASmallTmpfs) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
+    ASSERT_EQ(sh("mkdir in tiny && head -c 2000000 /dev/urandom > in/big && echo hi > in/small && "
+                 "sha256sum in/* > sums")
+                  .code,
+              0);
+    if (sh("mount -t tmpfs -o size=1m tmpfs tiny").code != 0) GTEST_SKIP() << "mount refused";
+    const Result r = sh("tbbpipe pack -r in --output-dir tiny --scheduler fifo");
+    const Result listing = sh("ls -A tiny");
+    sh("umount tiny");
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("in/big: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+    EXPECT_EQ(listing.out, "small.tbp\n") << "no partial output, no temporary file";
+    EXPECT_EQ(sh("sha256sum -c --quiet sums").code, 0);
+}
+
+}  // namespace
+}  // namespace tbbpipe
