@@ -210,6 +210,9 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
     std::uint64_t written = 0;         // touched only by the writer thread
     std::uint64_t failed_chunks = 0;   // touched only by the writer thread
     std::atomic<bool> exhausted{false};
+    // A message lost on an I/O thread (bad_alloc there): the graph cannot know, so the run is
+    // failed by hand and its slots reclaimed once the graph is gone.
+    std::atomic<bool> lost{false};
 
     // A failure that belongs to one chunk: with isolation only its job fails.
     auto chunk_failed = [&](Chunk& chunk, const Status& status) {
@@ -342,21 +345,30 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
             TokenLimiter io_limiter(g, static_cast<std::size_t>(report.io_tokens));
 
             using ReaderNode = flow::async_node<Ticket, ReadResult>;
-            ReaderNode reader(g, flow::unlimited,
-                              [&](const Ticket&, ReaderNode::gateway_type& gateway) {
-                                  // Paired with release_wait() on the I/O thread: wait_for_all()
-                                  // waits for the read.
-                                  gateway.reserve_wait();
-                                  impl_->readers.post([&read_one, &gateway] {
-                                      try {
-                                          gateway.try_put(read_one());
-                                      } catch (...) {
-                                          // Lost with the graph (bad_alloc): reclaim_all() takes
-                                          // the slot back after the run, which must fail.
-                                      }
-                                      gateway.release_wait();
-                                  });
-                              });
+            ReaderNode reader(
+                g, flow::unlimited, [&](const Ticket&, ReaderNode::gateway_type& gateway) {
+                    // Paired with release_wait() on the I/O thread: wait_for_all() waits for the
+                    // read. A post() that throws releases here and fails the body (the graph is
+                    // cancelled and the run reports it).
+                    gateway.reserve_wait();
+                    try {
+                        impl_->readers.post([&read_one, &gateway, &lost, &state] {
+                            try {
+                                gateway.try_put(read_one());
+                            } catch (...) {
+                                // Off the graph's threads nothing cancels the graph: record the
+                                // loss so the run fails and the slots are reclaimed after it.
+                                lost.store(true, std::memory_order_release);
+                                state.fail({StatusCode::kResourceExhausted,
+                                            "out of memory handing a read to the graph"});
+                            }
+                            gateway.release_wait();
+                        });
+                    } catch (...) {
+                        gateway.release_wait();
+                        throw;
+                    }
+                });
 
             // Routes a finished read: the chunk onwards, the I/O token back, and the chunk token
             // back when nothing was claimed.
@@ -415,19 +427,26 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
             // Serial: the body only hands the chunk to the single writer thread, whose FIFO keeps
             // the sequencer's order; the chunk token comes back through the gateway once written.
             using WriterNode = flow::async_node<Chunk*, int, flow::rejecting>;
-            WriterNode writer(g, flow::serial,
-                              [&](Chunk* chunk, WriterNode::gateway_type& gateway) {
-                                  gateway.reserve_wait();
-                                  impl_->writer.post([&write_one, &gateway, chunk] {
-                                      write_one(chunk);
-                                      try {
-                                          gateway.try_put(1);  // chunk token back
-                                      } catch (...) {
-                                          // The graph is failing (bad_alloc); the run reports it.
-                                      }
-                                      gateway.release_wait();
-                                  });
-                              });
+            WriterNode writer(
+                g, flow::serial, [&](Chunk* chunk, WriterNode::gateway_type& gateway) {
+                    gateway.reserve_wait();
+                    try {
+                        impl_->writer.post([&write_one, &gateway, &lost, &state, chunk] {
+                            try {
+                                write_one(chunk);
+                                gateway.try_put(1);  // chunk token back
+                            } catch (...) {
+                                lost.store(true, std::memory_order_release);
+                                state.fail({StatusCode::kResourceExhausted,
+                                            "out of memory in the ordered writer"});
+                            }
+                            gateway.release_wait();
+                        });
+                    } catch (...) {
+                        gateway.release_wait();
+                        throw;
+                    }
+                });
 
             flow::make_edge(tickets, chunk_limiter);
             flow::make_edge(chunk_limiter, read_queue);
@@ -461,7 +480,7 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
     report.max_reads_in_flight = read_gauge.max_held();
     report.max_transforms_in_flight = transform_gauge.max_held();
     report.tokens_outstanding = chunk_gauge.held() + read_gauge.held() + transform_gauge.held();
-    if (escaped) {
+    if (escaped || lost.load(std::memory_order_acquire)) {
         slots.reclaim_all();  // no message outlives the graph: every slot is ours again
         if (m) {
             // The chunks dropped with the graph never reached the paths that lower these gauges.
@@ -484,6 +503,10 @@ RunReport Pipeline::run(ChunkSource& source, ChunkTransform& transform, ChunkSin
     }
     if (report.status.is_ok() && report.tokens_outstanding != 0) {
         report.status = {StatusCode::kInternal, "tokens not returned after the run"};
+    }
+    // The graph went idle with work left: a token was lost somewhere. Never report that as done.
+    if (report.status.is_ok() && !exhausted.load(std::memory_order_acquire)) {
+        report.status = {StatusCode::kInternal, "the graph stopped before the source was done"};
     }
     return report;
 }

@@ -63,13 +63,16 @@ bool BatchSource::claim(engine::Chunk& chunk) {
     for (;;) {
         auto* job = static_cast<FileJob*>(scheduler_.next());
         if (!job) return false;
-        // relaxed is not enough here: a failure seen means its work may be half torn down by the
-        // writer (abandon), so acquire pairs with the release where failures are stored.
-        if (job->failed.load(std::memory_order_acquire)) {
+        // relaxed: `failed` is only a hint to stop claiming early. What keeps the work alive is
+        // the reference count; abandon() touches only writer-side state (JobWork says so).
+        if (job->failed.load(std::memory_order_relaxed)) {
             retire(*job);
             continue;
         }
+        // The chunk's reference first, before anything that can throw: a chunk that leaves
+        // claim() with a job always holds one (the scheduler's keeps the job alive until then).
         chunk.job = job;
+        job->refs.fetch_add(1, std::memory_order_relaxed);
         try {
             if (!job->work) {
                 job->started = Clock::now();
@@ -81,9 +84,8 @@ bool BatchSource::claim(engine::Chunk& chunk) {
             // The failure travels as this file's chunk, so the sink reports it in order.
             chunk.status = current_exception_status();
             chunk.last = true;
-            job->failed.store(true, std::memory_order_release);
+            job->failed.store(true, std::memory_order_relaxed);
         }
-        job->refs.fetch_add(1, std::memory_order_relaxed);  // the holder (scheduler) keeps it alive
         if (chunk.last) retire(*job);
         return true;
     }
@@ -94,14 +96,14 @@ void BatchSource::fill(engine::Chunk& chunk) {
     try {
         job.work->fill(chunk);
     } catch (...) {
-        job.failed.store(true, std::memory_order_release);
+        job.failed.store(true, std::memory_order_relaxed);
         throw;
     }
 }
 
 void BatchTransform::transform(engine::Chunk& chunk) {
     FileJob& job = job_of(chunk);
-    if (job.failed.load(std::memory_order_acquire)) {
+    if (job.failed.load(std::memory_order_relaxed)) {  // a hint, as in claim()
         // Its file already failed: no point sealing or opening this chunk.
         chunk.status = {StatusCode::kCancelled, kSkipped};
         return;
@@ -110,7 +112,7 @@ void BatchTransform::transform(engine::Chunk& chunk) {
     try {
         job.work->transform(chunk);
     } catch (...) {
-        job.failed.store(true, std::memory_order_release);
+        job.failed.store(true, std::memory_order_relaxed);
         throw;
     }
     if (tuner_ && !chunk.last) tuner_->record(chunk.input_size, thread_cpu_seconds() - start);
@@ -138,11 +140,12 @@ void BatchSink::write(const engine::Chunk& chunk) {
     if (chunk.last) {
         std::unique_ptr<OutputFile> output = job.work->finish(*job.outcome);  // may throw: fail()
         job.outcome->chunks = job.chunks;
-        job.done = true;
         if (output) {
-            commits_.add(std::move(output), job.outcome->bytes_out, &job);
+            commits_.add(std::move(output), job.outcome->bytes_out, &job);  // may throw: fail()
+            job.done = true;  // the commit batch reports it from here on
             if (commits_.full()) flush_commits();
         } else {
+            job.done = true;
             complete(job, Status::ok());
         }
     }
@@ -150,11 +153,12 @@ void BatchSink::write(const engine::Chunk& chunk) {
 }
 
 void BatchSink::fail(const engine::Chunk& chunk) noexcept {
+    if (!chunk.job) return;  // cannot happen with BatchSource, which sets it before anything
     FileJob& job = job_of(chunk);
     // A skipped chunk is not the failure: the chunk that failed travels too, later in order (a
     // failure is always attached to the chunk that met it), and carries the real reason.
     if (!job.done && !is_skip(chunk.status)) {
-        job.failed.store(true, std::memory_order_release);
+        job.failed.store(true, std::memory_order_relaxed);
         job.done = true;
         if (job.work) job.work->abandon();
         complete(job, chunk.status);

@@ -23,10 +23,11 @@ ChunkTuner::ChunkTuner(const ChunkTunerConfig& config) : config_(config) {
 
 void ChunkTuner::record(std::uint64_t bytes, double cpu_seconds) {
     if (bytes == 0) return;
+    std::lock_guard lock(mutex_);
+    // Read under the lock: a decision must start from the size the last decision left.
     const std::uint32_t size = current();
     // A short chunk (the tail of a file) says what a full one would cost at the same rate.
     const double scaled = cpu_seconds * static_cast<double>(size) / static_cast<double>(bytes);
-    std::lock_guard lock(mutex_);
     window_seconds_ += scaled;
     if (++window_count_ < config_.window) return;
     const double mean = window_seconds_ / window_count_;

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <limits>
 
@@ -73,13 +74,17 @@ void wait_ready(int fd, short events, const std::atomic<bool>* cancel) {
     }
 }
 
-// Bytes a write to this pipe can take right now without blocking (0: full). A blocking write
-// larger than that would wait for the reader, where the cancel flag can no longer be checked.
+// Bytes a write to this pipe can take right now without blocking. A blocking write larger than
+// that would wait for the reader, where the cancel flag can no longer be checked. Size minus
+// queued overstates the room by the already-read part of the head page (up to a page), so one
+// page is held back; after POLLOUT at least PIPE_BUF bytes always fit.
 std::size_t pipe_room(int fd) {
+    constexpr std::size_t kPage = 4096;
     const int size = ::fcntl(fd, F_GETPIPE_SZ);
     int queued = 0;
-    if (size <= 0 || ::ioctl(fd, FIONREAD, &queued) != 0) return 4096;  // PIPE_BUF: never blocks
-    return size > queued ? static_cast<std::size_t>(size - queued) : 0;
+    if (size <= 0 || ::ioctl(fd, FIONREAD, &queued) != 0) return PIPE_BUF;
+    const std::size_t room = size > queued ? static_cast<std::size_t>(size - queued) : 0;
+    return room > kPage + PIPE_BUF ? room - kPage : PIPE_BUF;
 }
 
 }  // namespace
@@ -112,11 +117,25 @@ void FileHandle::reset() {
     fd_ = -1;
 }
 
-FileHandle open_input(const std::string& path) {
+FileHandle open_input(const std::string& path, bool expect_regular) {
     if (path == "-") return FileHandle(STDIN_FILENO, false);
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // A file listed as regular is opened with O_NONBLOCK: if it turned into a FIFO meanwhile,
+    // open() must not block where no cancel flag can reach it (it is refused below instead).
+    // A FIFO named as such is opened blocking, waiting for its writer as a reader should.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (expect_regular ? O_NONBLOCK : 0));
     if (fd < 0) throw_errno("cannot open", errno);
     FileHandle handle(fd);
+    if (expect_regular) {
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) throw_errno("cannot stat", errno);
+        if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+            throw PipelineError(StatusCode::kIoError, "no longer a regular file");
+        }
+        const int flags = ::fcntl(fd, F_GETFL);
+        if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+            throw_errno("cannot open", errno);
+        }
+    }
     struct stat st {};
     if (::fstat(fd, &st) != 0) throw_errno("cannot stat", errno);
     if (S_ISDIR(st.st_mode)) {
@@ -170,9 +189,11 @@ void writev_full(int fd, iovec* iov, int count, const char* what, const std::ato
         if (may_stall) wait_ready(fd, POLLOUT, cancel);
         ssize_t w = 0;
         if (pipe) {
-            const std::size_t room = pipe_room(fd);
-            if (room == 0) continue;  // poll woke early: wait again, checking the flag
-            w = ::write(fd, iov->iov_base, std::min(room, iov->iov_len));
+            w = ::write(fd, iov->iov_base, std::min(pipe_room(fd), iov->iov_len));
+        } else if (may_stall) {
+            // A socket or terminal: after POLLOUT a PIPE_BUF-sized write does not wait long;
+            // a large one could, past the cancel flag.
+            w = ::write(fd, iov->iov_base, std::min<std::size_t>(PIPE_BUF, iov->iov_len));
         } else {
             w = ::writev(fd, iov, count);
         }

@@ -33,7 +33,9 @@ private:
 };
 
 /// Opens an input for reading; "-" is stdin. Throws PipelineError naming the path.
-FileHandle open_input(const std::string& path);
+/// expect_regular: the file was listed as a regular file; anything else now is an error, and
+/// opening never blocks (a FIFO swapped in is refused, not waited on).
+FileHandle open_input(const std::string& path, bool expect_regular = false);
 
 /// Reads until n bytes or EOF; returns what it got. With a cancel flag it waits in poll() with a
 /// short timeout and throws kCancelled once the flag is set: a signal is delivered to one thread

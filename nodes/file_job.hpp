@@ -34,9 +34,11 @@ struct BatchFile {
 };
 
 /// The pieces of one file's work. Threads: claim() under the engine's claim mutex (one at a
-/// time), fill() on I/O threads and transform() on arena threads (concurrently, for distinct
-/// chunks), write() and finish() on the writer thread in chunk order. Destroyed when its last
-/// chunk is done, on whichever thread that is: the destructor removes an uncommitted output.
+/// time; the first claim also constructs the work, so opening a file serialises readers for that
+/// long: an open, a header and, for unpack, the footer index), fill() on I/O threads and
+/// transform() on arena threads (concurrently, for distinct chunks), write() and finish() on the
+/// writer thread in chunk order. Destroyed when its last chunk is done, on whichever thread that
+/// is: the destructor removes an uncommitted output.
 class JobWork {
 public:
     virtual ~JobWork() = default;
@@ -48,7 +50,9 @@ public:
     /// After the last chunk was written: completes the output and returns it for CommitBatch
     /// (null when there is nothing to rename: stdout, verify). Fills the outcome's byte counts.
     virtual std::unique_ptr<OutputFile> finish(FileOutcome& outcome) = 0;
-    /// A failure: drop whatever partial output exists. Must not throw.
+    /// A failure: drop whatever partial output exists. Must not throw. Runs on the writer thread
+    /// possibly while later chunks of the same file are still being claimed, filled or
+    /// transformed elsewhere: it may touch only writer-side state (the output).
     virtual void abandon() noexcept = 0;
 };
 

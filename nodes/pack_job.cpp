@@ -27,6 +27,7 @@ class PackWork final : public JobWork {
 public:
     PackWork(const PackPlan& plan, const FileJob& job)
         : plan_(plan),
+          stream_(job.stream),
           file_(*job.file),
           small_(!job.stream && job.planned_size < plan.small_file_threshold &&
                  job.planned_size <= plan.nominal_chunk_size) {
@@ -122,11 +123,9 @@ public:
 
 private:
     void open_input() {
-        in_ = open_input_file(file_.input);
+        in_ = nodes::open_input(file_.input, !stream_);
         st_before_ = stat_fd(in_.fd(), "the input");
     }
-
-    static FileHandle open_input_file(const std::string& path) { return nodes::open_input(path); }
 
     // The header (with a fresh file key wrapped under the batch's KEK) and the seal context.
     void seal_header() {
@@ -171,6 +170,7 @@ private:
     }
 
     const PackPlan& plan_;
+    const bool stream_;  // listed as a stream (stdin, a FIFO named explicitly)
     const BatchFile& file_;
     const bool small_;
     FileHandle in_;

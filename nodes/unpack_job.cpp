@@ -18,7 +18,8 @@ class UnpackWork final : public JobWork {
 public:
     UnpackWork(const UnpackPlan& plan, FileJob& job, BatchOp op)
         : plan_(plan), file_(*job.file), op_(op) {
-        in_ = job.stream_input.valid() ? std::move(job.stream_input) : open_input(file_.input);
+        in_ = job.stream_input.valid() ? std::move(job.stream_input)
+                                       : open_input(file_.input, !job.stream);
         if (::fstat(in_.fd(), &st_) != 0) {
             throw PipelineError(status_code_from_errno(errno),
                                 std::string("cannot stat the input: ") + std::strerror(errno));
