@@ -417,6 +417,7 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     live_options.dashboard_interval_ms = o.metrics_interval_ms;
     live_options.metrics_file = o.metrics_file;
     std::vector<std::string> inputs;
+    inputs.reserve(batch.size());
     for (const auto& f : batch) inputs.push_back(f.input);
     LiveReport live(live_options, registry, total_input_bytes(inputs), batch.size());
     nodes::PackSettings settings;
@@ -444,6 +445,7 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     }
     if (!removable.empty() && !interrupted()) {
         std::vector<nodes::BatchFile> checks;
+        checks.reserve(removable.size());
         for (std::size_t i : removable) checks.push_back({batch[i].output, ""});
         const nodes::BatchResult verified =
             packing ? jobs.run_batch(nodes::BatchOp::kVerify, checks, settings, secret, false)

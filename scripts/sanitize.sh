@@ -4,10 +4,11 @@
 # UBSan's vptr check is suppressed inside oneTBB's own headers only (tests/ubsan.supp says why).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo="$PWD"
 build_dir="${1:-build-asan}"
 TBBPIPE_TEST_TOOLS=1 scripts/setup.sh "$build_dir" -DCMAKE_BUILD_TYPE=Debug \
     -DTBBPIPE_SANITIZE=address,undefined -DTBBPIPE_BUILD_PERF=OFF
 cd "$build_dir"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/../tests/ubsan.supp
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$repo/tests/ubsan.supp
 ctest --output-on-failure -j"$(nproc)" --timeout 900

@@ -90,7 +90,7 @@ Bytes repeated(std::size_t size, std::uint32_t seed) {
 }
 
 std::string make_folder(const ScratchDir& dir, const std::string& name) {
-    const std::string path = dir / name;
+    std::string path = dir / name;
     std::filesystem::create_directories(path);
     return path;
 }
@@ -633,6 +633,7 @@ TEST_F(BatchTest, OneBadFileFailsAloneAndLeavesNothingBehind) {
         ASSERT_EQ(good_files.size(), 50u);
         EXPECT_TRUE(temp_files(out).empty()) << temp_files(out).front();
         std::vector<std::string> listed;
+        listed.reserve(good_files.size());
         for (const auto& f : good_files) listed.push_back(base_name(f.output));
         std::sort(listed.begin(), listed.end());
         std::vector<std::string> present;  // only the good outputs, nothing else

@@ -52,7 +52,7 @@ public:
 
     /// A whole disk; nr_requests 0 leaves the attribute out, rotational "" leaves queue/ empty.
     fs::path add_disk(const std::string& name, const std::string& rotational, int nr_requests) {
-        const fs::path disk = fs::path(root_) / "devices" / "pci0000:00" / "block" / name;
+        fs::path disk = fs::path(root_) / "devices" / "pci0000:00" / "block" / name;
         fs::create_directories(disk / "queue");
         if (!rotational.empty()) write_text(disk / "queue" / "rotational", rotational + "\n");
         if (nr_requests > 0) {
@@ -61,7 +61,7 @@ public:
         return disk;
     }
     fs::path add_partition(const fs::path& disk, const std::string& name) {
-        const fs::path part = disk / name;
+        fs::path part = disk / name;
         fs::create_directories(part);
         write_text(part / "partition", "1\n");
         return part;

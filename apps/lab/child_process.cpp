@@ -57,6 +57,7 @@ ChildOutcome run_child(const std::vector<std::string>& argv, const ChildIo& io) 
     if (!io.cwd.empty()) ::posix_spawn_file_actions_addchdir_np(actions.get(), io.cwd.c_str());
 
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
 
