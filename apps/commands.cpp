@@ -298,10 +298,19 @@ void print_summary(const CliOptions& o, const std::vector<FileReport>& reports,
         }
         if (reports.size() < 2) return;
         char line[200];
-        std::snprintf(
-            line, sizeof line, "%zu files, %zu failed; %s -> %s (%.1f%%) in %.2f s, %.0f MB/s\n",
-            reports.size(), failed, human_bytes(in).c_str(), human_bytes(out).c_str(),
-            in ? 100.0 * static_cast<double>(out) / static_cast<double>(in) : 0.0, wall, rate);
+        if (o.command == Command::kVerify) {  // writes nothing: no "-> 0 B"
+            std::snprintf(line, sizeof line,
+                          "%zu files, %zu failed; %s verified (%s of plaintext) in %.2f s, %.0f "
+                          "MB/s\n",
+                          reports.size(), failed, human_bytes(in).c_str(),
+                          human_bytes(plain).c_str(), wall, rate);
+        } else {
+            std::snprintf(line, sizeof line,
+                          "%zu files, %zu failed; %s -> %s (%.1f%%) in %.2f s, %.0f MB/s\n",
+                          reports.size(), failed, human_bytes(in).c_str(), human_bytes(out).c_str(),
+                          in ? 100.0 * static_cast<double>(out) / static_cast<double>(in) : 0.0,
+                          wall, rate);
+        }
         std::cerr << line;
     }
 }

@@ -143,12 +143,13 @@ void BatchSink::write(const engine::Chunk& chunk) {
         if (output) {
             commits_.add(std::move(output), job.outcome->bytes_out, &job);  // may throw: fail()
             job.done = true;  // the commit batch reports it from here on
-            if (commits_.full()) flush_commits();
         } else {
             job.done = true;
             complete(job, Status::ok());
         }
     }
+    // A batch whose oldest file waited long enough goes now, even mid-way through a large file.
+    if (commits_.due()) flush_commits();
     release_job(job);
 }
 

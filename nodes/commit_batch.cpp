@@ -7,12 +7,22 @@
 
 namespace tbbpipe::nodes {
 
-CommitBatch::CommitBatch(bool durable, std::size_t max_files, std::uint64_t max_bytes)
-    : durable_(durable), max_files_(std::max<std::size_t>(1, max_files)), max_bytes_(max_bytes) {}
+CommitBatch::CommitBatch(bool durable, std::size_t max_files, std::uint64_t max_bytes,
+                         std::chrono::milliseconds max_wait)
+    : durable_(durable),
+      max_files_(std::max<std::size_t>(1, max_files)),
+      max_bytes_(max_bytes),
+      max_wait_(max_wait) {}
 
 void CommitBatch::add(std::unique_ptr<OutputFile> file, std::uint64_t bytes, void* tag) {
+    if (pending_.empty()) oldest_ = std::chrono::steady_clock::now();
     pending_.push_back({std::move(file), tag});
     bytes_ += bytes;
+}
+
+bool CommitBatch::due() const {
+    if (pending_.empty()) return false;
+    return !durable_ || full() || std::chrono::steady_clock::now() - oldest_ >= max_wait_;
 }
 
 std::vector<std::pair<void*, Status>> CommitBatch::flush() {

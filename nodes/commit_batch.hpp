@@ -7,6 +7,7 @@
 // output either absent (its temporary file, which nothing reads, at worst) or complete.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -21,12 +22,18 @@ namespace tbbpipe::nodes {
 /// Thread-safety: one owner thread (the batch's writer, then the caller after the run).
 class CommitBatch {
 public:
+    /// A batch is due when it holds max_files files or max_bytes bytes, or when its oldest file
+    /// has waited max_wait (a finished file must not wait for a long run's end to appear).
+    /// Without durability there is nothing to share: every file is due at once.
     CommitBatch(bool durable, std::size_t max_files = 64,
-                std::uint64_t max_bytes = 256ull * 1024 * 1024);
+                std::uint64_t max_bytes = 256ull * 1024 * 1024,
+                std::chrono::milliseconds max_wait = std::chrono::milliseconds(200));
 
     /// Queues a complete output; tag identifies it in flush()'s results.
     void add(std::unique_ptr<OutputFile> file, std::uint64_t bytes, void* tag);
-    /// Time to flush: the batch holds max_files files or max_bytes bytes.
+    /// Time to flush (see the constructor).
+    bool due() const;
+    /// The batch holds max_files files or max_bytes bytes.
     bool full() const { return pending_.size() >= max_files_ || bytes_ >= max_bytes_; }
     bool empty() const { return pending_.empty(); }
     /// Commits everything queued; one status per tag, in the order added.
@@ -42,6 +49,8 @@ private:
     bool durable_;
     std::size_t max_files_;
     std::uint64_t max_bytes_;
+    std::chrono::milliseconds max_wait_;
+    std::chrono::steady_clock::time_point oldest_{};  // when the first pending file was added
     std::vector<Pending> pending_;
     std::uint64_t bytes_ = 0;
     int syncs_ = 0;

@@ -156,7 +156,13 @@ TEST_F(CliBatchTest, DurabilityIsBatchedForManyFiles) {
     for (int i = 0; i < 40; ++i) make("in/f" + std::to_string(i), 1000 + i, i + 1);
     Result r = sh("tbbpipe pack -r in --output-dir out --json");
     ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_NE(r.out.find("\"durability_syncs\":2,"), std::string::npos) << r.out;
+    // One syncfs and one folder flush per batch; a batch also closes after 200 ms, so a slow
+    // machine may make a few more batches, never the 80 flushes of one fsync pair per file.
+    const auto at = r.out.find("\"durability_syncs\":");
+    ASSERT_NE(at, std::string::npos) << r.out;
+    const int syncs = std::stoi(r.out.substr(at + 19));
+    EXPECT_GE(syncs, 2);
+    EXPECT_LE(syncs, 12);
     r = sh("tbbpipe pack -r in --output-dir out2 --json --no-fsync");
     EXPECT_NE(r.out.find("\"durability_syncs\":0,"), std::string::npos) << r.out;
 }
@@ -306,6 +312,14 @@ TEST_F(CliFaultTest, RealEnospcOnASmallTmpfs) {
 namespace tbbpipe {
 namespace {
 
+// ASan's shadow memory and quarantine multiply resident memory; the RSS bounds are for real
+// builds, so a sanitized build gets room for that overhead.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr long long kRssSlack = 4;
+#else
+constexpr long long kRssSlack = 1;
+#endif
+
 // Budgets a finished run must show in its --json: every token back, nothing above its limit.
 void expect_budgets_held(const std::string& json, long long rss_limit) {
     auto number = [&](const std::string& key) {
@@ -319,7 +333,7 @@ void expect_budgets_held(const std::string& json, long long rss_limit) {
     EXPECT_LE(number("max_reads_in_flight"), number("io_tokens"));
     EXPECT_LE(number("max"), number("memory_limit_bytes"))
         << "the memory gauge's peak (first gauge listed)";
-    EXPECT_LT(number("peak_rss_bytes"), rss_limit);
+    EXPECT_LT(number("peak_rss_bytes"), rss_limit * kRssSlack);
 }
 
 class LoadTest : public CliTest {};
