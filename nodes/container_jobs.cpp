@@ -174,7 +174,8 @@ BatchResult ContainerJobs::run_batch(BatchOp op, const std::vector<BatchFile>& f
                     job.stream_input = open_input(files[i].input);
                     std::array<std::uint8_t, kHeaderSize> raw{};
                     read_header_bytes(job.stream_input.fd(), false, raw.data(), cancel_);
-                    job.stream_header = raw;
+                    job.stream_header =
+                        std::make_unique<std::array<std::uint8_t, kHeaderSize>>(raw);
                     sizing = std::max(sizing, decode_header(raw.data(), kHeaderSize).chunk_size);
                 } catch (const PipelineError& e) {
                     job.outcome->status = e.status();
@@ -285,7 +286,9 @@ BatchResult ContainerJobs::run_batch(BatchOp op, const std::vector<BatchFile>& f
         }
         job.work.reset();
     }
-    for (FileOutcome& outcome : result.files) outcome.run = result.run;
+    // Each outcome carries the run only when it is the only file: a copy per file would cost
+    // ~150 bytes a file for what BatchResult::run already says.
+    if (files.size() == 1) result.files.front().run = result.run;
     if (files.size() == 1) result.files.front().fsyncs = commits.syncs();
     result.syncs = commits.syncs();
     if (tuner) {

@@ -60,7 +60,7 @@ struct FileOutcome {
     int fsyncs = 0;             ///< durability flushes made for this file alone (0 when batched)
     double seconds = 0;         ///< from the file's first claim to its completion
     double finished_after = 0;  ///< from the start of the run to the file's completion
-    engine::RunReport run;      ///< the run the file was part of
+    engine::RunReport run;      ///< the run, for a one-file call (batches: BatchResult::run)
 };
 
 /// What a batch did: one outcome per file, in the order given, and the run's totals.

@@ -89,7 +89,7 @@ struct FileJob {
     /// Set by the planner for a stream unpack: the stream, opened once (a FIFO reopened would wait
     /// for a new writer), and its header, already read to size the engine.
     FileHandle stream_input;
-    std::optional<std::array<std::uint8_t, kHeaderSize>> stream_header;
+    std::unique_ptr<std::array<std::uint8_t, kHeaderSize>> stream_header;  // a pointer: rare
 
     std::unique_ptr<JobWork> work;  ///< made at the first claim; destroyed when refs reach 0
     /// One reference for the scheduler until the job is retired, one per chunk in flight.
