@@ -54,20 +54,6 @@ double seconds_between(std::int64_t from_ns, std::int64_t to_ns) {
     return static_cast<double>(to_ns - from_ns) * 1e-9;
 }
 
-Status status_from_current_exception() {
-    try {
-        throw;
-    } catch (const PipelineError& e) {
-        return e.status();
-    } catch (const std::bad_alloc&) {
-        return {StatusCode::kResourceExhausted, "out of memory"};
-    } catch (const std::exception& e) {
-        return {StatusCode::kInternal, e.what()};
-    } catch (...) {
-        return {StatusCode::kInternal, "unknown exception in a pipeline stage"};
-    }
-}
-
 // Shared by all bodies of one run. The first failure wins; later ones are consequences.
 class RunState {
 public:

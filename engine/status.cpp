@@ -1,6 +1,8 @@
 #include "engine/status.hpp"
 
 #include <cerrno>
+#include <exception>
+#include <new>
 
 namespace tbbpipe {
 
@@ -32,6 +34,20 @@ StatusCode status_code_from_errno(int err) {
         case ENOTDIR: return StatusCode::kInvalidArgument;
         case ENOMEM: return StatusCode::kResourceExhausted;
         default: return StatusCode::kIoError;
+    }
+}
+
+Status status_from_current_exception() {
+    try {
+        throw;
+    } catch (const PipelineError& e) {
+        return e.status();
+    } catch (const std::bad_alloc&) {
+        return {StatusCode::kResourceExhausted, "out of memory"};
+    } catch (const std::exception& e) {
+        return {StatusCode::kInternal, e.what()};
+    } catch (...) {
+        return {StatusCode::kInternal, "unknown exception"};
     }
 }
 

@@ -63,4 +63,8 @@ private:
 /// Maps an errno value from a failed system call to the most specific code.
 StatusCode status_code_from_errno(int err);
 
+/// The Status for the exception being handled: call only inside a catch block. A PipelineError
+/// keeps its status; bad_alloc is kResourceExhausted; anything else is kInternal.
+Status status_from_current_exception();
+
 }  // namespace tbbpipe

@@ -15,20 +15,6 @@ FileJob& job_of(const engine::Chunk& chunk) {
     return *static_cast<FileJob*>(chunk.job);
 }
 
-Status current_exception_status() {
-    try {
-        throw;
-    } catch (const PipelineError& e) {
-        return e.status();
-    } catch (const std::bad_alloc&) {
-        return {StatusCode::kResourceExhausted, "out of memory"};
-    } catch (const std::exception& e) {
-        return {StatusCode::kInternal, e.what()};
-    } catch (...) {
-        return {StatusCode::kInternal, "unknown exception"};
-    }
-}
-
 constexpr const char* kSkipped = "skipped: the file already failed";
 
 bool is_skip(const Status& status) {
@@ -82,7 +68,7 @@ bool BatchSource::claim(engine::Chunk& chunk) {
             job->work->claim(chunk);
         } catch (...) {
             // The failure travels as this file's chunk, so the sink reports it in order.
-            chunk.status = current_exception_status();
+            chunk.status = status_from_current_exception();
             chunk.last = true;
             job->failed.store(true, std::memory_order_relaxed);
         }
