@@ -50,23 +50,23 @@ po::options_description make_options() {
         "threads,T", po::value<int>(), "CPU tokens: chunks transformed at once (default: cores)")(
         "cpu-tokens", po::value<int>(), "same as -T")(
         "io-tokens", po::value<int>(),
-        "reads in flight at once, 1..256 (default: from the device: nvme 32, ssd 8, hdd 2,\n"
+        "reads in flight at once, 1..256 (default: from the device: nvme 32, ssd 8, hdd 2, "
         "other 4)")("io-qdepth", po::value<int>(), "same as --io-tokens")(
         "storage-type", po::value<std::string>(),
-        "nvme | ssd | hdd | auto: the device kind the I/O default is for (default auto: probed\n"
+        "nvme | ssd | hdd | auto: the device kind the I/O default is for (default auto: probed "
         "through /sys under every input and output)")(
         "memory-limit", po::value<std::string>(),
         "bytes of chunk buffers in flight, K/M/G suffixes (default: 64M or 8M per core)")(
         "scheduler", po::value<std::string>(),
-        "fair | fifo: fair draws 3 chunks of small files per chunk of a large one, so a huge\n"
+        "fair | fifo: fair draws 3 chunks of small files per chunk of a large one, so a huge "
         "file does not delay the small ones (default fair)")(
         "optimize", po::value<std::string>(),
-        "preset for the budgets not given explicitly: throughput (all cores, fifo, auto chunks),\n"
-        "latency (all cores, fair, 256K chunks), resources (half the cores, 2 I/O tokens, 32M,\n"
+        "preset for the budgets not given explicitly: throughput (all cores, fifo, auto chunks), "
+        "latency (all cores, fair, 256K chunks), resources (half the cores, 2 I/O tokens, 32M, "
         "512K chunks)");
     po::options_description inputs("Inputs");
     inputs.add_options()("recursive,r",
-                         "take the files below each folder given (outputs mirror\n"
+                         "take the files below each folder given (outputs mirror "
                          "the tree under --output-dir)")(
         "follow-symlinks", "follow symbolic links inside folders (default: skip them)");
     po::options_description keys("Keys");
@@ -80,7 +80,7 @@ po::options_description make_options() {
         " lz4hc: 1..12 (default 9)")("cipher", po::value<std::string>(),
                                      "aes-256-gcm | chacha20-poly1305 (default aes-256-gcm)")(
         "chunk-size", po::value<std::string>(),
-        "auto, or bytes per chunk with K/M suffixes, 4K..64M (default auto: adapts to the CPU\n"
+        "auto, or bytes per chunk with K/M suffixes, 4K..64M (default auto: adapts to the CPU "
         "time per chunk within 128K..4M)")(
         "small-file-threshold", po::value<std::string>(),
         "files below this size are packed as one chunk, read whole (default 256K)")(
