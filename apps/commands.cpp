@@ -151,12 +151,6 @@ void json_metrics(JsonWriter& j, const engine::MetricsSnapshot& snap) {
     j.end_object();
 }
 
-// The governance default: the larger of 64 MiB and 8 MiB per core.
-std::uint64_t default_memory_limit() {
-    const auto cores = std::max(1u, std::thread::hardware_concurrency());
-    return std::max<std::uint64_t>(64ull << 20, (8ull << 20) * cores);
-}
-
 std::uint64_t total_input_bytes(const std::vector<std::string>& inputs) {
     std::uint64_t total = 0;
     for (const auto& input : inputs) {
@@ -394,7 +388,7 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
         engine.io_tokens = facts.storage.io_tokens;
         facts.io_tokens_from = o.storage_type == nodes::StorageType::kAuto ? "device" : "flag";
     }
-    engine.memory_budget = o.memory_limit ? o.memory_limit : default_memory_limit();
+    engine.memory_budget = o.memory_limit ? o.memory_limit : nodes::default_memory_limit();
     engine.durable = o.fsync;
     engine.scheduler = o.scheduler;
     engine.small_file_threshold = o.small_file_threshold;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <thread>
 
 #include "engine/status.hpp"
 #include "nodes/batch_stages.hpp"
@@ -72,6 +73,11 @@ std::size_t buffers_per_chunk(std::uint32_t chunk_size) {
 }
 
 }  // namespace
+
+std::size_t default_memory_limit() {
+    const auto cores = static_cast<std::size_t>(std::max(1u, std::thread::hardware_concurrency()));
+    return std::max<std::size_t>(std::size_t{64} << 20, (std::size_t{8} << 20) * cores);
+}
 
 ContainerJobs::ContainerJobs(const EngineSettings& settings, const std::atomic<bool>* cancel)
     : settings_(settings), cancel_(cancel) {

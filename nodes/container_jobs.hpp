@@ -50,6 +50,9 @@ struct EngineSettings {
     engine::FileEvents* events = nullptr;        ///< per-file events; not owned; may be null
 };
 
+/// The default chunk-buffer budget (--memory-limit): the larger of 64 MiB and 8 MiB per core.
+std::size_t default_memory_limit();
+
 /// What happened to one file.
 struct FileOutcome {
     Status status;

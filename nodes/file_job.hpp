@@ -31,6 +31,9 @@ enum class BatchOp { kPack, kUnpack, kVerify };
 struct BatchFile {
     std::string input;
     std::string output;
+    /// >= 0: write the output to this descriptor instead (not owned, never closed; a library
+    /// caller's pipe or memory file). output then only names it in messages.
+    int output_fd = -1;
 };
 
 /// The pieces of one file's work. Threads: claim() under the engine's claim mutex (one at a

@@ -159,8 +159,8 @@ private:
     }
 
     void open_output() {
-        int fd = STDOUT_FILENO;
-        if (file_.output != "-") {
+        int fd = file_.output_fd >= 0 ? file_.output_fd : STDOUT_FILENO;
+        if (file_.output_fd < 0 && file_.output != "-") {
             refuse_same_file(file_.output, st_before_.st_dev, st_before_.st_ino);
             out_ = std::make_unique<OutputFile>(file_.output, plan_.overwrite, plan_.durable);
             fd = out_->fd();

@@ -89,7 +89,9 @@ private:
     void open_output() {
         int fd = -1;  // verify: the writer only counts and keeps digests
         if (op_ == BatchOp::kUnpack) {
-            if (file_.output == "-") {
+            if (file_.output_fd >= 0) {
+                fd = file_.output_fd;
+            } else if (file_.output == "-") {
                 fd = STDOUT_FILENO;
             } else {
                 refuse_same_file(file_.output, st_.st_dev, st_.st_ino);

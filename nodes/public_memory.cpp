@@ -1,0 +1,166 @@
+// pack_bytes / unpack_bytes / pack_stream / unpack_stream (include/tbbpipe/memory.hpp).
+//
+// The engine reads and writes file descriptors; here they are memory files (memfd) for byte
+// spans and pipes fed by helper threads for streams, so the same graph runs, in parallel, with
+// the same checks as for files.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <istream>
+#include <ostream>
+#include <thread>
+
+#include "nodes/api_bridge.hpp"
+#include "nodes/container_jobs.hpp"
+#include "nodes/file_io.hpp"
+#include "tbbpipe/memory.hpp"
+
+namespace tbbpipe {
+
+namespace {
+
+Status errno_status(const std::string& what) {
+    return {status_code_from_errno(errno), what + ": " + std::strerror(errno)};
+}
+
+std::string fd_path(int fd) {
+    return "/proc/self/fd/" + std::to_string(fd);
+}
+
+nodes::FileHandle memory_file(const char* name) {
+    return nodes::FileHandle(::memfd_create(name, MFD_CLOEXEC));
+}
+
+nodes::EngineSettings settings_for(const EngineConfig& c) {
+    nodes::EngineSettings s;
+    s.cpu_tokens = c.cpu_tokens;
+    s.io_tokens = std::max(1, c.io_tokens);
+    s.memory_budget = c.memory_limit ? c.memory_limit : nodes::default_memory_limit();
+    s.durable = false;  // memory and pipes: nothing to flush
+    return s;
+}
+
+// One batch of one file through a short-lived engine; the status names no path (there is none).
+Result<std::uint64_t> run_one(nodes::BatchOp op, const std::string& input, int output_fd,
+                              const PackOptions* options, const Secret& secret,
+                              const EngineConfig& config) {
+    nodes::ContainerJobs jobs(settings_for(config), nullptr);
+    nodes::BatchFile file{input, "(memory)", output_fd};
+    const nodes::BatchResult r =
+        jobs.run_batch(op, {file}, options ? pack_settings_for(*options) : nodes::PackSettings{},
+                       user_secret(secret), true);
+    const nodes::FileOutcome& o = r.files.front();
+    if (!o.status.is_ok()) return o.status;
+    return o.bytes_out;
+}
+
+Result<std::vector<std::uint8_t>> through_memory(nodes::BatchOp op,
+                                                 std::span<const std::uint8_t> data,
+                                                 const PackOptions* options, const Secret& secret,
+                                                 const EngineConfig& config) {
+    nodes::FileHandle in = memory_file("tbbpipe-in");
+    nodes::FileHandle out = memory_file("tbbpipe-out");
+    if (!in.valid() || !out.valid()) return errno_status("memfd_create");
+    try {
+        nodes::write_full(in.fd(), data.data(), data.size(), "memory input");
+    } catch (const PipelineError& e) {
+        return e.status();
+    }
+    Result<std::uint64_t> written =
+        run_one(op, fd_path(in.fd()), out.fd(), options, secret, config);
+    if (!written.ok()) return written.status();
+    struct stat st {};
+    if (::fstat(out.fd(), &st) != 0) return errno_status("memory output");
+    std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size));
+    if (nodes::pread_full(out.fd(), bytes.data(), bytes.size(), 0) != bytes.size()) {
+        return Status{StatusCode::kIoError, "memory output shrank"};
+    }
+    return bytes;
+}
+
+// Copies `in` into a pipe's write end on its own thread until EOF (or until the reader is gone:
+// SIGPIPE is blocked on this thread, so that is an EPIPE, not the end of the process).
+std::thread feed(std::istream& in, nodes::FileHandle write_end) {
+    return std::thread([&in, fd = std::move(write_end)]() mutable {
+        sigset_t pipe_signal;
+        sigemptyset(&pipe_signal);
+        sigaddset(&pipe_signal, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+        char buf[64 * 1024];
+        while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+            try {
+                nodes::write_full(fd.fd(), reinterpret_cast<const std::uint8_t*>(buf),
+                                  static_cast<std::size_t>(in.gcount()), "stream input");
+            } catch (const PipelineError&) {
+                return;  // the engine stopped reading: it reports why
+            }
+        }
+    });
+}
+
+// Copies a pipe's read end into `out` until EOF.
+std::thread drain(std::ostream& out, nodes::FileHandle read_end) {
+    return std::thread([&out, fd = std::move(read_end)] {
+        char buf[64 * 1024];
+        for (;;) {
+            const ssize_t n = ::read(fd.fd(), buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return;
+            out.write(buf, n);
+        }
+    });
+}
+
+Result<std::uint64_t> through_pipes(nodes::BatchOp op, std::istream& in, std::ostream& out,
+                                    const PackOptions* options, const Secret& secret,
+                                    const EngineConfig& config) {
+    int in_pipe[2];
+    int out_pipe[2];
+    if (::pipe2(in_pipe, O_CLOEXEC) != 0) return errno_status("pipe");
+    nodes::FileHandle in_read(in_pipe[0]);
+    nodes::FileHandle in_write(in_pipe[1]);
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0) return errno_status("pipe");
+    nodes::FileHandle out_read(out_pipe[0]);
+    nodes::FileHandle out_write(out_pipe[1]);
+
+    std::thread feeder = feed(in, std::move(in_write));
+    std::thread drainer = drain(out, std::move(out_read));
+    Result<std::uint64_t> r =
+        run_one(op, fd_path(in_read.fd()), out_write.fd(), options, secret, config);
+    in_read.reset();    // a feeder still writing now gets EPIPE and ends
+    out_write.reset();  // the drainer sees EOF once it copied everything
+    feeder.join();
+    drainer.join();
+    if (r.ok() && !out) return Status{StatusCode::kIoError, "the output stream failed"};
+    return r;
+}
+
+}  // namespace
+
+Result<std::vector<std::uint8_t>> pack_bytes(std::span<const std::uint8_t> data,
+                                             const PackOptions& options, const Secret& secret,
+                                             const EngineConfig& config) {
+    return through_memory(nodes::BatchOp::kPack, data, &options, secret, config);
+}
+
+Result<std::vector<std::uint8_t>> unpack_bytes(std::span<const std::uint8_t> container,
+                                               const Secret& secret, const EngineConfig& config) {
+    return through_memory(nodes::BatchOp::kUnpack, container, nullptr, secret, config);
+}
+
+Result<std::uint64_t> pack_stream(std::istream& in, std::ostream& out, const PackOptions& options,
+                                  const Secret& secret, const EngineConfig& config) {
+    return through_pipes(nodes::BatchOp::kPack, in, out, &options, secret, config);
+}
+
+Result<std::uint64_t> unpack_stream(std::istream& in, std::ostream& out, const Secret& secret,
+                                    const EngineConfig& config) {
+    return through_pipes(nodes::BatchOp::kUnpack, in, out, nullptr, secret, config);
+}
+
+}  // namespace tbbpipe

@@ -1,0 +1,258 @@
+// The public library API (include/tbbpipe/): Engine jobs, admission, shutdown, cancellation,
+// budgets per engine, byte spans and streams, and errors as Status at the boundary.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "tbbpipe/tbbpipe.hpp"
+#include "tests/test_support.hpp"
+
+namespace tbbpipe {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::DataKind;
+using testing::ScratchDir;
+
+Secret test_key() {
+    return Secret::key(std::vector<std::uint8_t>(32, 7));
+}
+
+// A job that takes a while on 2 cores: lz4hc at its slowest level on incompressible data.
+Job slow_pack(const ScratchDir& dir, const std::string& name) {
+    testing::write_file(dir / name, testing::make_data(48 << 20, DataKind::kMixed, 5));
+    Job job;
+    job.files = {{dir / name, dir / (name + ".tbp")}};
+    job.pack.compression = Compression::kLz4Hc;
+    job.pack.level = 12;
+    job.pack.chunk_size = 64 * 1024;
+    return job;
+}
+
+bool no_temporaries(const ScratchDir& dir) {
+    for (const auto& name : dir.list()) {
+        if (name.find(".tbbpipe-") != std::string::npos) return false;
+    }
+    return true;
+}
+
+TEST(EngineApi, JobsOfManyFilesRoundTripAndReportPerFile) {
+    ScratchDir dir;
+    Job pack;
+    pack.secret = test_key();
+    for (int i = 0; i < 20; ++i) {
+        const std::string name = "f" + std::to_string(i);
+        testing::write_file(dir / name, testing::make_data(i * 50000, DataKind::kMixed, i + 1));
+        pack.files.push_back({dir / name, dir / (name + ".tbp")});
+    }
+    Engine engine;
+    std::atomic<int> finished{0};
+    engine.add_listener([&](const engine::FileEvent& e) {
+        if (e.kind == engine::FileEvent::Kind::kFinished) ++finished;
+    });
+    Result<JobHandle> packed = engine.submit(pack);
+    ASSERT_TRUE(packed.ok()) << packed.status().message();
+    const JobResult& p = packed.value().wait();
+    ASSERT_TRUE(p.status.is_ok()) << p.status.message();
+    ASSERT_EQ(p.files.size(), 20u);
+    EXPECT_EQ(p.tokens_outstanding, 0);
+
+    Job unpack;
+    unpack.operation = Operation::kUnpack;
+    unpack.secret = test_key();
+    for (int i = 0; i < 20; ++i) {
+        const std::string name = "f" + std::to_string(i);
+        unpack.files.push_back({dir / (name + ".tbp"), dir / (name + ".out")});
+    }
+    const JobResult& u = engine.submit(unpack).value().wait();
+    ASSERT_TRUE(u.status.is_ok()) << u.status.message();
+    for (int i = 0; i < 20; ++i) {
+        const std::string name = "f" + std::to_string(i);
+        EXPECT_EQ(testing::read_file(dir / name), testing::read_file(dir / (name + ".out"))) << i;
+    }
+    const auto snapshot = engine.metrics();
+    bool counted = false;
+    for (const auto& m : snapshot.samples) {
+        if (m.name == "tbbpipe_files_total" && m.labels == "status=\"ok\"") {
+            counted = m.value == 40;
+        }
+    }
+    EXPECT_TRUE(counted) << "40 files counted ok in the engine's metrics";
+    engine.shutdown(5s);
+    EXPECT_EQ(finished.load(), 40);  // events are flushed by the time shutdown returns
+}
+
+TEST(EngineApi, FailuresComeBackAsStatusNamingTheFile) {
+    ScratchDir dir;
+    testing::write_file(dir / "bad.tbp", testing::Bytes(500, 1));
+    Engine engine;
+    Job verify;
+    verify.operation = Operation::kVerify;
+    verify.files = {{dir / "bad.tbp", ""}, {dir / "missing.tbp", ""}};
+    const JobResult& r = engine.submit(verify).value().wait();
+    EXPECT_FALSE(r.status.is_ok());
+    EXPECT_EQ(r.files[0].status.code(), StatusCode::kCorruptData);
+    EXPECT_NE(r.files[0].status.message().find("bad.tbp: "), std::string::npos);
+    EXPECT_EQ(r.files[1].status.code(), StatusCode::kNotFound);
+    Result<JobHandle> empty = engine.submit(Job{});
+    EXPECT_EQ(empty.status().code(), StatusCode::kInvalidArgument);
+    Job too_small;
+    too_small.files = {{"x", "y"}};
+    too_small.pack.chunk_size = 100;
+    EXPECT_EQ(engine.try_submit(too_small).status().code(), StatusCode::kInvalidArgument);
+}
+
+// try_submit never blocks: with the queue full it says so and names the capacity.
+TEST(EngineApi, TrySubmitRefusesAFullQueueAndNamesItsCapacity) {
+    ScratchDir dir;
+    EngineConfig config;
+    config.queue_capacity = 1;
+    Engine engine(config);
+    Result<JobHandle> running = engine.submit(slow_pack(dir, "a"));
+    ASSERT_TRUE(running.ok());
+    // Wait until the dispatcher took it, so the queue is empty again.
+    for (int i = 0; i < 500 && !engine.metrics().samples.empty(); ++i) {
+        bool started = false;
+        for (const auto& m : engine.metrics().samples) {
+            if (m.name == "tbbpipe_tokens" && m.value > 0) started = true;
+        }
+        if (started) break;
+        std::this_thread::sleep_for(10ms);
+    }
+    Result<JobHandle> queued = engine.try_submit(slow_pack(dir, "b"));
+    Result<JobHandle> refused = engine.try_submit(slow_pack(dir, "c"));
+    if (queued.ok()) {
+        ASSERT_FALSE(refused.ok());
+        queued.value().cancel();
+    }
+    const Status& full = queued.ok() ? refused.status() : queued.status();
+    EXPECT_EQ(full.code(), StatusCode::kResourceExhausted);
+    EXPECT_NE(full.message().find("capacity 1"), std::string::npos) << full.message();
+    running.value().cancel();
+    EXPECT_EQ(running.value().wait().status.code(), StatusCode::kCancelled);
+    EXPECT_TRUE(no_temporaries(dir));
+}
+
+TEST(EngineApi, ACancelledQueuedJobNeverRuns) {
+    ScratchDir dir;
+    Engine engine;
+    Result<JobHandle> first = engine.submit(slow_pack(dir, "a"));
+    Job second;
+    testing::write_file(dir / "small", testing::Bytes(1000, 3));
+    second.files = {{dir / "small", dir / "small.tbp"}};
+    Result<JobHandle> queued = engine.submit(second);
+    ASSERT_TRUE(first.ok() && queued.ok());
+    queued.value().cancel();
+    first.value().cancel();
+    EXPECT_EQ(queued.value().wait().status.code(), StatusCode::kCancelled);
+    EXPECT_FALSE(testing::exists(dir / "small.tbp"));
+    first.value().wait();
+    EXPECT_TRUE(no_temporaries(dir));
+}
+
+// shutdown(timeout): stops admitting, waits up to the timeout, then cancels what is left.
+TEST(EngineApi, ShutdownCancelsWhatOutlivesTheTimeout) {
+    ScratchDir dir;
+    Engine engine;
+    Result<JobHandle> a = engine.submit(slow_pack(dir, "a"));
+    Result<JobHandle> b = engine.submit(slow_pack(dir, "b"));
+    ASSERT_TRUE(a.ok() && b.ok());
+    const ShutdownReport report = engine.shutdown(20ms);
+    EXPECT_TRUE(report.timed_out);
+    EXPECT_EQ(report.cancelled, 2u);
+    EXPECT_EQ(report.completed, 0u);
+    EXPECT_EQ(a.value().wait().status.code(), StatusCode::kCancelled);
+    EXPECT_EQ(b.value().wait().status.code(), StatusCode::kCancelled);
+    EXPECT_FALSE(testing::exists(dir / "a.tbp"));
+    EXPECT_TRUE(no_temporaries(dir));
+    EXPECT_EQ(engine.submit(slow_pack(dir, "c")).status().code(), StatusCode::kCancelled);
+    // A generous timeout lets the work finish.
+    Engine patient;
+    Job quick;
+    testing::write_file(dir / "q", testing::Bytes(1000, 4));
+    quick.files = {{dir / "q", dir / "q.tbp"}};
+    Result<JobHandle> q = patient.submit(quick);
+    const ShutdownReport done = patient.shutdown(60s);
+    EXPECT_FALSE(done.timed_out);
+    EXPECT_EQ(done.cancelled, 0u);
+    EXPECT_TRUE(q.value().wait().status.is_ok());
+}
+
+// Each engine owns its arena: one with 1 CPU token never runs two transforms, while another
+// engine in the same process uses 2.
+TEST(EngineApi, TwoEnginesKeepTheirOwnCpuBudgets) {
+    ScratchDir dir;
+    EngineConfig one;
+    one.cpu_tokens = 1;
+    EngineConfig two;
+    two.cpu_tokens = 2;
+    Engine a(one);
+    Engine b(two);
+    auto job = [&](const std::string& name) {
+        testing::write_file(dir / name, testing::make_data(16 << 20, DataKind::kMixed, 9));
+        Job j;
+        j.files = {{dir / name, dir / (name + ".tbp")}};
+        j.pack.chunk_size = 256 * 1024;
+        return j;
+    };
+    Result<JobHandle> ja = a.submit(job("a"));
+    Result<JobHandle> jb = b.submit(job("b"));
+    ASSERT_TRUE(ja.value().wait().status.is_ok());
+    ASSERT_TRUE(jb.value().wait().status.is_ok());
+    auto max_cpu_in_use = [](const Engine& e) {
+        for (const auto& m : e.metrics().samples) {
+            if (m.name == "tbbpipe_tokens_in_use" && m.labels == "kind=\"cpu\"") return m.max;
+        }
+        return -1.0;
+    };
+    EXPECT_EQ(max_cpu_in_use(a), 1);
+    EXPECT_GE(max_cpu_in_use(b), 1);
+    EXPECT_LE(max_cpu_in_use(b), 2);
+}
+
+TEST(MemoryApi, BytesRoundTripAndErrorsAreStatuses) {
+    const testing::Bytes data = testing::make_data(3 << 20, DataKind::kMixed, 11);
+    for (const bool keyed : {false, true}) {
+        const Secret secret = keyed ? test_key() : Secret{};
+        Result<std::vector<std::uint8_t>> packed = pack_bytes(data, {}, secret);
+        ASSERT_TRUE(packed.ok()) << packed.status().message();
+        Result<std::vector<std::uint8_t>> back = unpack_bytes(packed.value(), secret);
+        ASSERT_TRUE(back.ok()) << back.status().message();
+        EXPECT_EQ(back.value(), data);
+        std::vector<std::uint8_t> tampered = packed.value();
+        tampered[tampered.size() / 2] ^= 1;
+        EXPECT_FALSE(unpack_bytes(tampered, secret).ok());
+    }
+    Result<std::vector<std::uint8_t>> packed = pack_bytes(data, {}, test_key());
+    Result<std::vector<std::uint8_t>> wrong =
+        unpack_bytes(packed.value(), Secret::key(std::vector<std::uint8_t>(32, 8)));
+    EXPECT_EQ(wrong.status().code(), StatusCode::kAuthFailed);
+    EXPECT_TRUE(pack_bytes({}).ok());  // empty input, valid container
+    EXPECT_EQ(Secret::key_file("/nonexistent/key").status().code(), StatusCode::kNotFound);
+}
+
+TEST(MemoryApi, StreamsRoundTripThroughPipes) {
+    const testing::Bytes data = testing::make_data(5 << 20, DataKind::kMixed, 12);
+    std::istringstream in(std::string(data.begin(), data.end()));
+    std::ostringstream container;
+    Result<std::uint64_t> packed = pack_stream(in, container, {}, Secret::passphrase("pw"));
+    ASSERT_TRUE(packed.ok()) << packed.status().message();
+    EXPECT_EQ(packed.value(), container.str().size());
+    std::istringstream cin(container.str());
+    std::ostringstream plain;
+    Result<std::uint64_t> unpacked = unpack_stream(cin, plain, Secret::passphrase("pw"));
+    ASSERT_TRUE(unpacked.ok()) << unpacked.status().message();
+    EXPECT_EQ(plain.str(), std::string(data.begin(), data.end()));
+    // A truncated stream is an error, not a short success.
+    std::istringstream cut(container.str().substr(0, container.str().size() - 10));
+    std::ostringstream sink;
+    EXPECT_EQ(unpack_stream(cut, sink, Secret::passphrase("pw")).status().code(),
+              StatusCode::kCorruptData);
+}
+
+}  // namespace
+}  // namespace tbbpipe
