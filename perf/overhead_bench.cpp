@@ -1,0 +1,144 @@
+// tbbpipe_overhead_bench: what the engine costs beyond the kernels.
+//
+// * graph_per_chunk vs parallel_pipeline_per_chunk: the same number of empty chunks through the
+//   engine's flow graph (limiters, I/O threads, sequencer, ordered writer) and through a plain
+//   tbb::parallel_pipeline (serial in-order source, parallel body, serial in-order sink) with the
+//   same number of tokens in flight; the difference is the engine's per-chunk overhead.
+// * memory_pack_unpack: the public API end to end in memory (pack_bytes then unpack_bytes of
+//   mixed data), the round trip checked inside the loop.
+//
+//   build-rel/perf/tbbpipe_overhead_bench --benchmark_repetitions=5
+//   (add --benchmark_report_aggregates_only=true for the medians only)
+#include <benchmark/benchmark.h>
+
+#include <oneapi/tbb/parallel_pipeline.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/pipeline.hpp"
+#include "perf/dataset.hpp"
+#include "tbbpipe/tbbpipe.hpp"
+
+namespace {
+
+constexpr int kCpuTokens = 2;
+constexpr std::size_t kInFlight = 8;
+
+class EmptySource final : public tbbpipe::engine::ChunkSource {
+public:
+    explicit EmptySource(std::uint64_t chunks) : chunks_(chunks) {}
+    bool claim(tbbpipe::engine::Chunk& chunk) override {
+        if (next_ == chunks_) return false;
+        chunk.last = ++next_ == chunks_;
+        chunk.input_size = 0;
+        return true;
+    }
+
+private:
+    std::uint64_t chunks_;
+    std::uint64_t next_ = 0;
+};
+
+class TouchTransform final : public tbbpipe::engine::ChunkTransform {
+public:
+    void transform(tbbpipe::engine::Chunk& chunk) override {
+        chunk.result_size = 0;
+        benchmark::DoNotOptimize(chunk.seq);
+    }
+};
+
+class CountingSink final : public tbbpipe::engine::ChunkSink {
+public:
+    void write(const tbbpipe::engine::Chunk& chunk) override { sum += chunk.seq; }
+    std::uint64_t sum = 0;
+};
+
+void graph_per_chunk(benchmark::State& state) {
+    const auto chunks = static_cast<std::uint64_t>(state.range(0));
+    tbbpipe::engine::PipelineConfig config;
+    config.cpu_tokens = kCpuTokens;
+    config.io_tokens = 2;
+    config.chunk_tokens = kInFlight;
+    tbbpipe::engine::Pipeline pipeline(config);
+    for (auto _ : state) {
+        EmptySource source(chunks);
+        TouchTransform transform;
+        CountingSink sink;
+        const auto report = pipeline.run(source, transform, sink);
+        if (!report.status.is_ok() || sink.sum != chunks * (chunks - 1) / 2) {
+            state.SkipWithError("chunks lost or out of order");
+            break;
+        }
+    }
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(chunks));
+    state.counters["ns_per_chunk"] = benchmark::Counter(
+        static_cast<double>(state.iterations()) * static_cast<double>(chunks),
+        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void parallel_pipeline_per_chunk(benchmark::State& state) {
+    const auto chunks = static_cast<std::uint64_t>(state.range(0));
+    tbb::task_arena arena(kCpuTokens);
+    for (auto _ : state) {
+        std::uint64_t next = 0;
+        std::uint64_t sum = 0;
+        arena.execute([&] {
+            tbb::parallel_pipeline(
+                kInFlight,
+                tbb::make_filter<void, std::uint64_t>(
+                    tbb::filter_mode::serial_in_order,
+                    [&](tbb::flow_control& fc) -> std::uint64_t {
+                        if (next == chunks) {
+                            fc.stop();
+                            return 0;
+                        }
+                        return next++;
+                    }) &
+                    tbb::make_filter<std::uint64_t, std::uint64_t>(
+                        tbb::filter_mode::parallel,
+                        [](std::uint64_t seq) {
+                            benchmark::DoNotOptimize(seq);
+                            return seq;
+                        }) &
+                    tbb::make_filter<std::uint64_t, void>(tbb::filter_mode::serial_in_order,
+                                                          [&](std::uint64_t seq) { sum += seq; }));
+        });
+        if (sum != chunks * (chunks - 1) / 2) {
+            state.SkipWithError("items lost");
+            break;
+        }
+    }
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(chunks));
+    state.counters["ns_per_chunk"] = benchmark::Counter(
+        static_cast<double>(state.iterations()) * static_cast<double>(chunks),
+        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void memory_pack_unpack(benchmark::State& state) {
+    const auto size = static_cast<std::size_t>(state.range(0));
+    const std::vector<std::uint8_t> data =
+        tbbpipe::perf::make_mixed_data(size, 1, tbbpipe::perf::DataMix{});
+    const tbbpipe::Secret key = tbbpipe::Secret::key(std::vector<std::uint8_t>(32, 1));
+    for (auto _ : state) {
+        auto packed = tbbpipe::pack_bytes(data, {}, key);
+        if (!packed.ok()) {
+            state.SkipWithError(packed.status().message().c_str());
+            break;
+        }
+        auto back = tbbpipe::unpack_bytes(packed.value(), key);
+        if (!back.ok() || back.value() != data) {
+            state.SkipWithError("round trip failed");
+            break;
+        }
+    }
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
+}
+
+}  // namespace
+
+BENCHMARK(graph_per_chunk)->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(parallel_pipeline_per_chunk)->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(memory_pack_unpack)->Arg(64 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_MAIN();
