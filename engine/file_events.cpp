@@ -42,6 +42,7 @@ bool FileEvents::post(FileEvent event) {
 }
 
 void FileEvents::flush() {
+    if (on_delivery_thread()) return;
     std::unique_lock lock(mutex_);
     const std::uint64_t target = posted_;
     drained_.wait(lock, [&] { return delivered_ >= target; });

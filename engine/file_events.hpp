@@ -46,8 +46,11 @@ public:
     /// Never blocks on a listener. false: the queue was full and the event was dropped (progress
     /// events are dropped first: they may use only half the queue).
     bool post(FileEvent event);
-    /// Waits until everything posted so far was delivered.
+    /// Waits until everything posted so far was delivered. Called from a listener (the delivery
+    /// thread itself) it returns at once: waiting there would wait for itself.
     void flush();
+    /// Whether the caller is the thread that runs the listeners.
+    bool on_delivery_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
 
     std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
     std::uint64_t listener_errors() const { return errors_.load(std::memory_order_relaxed); }

@@ -9,5 +9,8 @@ namespace tbbpipe {
 
 nodes::UserSecret user_secret(const Secret& secret);
 nodes::PackSettings pack_settings_for(const PackOptions& options);
+/// What Engine::submit refuses up front; the memory API checks the same.
+Status validate_pack_options(const PackOptions& options, const Secret& secret);
+Status validate_secret(const Secret& secret);
 
 }  // namespace tbbpipe

@@ -34,6 +34,8 @@ struct BatchFile {
     /// >= 0: write the output to this descriptor instead (not owned, never closed; a library
     /// caller's pipe or memory file). output then only names it in messages.
     int output_fd = -1;
+    /// The input is not a user's file (a memory file, a pipe): record no name, mode or time.
+    bool anonymous = false;
 };
 
 /// The pieces of one file's work. Threads: claim() under the engine's claim mutex (one at a

@@ -103,7 +103,7 @@ public:
             }
         }
         FooterBody metadata;
-        if (file_.input != "-") {
+        if (file_.input != "-" && !file_.anonymous) {
             metadata.name = base_name(file_.input);
             metadata.mode = static_cast<std::uint32_t>(st_before_.st_mode & 07777);
             metadata.mtime_sec = st_before_.st_mtim.tv_sec;

@@ -11,6 +11,7 @@
 
 #include "nodes/api_bridge.hpp"
 #include "nodes/cipher.hpp"
+#include "nodes/codec.hpp"
 #include "nodes/container_jobs.hpp"
 #include "tbbpipe/engine.hpp"
 
@@ -100,20 +101,51 @@ nodes::BatchOp batch_op(Operation op) {
                                       : nodes::BatchOp::kVerify;
 }
 
+}  // namespace
+
+Status validate_secret(const Secret& secret) {
+    const nodes::UserSecret user = user_secret(secret);
+    if (user.kind == nodes::KdfId::kKeyFile && user.bytes.size() != nodes::kFileKeySize) {
+        return {StatusCode::kInvalidArgument,
+                "a key holds exactly 32 bytes, not " + std::to_string(user.bytes.size())};
+    }
+    return Status::ok();
+}
+
+Status validate_pack_options(const PackOptions& options, const Secret& secret) {
+    const auto c = options.chunk_size;
+    if (c != 0 && (c < nodes::kMinChunkSize || c > nodes::kMaxChunkSize)) {
+        return {StatusCode::kInvalidArgument, "chunk size must be 0 (auto) or 4 KiB .. 64 MiB"};
+    }
+    if (secret.present() && (options.scrypt_log2_n < nodes::kScryptMinLog2N ||
+                             options.scrypt_log2_n > nodes::kScryptMaxLog2N)) {
+        return {StatusCode::kInvalidArgument, "scrypt cost (log2 N) must be 14 .. 20"};
+    }
+    if (options.level != 0) {
+        const auto range = nodes::level_range(pack_settings_for(options).compression);
+        if (options.compression == Compression::kNone || options.level < range.min ||
+            options.level > range.max) {
+            return {StatusCode::kInvalidArgument, "compression level out of range"};
+        }
+    }
+    return validate_secret(secret);
+}
+
+namespace {
+
 // Refuses what can never run, before it takes a place in the queue.
 Status validate(const Job& job) {
     if (job.files.empty()) return {StatusCode::kInvalidArgument, "a job needs at least one file"};
-    const auto c = job.pack.chunk_size;
-    if (job.operation == Operation::kPack && c != 0 &&
-        (c < nodes::kMinChunkSize || c > nodes::kMaxChunkSize)) {
-        return {StatusCode::kInvalidArgument, "chunk size must be 0 (auto) or 4 KiB .. 64 MiB"};
-    }
-    if (job.operation == Operation::kPack && job.secret.present() &&
-        (job.pack.scrypt_log2_n < nodes::kScryptMinLog2N ||
-         job.pack.scrypt_log2_n > nodes::kScryptMaxLog2N)) {
-        return {StatusCode::kInvalidArgument, "scrypt cost (log2 N) must be 14 .. 20"};
+    if (job.operation == Operation::kPack) {
+        if (Status s = validate_pack_options(job.pack, job.secret); !s.is_ok()) return s;
+    } else if (Status s = validate_secret(job.secret); !s.is_ok()) {
+        return s;
     }
     for (const auto& f : job.files) {
+        if (f.input == "-" || f.output == "-") {
+            return {StatusCode::kInvalidArgument,
+                    "\"-\" would be the process's stdin or stdout: use pack_stream/unpack_stream"};
+        }
         if (job.operation != Operation::kVerify && f.output.empty()) {
             return {StatusCode::kInvalidArgument, f.input + ": no output path"};
         }
@@ -170,9 +202,11 @@ struct Engine::Impl {
     std::condition_variable idle;                         // shutdown: nothing queued or running
     std::deque<std::shared_ptr<JobHandle::State>> queue;  // guarded by mutex; <= capacity
     std::shared_ptr<JobHandle::State> running;            // guarded by mutex
-    std::size_t ran_count = 0;                            // guarded by mutex: jobs that ran
-    bool accepting = true;                                // guarded by mutex
-    bool exit = false;                                    // guarded by mutex
+    // Jobs finished while a shutdown was under way, for its report. Guarded by mutex.
+    std::vector<std::shared_ptr<JobHandle::State>> finished_in_shutdown;
+    std::mutex shutdown_mutex;  // one shutdown at a time; later ones find the dispatcher gone
+    bool accepting = true;      // guarded by mutex
+    bool exit = false;          // guarded by mutex
     std::thread dispatcher;
 };
 
@@ -204,12 +238,15 @@ JobResult Engine::Impl::run(JobHandle::State& state) {
 }
 
 void Engine::Impl::finish(const std::shared_ptr<JobHandle::State>& state, JobResult result) {
+    state->job.secret = Secret{};  // the engine keeps no copy of the user's key past the job
     {
         std::lock_guard lock(state->mutex);
         state->result = std::move(result);
         state->finished = true;
     }
     state->finished_cv.notify_all();
+    std::lock_guard lock(mutex);
+    if (!accepting) finished_in_shutdown.push_back(state);
 }
 
 void Engine::Impl::dispatch() {
@@ -224,17 +261,23 @@ void Engine::Impl::dispatch() {
             lock.unlock();
             finish(state, {{StatusCode::kCancelled, "cancelled before it ran"}, {}, 0});
             lock.lock();
+            if (queue.empty() && !running) idle.notify_all();
             continue;
         }
         running = state;
         run_cancel.store(state->cancel.load(std::memory_order_acquire), std::memory_order_release);
         lock.unlock();  // no lock held while the job (and its listeners) run
-        JobResult result = run(*state);
+        JobResult result;
+        try {
+            result = run(*state);
+        } catch (...) {
+            // Nothing may escape this thread (it would end the process): the job fails instead.
+            result = {status_from_current_exception(), {}, 0};
+        }
         finish(state, std::move(result));
         lock.lock();
         running.reset();
         run_cancel.store(false, std::memory_order_release);
-        ++ran_count;
         if (queue.empty()) idle.notify_all();
     }
 }
@@ -280,11 +323,10 @@ Result<JobHandle> Engine::try_submit(Job job) {
 ShutdownReport Engine::shutdown(std::chrono::milliseconds timeout) {
     ShutdownReport report;
     Impl& impl = *impl_;
-    if (!impl.dispatcher.joinable()) return report;
+    std::lock_guard once(impl.shutdown_mutex);
+    if (!impl.dispatcher.joinable()) return report;  // an earlier shutdown did it all
     std::vector<std::shared_ptr<JobHandle::State>> dropped;
     std::unique_lock lock(impl.mutex);
-    const std::size_t ran_before = impl.ran_count;
-    bool running_cancelled = false;
     impl.accepting = false;
     impl.room.notify_all();  // blocked submitters get "shutting down"
     const bool drained =
@@ -299,21 +341,24 @@ ShutdownReport Engine::shutdown(std::chrono::milliseconds timeout) {
         if (impl.running) {
             impl.running->cancel.store(true, std::memory_order_release);
             impl.run_cancel.store(true, std::memory_order_release);
-            running_cancelled = true;
-            ++report.cancelled;
         }
     }
     impl.exit = true;
     lock.unlock();
     impl.wake.notify_all();
-    impl.dispatcher.join();  // a cancelled run stops promptly: it drains in flight chunks only
-    impl.events.flush();     // listeners have heard of every file when shutdown returns
+    // Finished before the join, so a listener waiting on one of them is released.
     for (auto& state : dropped) {
         impl.finish(state, {{StatusCode::kCancelled, "cancelled by shutdown"}, {}, 0});
-        ++report.cancelled;
     }
+    impl.dispatcher.join();  // a cancelled run stops promptly: it drains in-flight chunks only
+    impl.events.flush();     // listeners have heard of every file (unless called from one)
     lock.lock();
-    report.completed = impl.ran_count - ran_before - (running_cancelled ? 1 : 0);
+    // Counted from how each job ended, not from what shutdown asked for.
+    for (const auto& state : impl.finished_in_shutdown) {
+        const bool cancelled = state->result.status.code() == StatusCode::kCancelled;
+        (cancelled ? report.cancelled : report.completed) += 1;
+    }
+    impl.finished_in_shutdown.clear();
     return report;
 }
 
@@ -331,23 +376,27 @@ const EngineConfig& Engine::config() const {
 
 // ---- JobHandle ---------------------------------------------------------------------------
 
-const JobResult& JobHandle::wait() const {
+JobResult JobHandle::wait() const {
+    if (!state_) return {{StatusCode::kInvalidArgument, "an empty JobHandle"}, {}, 0};
     std::unique_lock lock(state_->mutex);
     state_->finished_cv.wait(lock, [&] { return state_->finished; });
     return state_->result;
 }
 
 bool JobHandle::wait_for(std::chrono::milliseconds timeout) const {
+    if (!state_) return true;
     std::unique_lock lock(state_->mutex);
     return state_->finished_cv.wait_for(lock, timeout, [&] { return state_->finished; });
 }
 
 bool JobHandle::done() const {
+    if (!state_) return true;
     std::lock_guard lock(state_->mutex);
     return state_->finished;
 }
 
 void JobHandle::cancel() const {
+    if (!state_) return;
     state_->cancel.store(true, std::memory_order_release);
     if (auto impl = state_->owner.lock()) {
         std::lock_guard lock(impl->mutex);

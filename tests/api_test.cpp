@@ -22,9 +22,12 @@ Secret test_key() {
     return Secret::key(std::vector<std::uint8_t>(32, 7));
 }
 
-// A job that takes a while on 2 cores: lz4hc at its slowest level on incompressible data.
+// A job that takes seconds on 2 cores (lz4hc at its slowest level on 48 MiB), its input written
+// before anything is submitted so the data generation never races the engine.
 Job slow_pack(const ScratchDir& dir, const std::string& name) {
-    testing::write_file(dir / name, testing::make_data(48 << 20, DataKind::kMixed, 5));
+    if (!testing::exists(dir / name)) {
+        testing::write_file(dir / name, testing::make_data(48 << 20, DataKind::kMixed, 5));
+    }
     Job job;
     job.files = {{dir / name, dir / (name + ".tbp")}};
     job.pack.compression = Compression::kLz4Hc;
@@ -112,7 +115,10 @@ TEST(EngineApi, TrySubmitRefusesAFullQueueAndNamesItsCapacity) {
     EngineConfig config;
     config.queue_capacity = 1;
     Engine engine(config);
-    Result<JobHandle> running = engine.submit(slow_pack(dir, "a"));
+    const Job a = slow_pack(dir, "a");
+    const Job b = slow_pack(dir, "b");
+    const Job c = slow_pack(dir, "c");
+    Result<JobHandle> running = engine.submit(a);
     ASSERT_TRUE(running.ok());
     // Wait until the dispatcher took it, so the queue is empty again.
     for (int i = 0; i < 500 && !engine.metrics().samples.empty(); ++i) {
@@ -123,8 +129,8 @@ TEST(EngineApi, TrySubmitRefusesAFullQueueAndNamesItsCapacity) {
         if (started) break;
         std::this_thread::sleep_for(10ms);
     }
-    Result<JobHandle> queued = engine.try_submit(slow_pack(dir, "b"));
-    Result<JobHandle> refused = engine.try_submit(slow_pack(dir, "c"));
+    Result<JobHandle> queued = engine.try_submit(b);
+    Result<JobHandle> refused = engine.try_submit(c);
     if (queued.ok()) {
         ASSERT_FALSE(refused.ok());
         queued.value().cancel();
@@ -140,7 +146,8 @@ TEST(EngineApi, TrySubmitRefusesAFullQueueAndNamesItsCapacity) {
 TEST(EngineApi, ACancelledQueuedJobNeverRuns) {
     ScratchDir dir;
     Engine engine;
-    Result<JobHandle> first = engine.submit(slow_pack(dir, "a"));
+    const Job slow = slow_pack(dir, "a");
+    Result<JobHandle> first = engine.submit(slow);
     Job second;
     testing::write_file(dir / "small", testing::Bytes(1000, 3));
     second.files = {{dir / "small", dir / "small.tbp"}};
@@ -158,8 +165,10 @@ TEST(EngineApi, ACancelledQueuedJobNeverRuns) {
 TEST(EngineApi, ShutdownCancelsWhatOutlivesTheTimeout) {
     ScratchDir dir;
     Engine engine;
-    Result<JobHandle> a = engine.submit(slow_pack(dir, "a"));
-    Result<JobHandle> b = engine.submit(slow_pack(dir, "b"));
+    const Job job_a = slow_pack(dir, "a");
+    const Job job_b = slow_pack(dir, "b");
+    Result<JobHandle> a = engine.submit(job_a);
+    Result<JobHandle> b = engine.submit(job_b);
     ASSERT_TRUE(a.ok() && b.ok());
     const ShutdownReport report = engine.shutdown(20ms);
     EXPECT_TRUE(report.timed_out);
@@ -252,6 +261,79 @@ TEST(MemoryApi, StreamsRoundTripThroughPipes) {
     std::ostringstream sink;
     EXPECT_EQ(unpack_stream(cut, sink, Secret::passphrase("pw")).status().code(),
               StatusCode::kCorruptData);
+}
+
+// What a library user gets wrong must come back as a Status, never a crash or a hang.
+TEST(EngineApi, MisuseIsAStatusNeverACrash) {
+    ScratchDir dir;
+    testing::write_file(dir / "f", testing::Bytes(1000, 1));
+    Engine engine;
+    Job short_key;
+    short_key.files = {{dir / "f", dir / "f.tbp"}};
+    short_key.secret = Secret::key(std::vector<std::uint8_t>(16, 1));
+    EXPECT_EQ(engine.submit(short_key).status().code(), StatusCode::kInvalidArgument);
+    Job dash;
+    dash.files = {{"-", dir / "x.tbp"}};
+    EXPECT_EQ(engine.submit(dash).status().code(), StatusCode::kInvalidArgument);
+    const JobHandle empty;
+    EXPECT_TRUE(empty.done());
+    EXPECT_EQ(empty.wait().status.code(), StatusCode::kInvalidArgument);
+    empty.cancel();
+    EXPECT_EQ(pack_bytes(testing::Bytes(10, 1), {}, short_key.secret).status().code(),
+              StatusCode::kInvalidArgument);
+    PackOptions tiny;
+    tiny.chunk_size = 100;
+    EXPECT_EQ(pack_bytes(testing::Bytes(10, 1), tiny).status().code(),
+              StatusCode::kInvalidArgument);
+    EXPECT_FALSE(unpack_bytes(testing::Bytes(300, 9)).ok());
+    // Two shutdowns, the second from another thread while the first is under way.
+    std::thread other([&] { engine.shutdown(1s); });
+    engine.shutdown(1s);
+    other.join();
+}
+
+// A job cancelled while queued must not keep shutdown waiting for its timeout.
+TEST(EngineApi, ShutdownReturnsWhenTheLastJobEndsEvenIfAQueuedOneWasCancelled) {
+    ScratchDir dir;
+    testing::write_file(dir / "a", testing::make_data(8 << 20, DataKind::kMixed, 3));
+    testing::write_file(dir / "b", testing::Bytes(1000, 2));
+    Engine engine;
+    Job a;
+    a.files = {{dir / "a", dir / "a.tbp"}};
+    Job b;
+    b.files = {{dir / "b", dir / "b.tbp"}};
+    Result<JobHandle> ha = engine.submit(a);
+    Result<JobHandle> hb = engine.submit(b);
+    hb.value().cancel();
+    const auto start = std::chrono::steady_clock::now();
+    const ShutdownReport report = engine.shutdown(60s);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 30s) << "shutdown waited for its timeout";
+    EXPECT_FALSE(report.timed_out);
+    EXPECT_TRUE(ha.value().wait().status.is_ok());
+    EXPECT_EQ(hb.value().wait().status.code(), StatusCode::kCancelled);
+}
+
+// Streams that fail, or throw, give an error and never a short container.
+TEST(MemoryApi, FailingStreamsAreErrorsNotShortOutputs) {
+    std::istringstream bad("some data");
+    bad.setstate(std::ios::badbit);
+    std::ostringstream out;
+    EXPECT_EQ(pack_stream(bad, out).status().code(), StatusCode::kIoError);
+    // exceptions(failbit) is common; the final short read must not end the process.
+    std::istringstream throwing(std::string(100000, 'z'));
+    throwing.exceptions(std::ios::failbit | std::ios::badbit);
+    std::ostringstream container;
+    Result<std::uint64_t> packed = pack_stream(throwing, container);
+    ASSERT_TRUE(packed.ok()) << packed.status().message();
+    std::istringstream back(container.str());
+    std::ostringstream plain;
+    ASSERT_TRUE(unpack_stream(back, plain).ok());
+    EXPECT_EQ(plain.str(), std::string(100000, 'z'));
+    // A packed memory buffer records no file name or mode of its own.
+    Result<std::vector<std::uint8_t>> bytes = pack_bytes(testing::Bytes(5000, 4));
+    ASSERT_TRUE(bytes.ok());
+    const std::string text(bytes.value().begin(), bytes.value().end());
+    EXPECT_EQ(text.find("tbbpipe-in"), std::string::npos);
 }
 
 }  // namespace

@@ -32,7 +32,8 @@ struct EngineConfig {
     bool durable = true;              ///< flush outputs before their rename (batched)
 };
 
-/// A key: 32 bytes (a key file's contents), or a passphrase (scrypt, one derivation per job).
+/// A key: 32 bytes (a key file's contents; another length makes the job fail with
+/// kInvalidArgument), or a passphrase (scrypt, one derivation per secret per engine).
 /// Thread-safety: a value type. The bytes are wiped when the last copy goes.
 class Secret {
 public:
@@ -59,7 +60,10 @@ struct PackOptions {
 
 enum class Operation { kPack, kUnpack, kVerify };
 
-/// One unit of work: every file through one graph. output is ignored for verify.
+/// One unit of work: every file through one graph. output is ignored for verify. Paths are
+/// files ("-" is refused: use pack_stream/unpack_stream). A FIFO given as an input is read as a
+/// stream; opening it waits for its writer, and that wait is not interruptible by cancel().
+/// Value type; the engine keeps its own copy until the job ran (the secret is dropped then).
 struct Job {
     Operation operation = Operation::kPack;
     struct File {
@@ -93,8 +97,9 @@ struct JobResult {
 class JobHandle {
 public:
     JobHandle() = default;
-    /// Blocks until the job ran (or was cancelled before it ran).
-    const JobResult& wait() const;
+    /// Blocks until the job ran (or was cancelled before it ran) and returns a copy of its
+    /// result. An empty (default-constructed) handle answers kInvalidArgument at once.
+    JobResult wait() const;
     /// false: still queued or running after the timeout.
     bool wait_for(std::chrono::milliseconds timeout) const;
     bool done() const;
@@ -115,10 +120,11 @@ struct ShutdownReport {
     bool timed_out = false;
 };
 
-/// Thread-safety: submit, try_submit, cancel and the accessors may be called from any thread;
-/// shutdown from one thread at a time. The destructor is shutdown(0): what is still queued or
-/// running is cancelled. Listeners run on the engine's event thread and must not block long;
-/// no lock is held while they run.
+/// Thread-safety: every method may be called from any thread, shutdown included (concurrent
+/// calls: the first does the work, the others return an empty report). The destructor is
+/// shutdown(0): what is still queued or running is cancelled. Listeners run on the engine's
+/// event thread and must not block long (never wait() on a job there); no lock is held while
+/// they run. The engine keeps derived keys (one KDF per passphrase) until it is destroyed.
 class Engine {
 public:
     explicit Engine(const EngineConfig& config = {});

@@ -1,5 +1,7 @@
 // Pack and unpack without paths: from byte spans and standard streams. Each call runs its own
 // short-lived engine (budgets from config); for many calls, or many files, use Engine.
+// Thread-safety: calls on distinct streams may run concurrently; in and out must be distinct.
+// Linux: the engine reads memory files and pipes through /proc/self/fd.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +25,9 @@ Result<std::vector<std::uint8_t>> unpack_bytes(std::span<const std::uint8_t> con
                                                const Secret& secret = {},
                                                const EngineConfig& config = {});
 /// Reads `in` to its end and writes a container to `out` as chunks are sealed (in may be a
-/// socket-like stream that delivers bytes slowly). Returns the container's size.
+/// socket-like stream that delivers bytes slowly: what is available is forwarded at once). A
+/// stream that fails before its end is kIoError, never a short container. After a failure the
+/// call returns once `in`'s pending read returns. Returns the container's size.
 Result<std::uint64_t> pack_stream(std::istream& in, std::ostream& out,
                                   const PackOptions& options = {}, const Secret& secret = {},
                                   const EngineConfig& config = {});

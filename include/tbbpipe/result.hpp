@@ -2,6 +2,7 @@
 // (or a plain Status); it never throws across its boundary, never prints and never exits.
 #pragma once
 
+#include <cstdlib>
 #include <optional>
 #include <utility>
 
@@ -10,18 +11,26 @@
 namespace tbbpipe {
 
 /// Thread-safety: a value type; distinct objects may be used from distinct threads.
+/// value() on a Result that is not ok() is a programming error: it aborts (never throws).
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
 public:
-    Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit, like std::optional
-    Result(Status status) : status_(std::move(status)) {}  // NOLINT
+    Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit, like std::optional
+    /// An error. An ok Status here is itself an error (there is no value): kInternal.
+    Result(Status status)  // NOLINT: implicit
+        : status_(status.is_ok() ? Status{StatusCode::kInternal, "a Result without a value"}
+                                 : std::move(status)) {}
     bool ok() const { return value_.has_value(); }
     const Status& status() const { return status_; }
-    T& value() & { return *value_; }
-    const T& value() const& { return *value_; }
-    T&& value() && { return std::move(*value_); }
+    T& value() & { return checked(); }
+    const T& value() const& { return const_cast<Result*>(this)->checked(); }
+    T value() && { return std::move(checked()); }
 
 private:
+    T& checked() {
+        if (!value_) std::abort();  // see value()
+        return *value_;
+    }
     Status status_;
     std::optional<T> value_;
 };
