@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
         job.files.push_back({entry.path().string(), out.string() + ".tbp"});
     }
 
-    tbbpipe::Engine engine;  // budgets default to the machine: all cores, 64 MiB of buffers
+    tbbpipe::Engine engine;  // default budgets: all cores, max(64 MiB, 8 MiB per core) of buffers
     tbbpipe::Result<tbbpipe::JobHandle> submitted = engine.submit(std::move(job));
     if (!submitted.ok()) {
         std::cerr << submitted.status().message() << '\n';

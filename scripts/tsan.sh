@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the concurrency suites (engine, batch, file events, metrics) under ThreadSanitizer.
+# Runs the concurrency suites (engine, batch, file events, metrics, library API) under
+# ThreadSanitizer.
 #
 # Debian's libtbb.so is not built with TSan, and TSan cannot see synchronisation it did not
 # instrument: every message oneTBB hands from one thread to another would show as a race. So this
@@ -38,7 +39,7 @@ if [[ ! -f "$tbb_prefix/lib/cmake/TBB/TBBConfig.cmake" ]]; then
     } >"$build_dir/onetbb.log" 2>&1 || { tail -n 40 "$build_dir/onetbb.log"; exit 1; }
 fi
 
-suites=(engine_test batch_test file_events_test metrics_test)
+suites=(engine_test batch_test file_events_test metrics_test api_test)
 echo "tsan: building ${suites[*]} (log: $build_dir/build.log)"
 {
     cmake -S . -B "$build_dir/suites" -DCMAKE_BUILD_TYPE=Debug -DTBBPIPE_SANITIZE=thread \
@@ -49,5 +50,6 @@ echo "tsan: building ${suites[*]} (log: $build_dir/build.log)"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$repo/tests/tsan.supp"
 export LD_LIBRARY_PATH="$tbb_prefix/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 cd "$build_dir/suites"
-# Only the suites above were built; the others' placeholders (*_NOT_BUILT) are skipped.
-ctest --output-on-failure -j"$(nproc)" --timeout 900 -E '_NOT_BUILT'
+# Only the suites above were built; the others' placeholders (*_NOT_BUILT) and the examples
+# (built by the main suite) are skipped.
+ctest --output-on-failure -j"$(nproc)" --timeout 900 -E '_NOT_BUILT|^example_'
