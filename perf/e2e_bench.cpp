@@ -88,7 +88,9 @@ tbbpipe::nodes::UserSecret key_secret(const BenchFiles& files) {
     return secret;
 }
 
-std::string container_path(const BenchFiles& files) { return files.dataset + ".tbp"; }
+std::string container_path(const BenchFiles& files) {
+    return files.dataset + ".tbp";
+}
 
 // Packs the dataset to a real container once per process (the code under test may have changed
 // since the last run, so it is never reused) and verifies it; unpack reads it back.
@@ -152,8 +154,8 @@ void tbbpipe_pack(benchmark::State& state) {
         return;
     }
     set_common_counters(state, *files);
-    state.counters["ratio"] = static_cast<double>(container_bytes) /
-                              static_cast<double>(files->env.bytes);
+    state.counters["ratio"] =
+        static_cast<double>(container_bytes) / static_cast<double>(files->env.bytes);
 }
 
 void tbbpipe_unpack(benchmark::State& state) {
@@ -278,8 +280,8 @@ void plain_pipeline_unpack(benchmark::State& state) {
     for (auto _ : state) {
         try {
             // Each pass checks every chunk's tag and SHA-256: a verified round trip every time.
-            const auto run = tbbpipe::perf::plain_unpack(config, in.fd(), sealed.index,
-                                                         null_out.fd());
+            const auto run =
+                tbbpipe::perf::plain_unpack(config, in.fd(), sealed.index, null_out.fd());
             if (run.plaintext_bytes != files->env.bytes) error = "plain unpack lost bytes";
         } catch (const std::exception& e) {
             error = e.what();
@@ -324,9 +326,9 @@ std::string run_pipeline(const BenchFiles& files, const std::string& first,
                          const std::string& second, const std::string& output) {
     const std::string status_file = files.env.dir + "/first-stage.status";
     ::unlink(status_file.c_str());
-    const auto result = tbbpipe::perf::run_shell("{ " + first + "; echo $? > " +
-                                                 shell_quote(status_file) + "; } | " + second +
-                                                 " > " + shell_quote(output));
+    const auto result =
+        tbbpipe::perf::run_shell("{ " + first + "; echo $? > " + shell_quote(status_file) +
+                                 "; } | " + second + " > " + shell_quote(output));
     std::ifstream status(status_file);
     int first_code = -1;
     status >> first_code;
@@ -357,9 +359,8 @@ std::string ensure_peer_file(const PeerTool& tool, const BenchFiles& files) {
         }
         if (!error.empty()) return error;
     }
-    const auto check = tbbpipe::perf::run_shell(age_decrypt(files, path) + " | " +
-                                                tool.decompress + " | cmp -s - " +
-                                                shell_quote(files.dataset));
+    const auto check = tbbpipe::perf::run_shell(age_decrypt(files, path) + " | " + tool.decompress +
+                                                " | cmp -s - " + shell_quote(files.dataset));
     if (!check.ok()) error = std::string(tool.name) + " | age round trip does not match";
     return error;
 }
@@ -374,8 +375,8 @@ void peer_pack(benchmark::State& state, const PeerTool& tool) {
     }
     std::string error;
     for (auto _ : state) {
-        error = run_pipeline(*files, peer_pack_command(tool, *files), age_encrypt(*files),
-                             "/dev/null");
+        error =
+            run_pipeline(*files, peer_pack_command(tool, *files), age_encrypt(*files), "/dev/null");
         if (!error.empty()) break;
     }
     if (!error.empty()) {
@@ -423,8 +424,8 @@ struct Median {
 class MedianCapture : public benchmark::ConsoleReporter {
 public:
     // Colour only on a terminal: the output is often saved into a file for docs/PERFORMANCE.md.
-    MedianCapture() : benchmark::ConsoleReporter(::isatty(STDOUT_FILENO) ? OO_ColorTabular
-                                                                         : OO_Tabular) {}
+    MedianCapture()
+        : benchmark::ConsoleReporter(::isatty(STDOUT_FILENO) ? OO_ColorTabular : OO_Tabular) {}
 
     void ReportRuns(const std::vector<Run>& runs) override {
         benchmark::ConsoleReporter::ReportRuns(runs);
@@ -529,22 +530,24 @@ void measure_rss(const std::map<std::string, Median>& m) {
                       true);
         }
         if (m.count("tbbpipe_unpack") && ensure_container().empty()) {
-            print_rss("tbbpipe unpack -c (CLI, worst of 3)",
-                      measure({cli, "unpack", "-q", "--key-file", f.key_file, "-c",
-                               container_path(f)}, 3),
-                      true);
+            print_rss(
+                "tbbpipe unpack -c (CLI, worst of 3)",
+                measure({cli, "unpack", "-q", "--key-file", f.key_file, "-c", container_path(f)},
+                        3),
+                true);
         }
         // Under a shell the probe sees the largest single process of the pipeline, not the sum.
         if (m.count("zstd_age_pack")) {
-            print_rss("zstd -1 -T0 | age (largest process)",
-                      measure({"/bin/sh", "-c", peer_pack_command(kZstd, f) + " | " +
-                                                    age_encrypt(f)}, 1),
-                      false);
+            print_rss(
+                "zstd -1 -T0 | age (largest process)",
+                measure({"/bin/sh", "-c", peer_pack_command(kZstd, f) + " | " + age_encrypt(f)}, 1),
+                false);
         }
         if (m.count("age_zstd_unpack")) {
             print_rss("age -d | zstd -d (largest process)",
-                      measure({"/bin/sh", "-c", age_decrypt(f, f.dataset + kZstd.suffix) + " | " +
-                                                    kZstd.decompress}, 1),
+                      measure({"/bin/sh", "-c",
+                               age_decrypt(f, f.dataset + kZstd.suffix) + " | " + kZstd.decompress},
+                              1),
                       false);
         }
     } catch (const std::exception& e) {
@@ -572,16 +575,16 @@ void print_summary(const std::map<std::string, Median>& m) {
     std::printf("\nRatios (medians):\n");
     print_ratio(m, "tbbpipe pack vs zstd -1 -T0 | age", "tbbpipe_pack", "zstd_age_pack", false,
                 kPackSpeedupTarget);
-    print_ratio(m, "tbbpipe unpack vs age -d | zstd -d", "tbbpipe_unpack", "age_zstd_unpack",
-                false, kUnpackSpeedupTarget);
-    print_ratio(m, "tbbpipe pack vs plain parallel_pipeline", "tbbpipe_pack",
-                "plain_pipeline_pack", true, kCeilingShareTarget);
+    print_ratio(m, "tbbpipe unpack vs age -d | zstd -d", "tbbpipe_unpack", "age_zstd_unpack", false,
+                kUnpackSpeedupTarget);
+    print_ratio(m, "tbbpipe pack vs plain parallel_pipeline", "tbbpipe_pack", "plain_pipeline_pack",
+                true, kCeilingShareTarget);
     print_ratio(m, "tbbpipe unpack vs plain parallel_pipeline", "tbbpipe_unpack",
                 "plain_pipeline_unpack", true, kCeilingShareTarget);
     print_ratio(m, "tbbpipe pack vs lz4 -1 | age (extra)", "tbbpipe_pack", "lz4_age_pack", false,
                 1.0);
-    print_ratio(m, "tbbpipe unpack vs age -d | lz4 -d (extra)", "tbbpipe_unpack",
-                "age_lz4_unpack", false, 1.0);
+    print_ratio(m, "tbbpipe unpack vs age -d | lz4 -d (extra)", "tbbpipe_unpack", "age_lz4_unpack",
+                false, 1.0);
     measure_rss(m);
     std::fflush(stdout);
 }

@@ -48,6 +48,7 @@ private:
 ChildResult spawn_and_wait(const std::string& path, const std::vector<std::string>& args,
                            posix_spawn_file_actions_t* actions) {
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     const auto start = std::chrono::steady_clock::now();
@@ -130,8 +131,8 @@ BenchFiles prepare_bench_files(const BenchEnv& env) {
         if (!r.ok()) throw std::runtime_error("age-keygen failed (is age installed?)");
     }
     files.recipient = capture_shell("age-keygen -y " + shell_quote(files.identity));
-    while (!files.recipient.empty() && std::isspace(static_cast<unsigned char>(
-                                           files.recipient.back()))) {
+    while (!files.recipient.empty() &&
+           std::isspace(static_cast<unsigned char>(files.recipient.back()))) {
         files.recipient.pop_back();
     }
     if (files.recipient.rfind("age1", 0) != 0) {

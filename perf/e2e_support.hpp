@@ -17,11 +17,11 @@ namespace tbbpipe::perf {
 
 /// What the environment asks for (read once; see docs/PERFORMANCE.md).
 struct BenchEnv {
-    std::string dir;             ///< $TBBPIPE_BENCH_DIR or /tmp/tbbpipe-bench
-    std::uint64_t bytes = 0;     ///< $TBBPIPE_BENCH_BYTES (K/M/G), default 1 GiB
-    int repetitions = 5;         ///< $TBBPIPE_BENCH_REPS
-    std::uint64_t seed = 1;      ///< $TBBPIPE_BENCH_SEED
-    DataMix mix;                 ///< $TBBPIPE_BENCH_MIX, default text:50,random:25,binary:25
+    std::string dir;          ///< $TBBPIPE_BENCH_DIR or /tmp/tbbpipe-bench
+    std::uint64_t bytes = 0;  ///< $TBBPIPE_BENCH_BYTES (K/M/G), default 1 GiB
+    int repetitions = 5;      ///< $TBBPIPE_BENCH_REPS
+    std::uint64_t seed = 1;   ///< $TBBPIPE_BENCH_SEED
+    DataMix mix;              ///< $TBBPIPE_BENCH_MIX, default text:50,random:25,binary:25
 };
 
 /// Throws std::runtime_error when a variable is set but malformed.

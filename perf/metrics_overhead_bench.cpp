@@ -7,10 +7,10 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "engine/metrics.hpp"
@@ -55,7 +55,8 @@ void BM_Pack(benchmark::State& state) {
             sampler = std::thread([&] {
                 std::unique_lock lock(mutex);
                 while (!wake.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; })) {
-                    benchmark::DoNotOptimize(tbbpipe::engine::to_prometheus_text(registry.snapshot()));
+                    benchmark::DoNotOptimize(
+                        tbbpipe::engine::to_prometheus_text(registry.snapshot()));
                 }
             });
         }
@@ -82,18 +83,27 @@ void BM_Pack(benchmark::State& state) {
                 return;
             }
         }
-        state.SetBytesProcessed(state.bytes_processed() + static_cast<std::int64_t>(out.plaintext_bytes));
+        state.SetBytesProcessed(state.bytes_processed() +
+                                static_cast<std::int64_t>(out.plaintext_bytes));
     }
 }
-BENCHMARK(BM_Pack)->Arg(0)->Arg(1)->ArgName("metrics")->Iterations(1)->Repetitions(9)
-    ->UseRealTime()->Unit(benchmark::kMillisecond)->ReportAggregatesOnly(true);
+BENCHMARK(BM_Pack)
+    ->Arg(0)
+    ->Arg(1)
+    ->ArgName("metrics")
+    ->Iterations(1)
+    ->Repetitions(9)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->ReportAggregatesOnly(true);
 
 // Keeps the medians so main() can print the ratio.
 class MedianReporter : public benchmark::ConsoleReporter {
 public:
     void ReportRuns(const std::vector<Run>& runs) override {
         for (const auto& run : runs) {
-            if (run.aggregate_name == "median") medians[run.run_name.str()] = run.GetAdjustedRealTime();
+            if (run.aggregate_name == "median")
+                medians[run.run_name.str()] = run.GetAdjustedRealTime();
         }
         ConsoleReporter::ReportRuns(runs);
     }
@@ -109,8 +119,9 @@ int main(int argc, char** argv) {
     const auto off = reporter.medians.find("BM_Pack/metrics:0/iterations:1/repeats:9/real_time");
     const auto on = reporter.medians.find("BM_Pack/metrics:1/iterations:1/repeats:9/real_time");
     if (off != reporter.medians.end() && on != reporter.medians.end()) {
-        std::printf("\nmetrics overhead: median pack %.1f ms with metrics vs %.1f ms without: %+.2f%%\n",
-                    on->second, off->second, 100.0 * (on->second / off->second - 1.0));
+        std::printf(
+            "\nmetrics overhead: median pack %.1f ms with metrics vs %.1f ms without: %+.2f%%\n",
+            on->second, off->second, 100.0 * (on->second / off->second - 1.0));
     }
     benchmark::Shutdown();
     return 0;

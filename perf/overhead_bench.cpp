@@ -73,9 +73,9 @@ void graph_per_chunk(benchmark::State& state) {
         }
     }
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(chunks));
-    state.counters["ns_per_chunk"] = benchmark::Counter(
-        static_cast<double>(state.iterations()) * static_cast<double>(chunks),
-        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["ns_per_chunk"] =
+        benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(chunks),
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void parallel_pipeline_per_chunk(benchmark::State& state) {
@@ -87,21 +87,20 @@ void parallel_pipeline_per_chunk(benchmark::State& state) {
         arena.execute([&] {
             tbb::parallel_pipeline(
                 kInFlight,
-                tbb::make_filter<void, std::uint64_t>(
-                    tbb::filter_mode::serial_in_order,
-                    [&](tbb::flow_control& fc) -> std::uint64_t {
-                        if (next == chunks) {
-                            fc.stop();
-                            return 0;
-                        }
-                        return next++;
-                    }) &
-                    tbb::make_filter<std::uint64_t, std::uint64_t>(
-                        tbb::filter_mode::parallel,
-                        [](std::uint64_t seq) {
-                            benchmark::DoNotOptimize(seq);
-                            return seq;
-                        }) &
+                tbb::make_filter<void, std::uint64_t>(tbb::filter_mode::serial_in_order,
+                                                      [&](tbb::flow_control& fc) -> std::uint64_t {
+                                                          if (next == chunks) {
+                                                              fc.stop();
+                                                              return 0;
+                                                          }
+                                                          return next++;
+                                                      }) &
+                    tbb::make_filter<std::uint64_t, std::uint64_t>(tbb::filter_mode::parallel,
+                                                                   [](std::uint64_t seq) {
+                                                                       benchmark::DoNotOptimize(
+                                                                           seq);
+                                                                       return seq;
+                                                                   }) &
                     tbb::make_filter<std::uint64_t, void>(tbb::filter_mode::serial_in_order,
                                                           [&](std::uint64_t seq) { sum += seq; }));
         });
@@ -111,9 +110,9 @@ void parallel_pipeline_per_chunk(benchmark::State& state) {
         }
     }
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(chunks));
-    state.counters["ns_per_chunk"] = benchmark::Counter(
-        static_cast<double>(state.iterations()) * static_cast<double>(chunks),
-        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["ns_per_chunk"] =
+        benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(chunks),
+                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void memory_pack_unpack(benchmark::State& state) {

@@ -28,6 +28,7 @@
 #include "nodes/container_jobs.hpp"
 #include "nodes/file_io.hpp"
 #include "nodes/job_scheduler.hpp"
+#include "tests/secret_support.hpp"
 #include "tests/test_support.hpp"
 
 namespace tbbpipe::nodes {
@@ -40,20 +41,8 @@ using testing::ScratchDir;
 constexpr std::uint32_t kKiB = 1024;
 constexpr std::uint32_t kMiB = 1024 * 1024;
 
-UserSecret key_secret(std::uint8_t fill) {
-    UserSecret s;
-    s.kind = KdfId::kKeyFile;
-    s.bytes = SecretBytes(32);
-    for (std::size_t i = 0; i < 32; ++i) s.bytes[i] = static_cast<std::uint8_t>(fill + i);
-    return s;
-}
-
-UserSecret passphrase(const char* text) {
-    UserSecret s;
-    s.kind = KdfId::kScrypt;
-    s.bytes.Assign(reinterpret_cast<const std::uint8_t*>(text), std::strlen(text));
-    return s;
-}
+using testing::key_secret;
+using testing::passphrase;
 
 EngineSettings engine_settings(SchedulerPolicy scheduler = SchedulerPolicy::kFair) {
     EngineSettings e;

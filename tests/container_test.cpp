@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "nodes/container_jobs.hpp"
+#include "tests/secret_support.hpp"
 #include "tests/test_support.hpp"
 
 namespace tbbpipe::nodes {
@@ -23,20 +24,8 @@ using testing::ScratchDir;
 
 constexpr std::uint32_t kChunk = 16 * 1024;
 
-UserSecret key_secret(std::uint8_t fill) {
-    UserSecret s;
-    s.kind = KdfId::kKeyFile;
-    s.bytes = SecretBytes(32);
-    for (std::size_t i = 0; i < 32; ++i) s.bytes[i] = static_cast<std::uint8_t>(fill + i);
-    return s;
-}
-
-UserSecret passphrase(const char* text) {
-    UserSecret s;
-    s.kind = KdfId::kScrypt;
-    s.bytes.Assign(reinterpret_cast<const std::uint8_t*>(text), std::strlen(text));
-    return s;
-}
+using testing::key_secret;
+using testing::passphrase;
 
 EngineSettings engine_settings(int threads) {
     EngineSettings e;
@@ -69,7 +58,8 @@ public:
         const int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK);
         char sink[65536];
         while (!done_) {
-            if (fd < 0 || ::read(fd, sink, sizeof sink) <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            if (fd < 0 || ::read(fd, sink, sizeof sink) <= 0)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
         thread_.join();
         if (fd >= 0) ::close(fd);
@@ -108,23 +98,29 @@ TEST_F(ContainerTest, RoundTripMatrix) {
                 testing::write_file(dir_ / "in", data);
                 for (const Compression c : compressions) {
                     for (const CipherId cipher : ciphers) {
-                        SCOPED_TRACE(::testing::Message() << "threads " << threads << " size " << size
-                                                          << " kind " << int(kind) << " " << compression_name(c)
-                                                          << " " << cipher_name(cipher));
+                        SCOPED_TRACE(::testing::Message()
+                                     << "threads " << threads << " size " << size << " kind "
+                                     << int(kind) << " " << compression_name(c) << " "
+                                     << cipher_name(cipher));
                         PackSettings s;
                         s.compression = c;
                         s.cipher = cipher;
                         s.chunk_size = kChunk;
-                        const UserSecret secret = cipher == CipherId::kNone ? UserSecret() : key_secret(1);
-                        const FileOutcome packed = jobs.pack(dir_ / "in", dir_ / "c.tbp", s, secret, true);
+                        const UserSecret secret =
+                            cipher == CipherId::kNone ? UserSecret() : key_secret(1);
+                        const FileOutcome packed =
+                            jobs.pack(dir_ / "in", dir_ / "c.tbp", s, secret, true);
                         ASSERT_TRUE(packed.status.is_ok()) << packed.status.message();
-                        EXPECT_EQ(packed.chunks, std::max<std::size_t>(1, (size + kChunk - 1) / kChunk));
+                        EXPECT_EQ(packed.chunks,
+                                  std::max<std::size_t>(1, (size + kChunk - 1) / kChunk));
                         const FileOutcome verified = jobs.verify(dir_ / "c.tbp", secret);
                         ASSERT_TRUE(verified.status.is_ok()) << verified.status.message();
-                        const FileOutcome unpacked = jobs.unpack(dir_ / "c.tbp", dir_ / "out", secret, true);
+                        const FileOutcome unpacked =
+                            jobs.unpack(dir_ / "c.tbp", dir_ / "out", secret, true);
                         ASSERT_TRUE(unpacked.status.is_ok()) << unpacked.status.message();
                         ASSERT_EQ(testing::read_file(dir_ / "out"), data);
-                        if (kind == DataKind::kCompressible && size > 1000 && c != Compression::kNone) {
+                        if (kind == DataKind::kCompressible && size > 1000 &&
+                            c != Compression::kNone) {
                             EXPECT_LT(packed.bytes_out, size / 2);  // it really compressed
                         }
                         if (kind == DataKind::kIncompressible && size > 0) {
@@ -168,13 +164,15 @@ TEST_F(ContainerTest, StreamedInputAndStreamedContainerRoundTrip) {
     s.chunk_size = kChunk;
     {
         FifoFeeder feed(dir_ / "in.pipe", data);
-        const FileOutcome packed = jobs.pack(dir_ / "in.pipe", dir_ / "c.tbp", s, key_secret(3), false);
+        const FileOutcome packed =
+            jobs.pack(dir_ / "in.pipe", dir_ / "c.tbp", s, key_secret(3), false);
         ASSERT_TRUE(packed.status.is_ok()) << packed.status.message();
         EXPECT_EQ(packed.run.max_reads_in_flight, 1);  // a pipe is read by one reader at a time
     }
     {
         FifoFeeder feed(dir_ / "c.pipe", testing::read_file(dir_ / "c.tbp"));
-        const FileOutcome unpacked = jobs.unpack(dir_ / "c.pipe", dir_ / "out", key_secret(3), false);
+        const FileOutcome unpacked =
+            jobs.unpack(dir_ / "c.pipe", dir_ / "out", key_secret(3), false);
         ASSERT_TRUE(unpacked.status.is_ok()) << unpacked.status.message();
     }
     EXPECT_EQ(testing::read_file(dir_ / "out"), data);
@@ -300,7 +298,9 @@ protected:
     bool encrypted() const { return GetParam() != CipherId::kNone; }
     UserSecret secret() const { return encrypted() ? key_secret(5) : UserSecret(); }
     std::size_t record_offset(std::size_t i) const { return kHeaderSize + i * record_size_; }
-    std::size_t footer_offset() const { return record_offset(4) + kRecordHeaderSize + 100 + (encrypted() ? kTagSize : 0); }
+    std::size_t footer_offset() const {
+        return record_offset(4) + kRecordHeaderSize + 100 + (encrypted() ? kTagSize : 0);
+    }
 
     // Unpacks damaged bytes as a file and as a stream; both must fail with an integrity code,
     // leave no output, and name a reason. Returns the file-mode message.
@@ -335,19 +335,20 @@ protected:
 TEST_P(TamperTest, UntouchedContainerIsAccepted) {
     ASSERT_TRUE(jobs_.unpack(dir_ / "good.tbp", dir_ / "out", secret(), false).status.is_ok());
     EXPECT_EQ(testing::read_file(dir_ / "out"), original_);
-    EXPECT_EQ(good_.size(), footer_offset() + kFooterPrefixSize +
-                                footer_body_size(5, 2) + (encrypted() ? kTagSize : 32) + kTrailerSize);
+    EXPECT_EQ(good_.size(), footer_offset() + kFooterPrefixSize + footer_body_size(5, 2) +
+                                (encrypted() ? kTagSize : 32) + kTrailerSize);
 }
 
 TEST_P(TamperTest, AFlippedBitAnywhereIsDetected) {
     std::vector<std::size_t> positions;
     for (std::size_t i = 0; i < kHeaderSize; ++i) positions.push_back(i);  // every header byte
     for (std::size_t r = 0; r < 5; ++r) {
-        for (std::size_t i = 0; i < kRecordHeaderSize; ++i) positions.push_back(record_offset(r) + i);
-        positions.push_back(record_offset(r) + kRecordHeaderSize);          // first payload byte
-        positions.push_back(record_offset(r) + kRecordHeaderSize + 50);     // middle
+        for (std::size_t i = 0; i < kRecordHeaderSize; ++i)
+            positions.push_back(record_offset(r) + i);
+        positions.push_back(record_offset(r) + kRecordHeaderSize);       // first payload byte
+        positions.push_back(record_offset(r) + kRecordHeaderSize + 50);  // middle
     }
-    positions.push_back(footer_offset() - 1);                               // last payload byte
+    positions.push_back(footer_offset() - 1);  // last payload byte
     for (std::size_t i = footer_offset(); i < good_.size(); i += 3) positions.push_back(i);
     for (std::size_t i = good_.size() - kTrailerSize; i < good_.size(); ++i) positions.push_back(i);
     for (const std::size_t pos : positions) {
@@ -361,8 +362,8 @@ TEST_P(TamperTest, AFlippedBitAnywhereIsDetected) {
 
 TEST_P(TamperTest, TruncationAnywhereIsDetected) {
     std::vector<std::size_t> cuts = {0, 10, kHeaderSize - 1, kHeaderSize};
-    for (std::size_t r = 1; r <= 4; ++r) cuts.push_back(record_offset(r));        // at boundaries
-    for (std::size_t r = 0; r < 4; ++r) cuts.push_back(record_offset(r) + 30);    // mid-record
+    for (std::size_t r = 1; r <= 4; ++r) cuts.push_back(record_offset(r));      // at boundaries
+    for (std::size_t r = 0; r < 4; ++r) cuts.push_back(record_offset(r) + 30);  // mid-record
     cuts.push_back(footer_offset());
     cuts.push_back(footer_offset() + 20);
     cuts.push_back(good_.size() - kTrailerSize);
@@ -379,7 +380,8 @@ TEST_P(TamperTest, SwappedDuplicatedDroppedAndAppendedDataIsDetected) {
                      good_.begin() + static_cast<std::ptrdiff_t>(record_offset(i) + record_size_));
     };
     const auto put = [&](Bytes& b, std::size_t i, const Bytes& rec) {
-        std::copy(rec.begin(), rec.end(), b.begin() + static_cast<std::ptrdiff_t>(record_offset(i)));
+        std::copy(rec.begin(), rec.end(),
+                  b.begin() + static_cast<std::ptrdiff_t>(record_offset(i)));
     };
     Bytes swapped = good_;
     put(swapped, 1, record(2));
@@ -438,7 +440,8 @@ TEST_P(TamperTest, BadDataMessagesNameTheChunkAndOffset) {
     Bytes bad = good_;
     bad[record_offset(3) + kRecordHeaderSize + 7] ^= 0x20;
     const std::string msg = expect_detected(bad, "payload of chunk 3");
-    EXPECT_NE(msg.find("chunk 3 at offset " + std::to_string(record_offset(3))), std::string::npos) << msg;
+    EXPECT_NE(msg.find("chunk 3 at offset " + std::to_string(record_offset(3))), std::string::npos)
+        << msg;
 }
 
 INSTANTIATE_TEST_SUITE_P(Ciphers, TamperTest,
@@ -446,9 +449,9 @@ INSTANTIATE_TEST_SUITE_P(Ciphers, TamperTest,
                                            CipherId::kChaCha20Poly1305),
                          [](const auto& param_info) {
                              const CipherId c = param_info.param;
-                             return std::string(c == CipherId::kNone ? "plain"
+                             return std::string(c == CipherId::kNone        ? "plain"
                                                 : c == CipherId::kAes256Gcm ? "aes"
-                                                                                      : "chacha");
+                                                                            : "chacha");
                          });
 
 // Found by the unpack fuzzer: an unencrypted container whose index disagrees with a record's
