@@ -125,6 +125,8 @@ FooterBody read_footer(int fd, std::uint64_t container_size, const OpenedHeader&
     const std::uint64_t longest =
         kFooterPrefixSize + tag + footer_body_size(trailer.chunk_count, kMaxNameLength);
     if (trailer.footer_size > longest) corrupt("trailer: footer size too large");
+    // The prefix is read before the tag is checked, so a shorter footer must stop here.
+    if (trailer.footer_size < kFooterPrefixSize + tag) corrupt("trailer: footer size too small");
 
     std::vector<std::uint8_t> footer(trailer.footer_size);
     if (pread_full(fd, footer.data(), footer.size(), trailer.footer_offset) != footer.size()) {

@@ -374,6 +374,25 @@ TEST_P(TamperTest, TruncationAnywhereIsDetected) {
     }
 }
 
+// Found by container_reader_fuzz: a trailer that agrees with the file size but claims a footer
+// shorter than its own prefix made the reader look at bytes it had not read.
+TEST_P(TamperTest, ATrailerClaimingATinyFooterIsDetected) {
+    const std::size_t tag = encrypted() ? kTagSize : 32;
+    for (std::size_t size = 1; size < kFooterPrefixSize + tag; ++size) {
+        Bytes bad(good_.begin(), good_.begin() + static_cast<std::ptrdiff_t>(footer_offset()));
+        bad.insert(bad.end(), size, 0);
+        Trailer t;
+        t.footer_offset = footer_offset();
+        t.chunk_count = 5;
+        t.footer_size = static_cast<std::uint32_t>(size);
+        const auto trailer = encode_trailer(t);
+        bad.insert(bad.end(), trailer.begin(), trailer.end());
+        const std::string msg =
+            expect_detected(bad, "footer of " + std::to_string(size) + " bytes");
+        EXPECT_NE(msg.find("footer size too small"), std::string::npos) << msg;
+    }
+}
+
 TEST_P(TamperTest, SwappedDuplicatedDroppedAndAppendedDataIsDetected) {
     const auto record = [&](std::size_t i) {
         return Bytes(good_.begin() + static_cast<std::ptrdiff_t>(record_offset(i)),
