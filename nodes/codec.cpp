@@ -45,4 +45,16 @@ void decompress_chunk(const std::uint8_t* in, std::size_t n, std::uint8_t* out,
     }
 }
 
+std::size_t decompress_bounded(const std::uint8_t* in, std::size_t n, std::uint8_t* out,
+                               std::size_t cap) {
+    const int got =
+        LZ4_decompress_safe(reinterpret_cast<const char*>(in), reinterpret_cast<char*>(out),
+                            static_cast<int>(n), static_cast<int>(cap));
+    if (got < 0) {
+        throw PipelineError(StatusCode::kCorruptData, "lz4 data does not decompress within " +
+                                                          std::to_string(cap) + " bytes");
+    }
+    return static_cast<std::size_t>(got);
+}
+
 }  // namespace tbbpipe::nodes

@@ -23,4 +23,9 @@ std::size_t compress_chunk(Compression c, int level, const std::uint8_t* in, std
 void decompress_chunk(const std::uint8_t* in, std::size_t n, std::uint8_t* out,
                       std::size_t raw_size);
 
+/// Decompresses into at most cap bytes and returns how many came out; throws
+/// PipelineError(kCorruptData) when the data is not lz4 or needs more room.
+std::size_t decompress_bounded(const std::uint8_t* in, std::size_t n, std::uint8_t* out,
+                               std::size_t cap);
+
 }  // namespace tbbpipe::nodes

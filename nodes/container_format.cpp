@@ -65,7 +65,7 @@ std::array<std::uint8_t, kHeaderSize> encode_header(const Header& h) {
     std::memcpy(p + 40, h.key_id.data(), 8);
     std::memcpy(p + 48, h.wrap_nonce.data(), 12);
     std::memcpy(p + 60, h.wrapped_key.data(), kWrappedKeySize);
-    put_u32(p + 108, 0);  // reserved flags
+    put_u32(p + 108, h.flags);
     std::memcpy(p + kHeaderAuthOffset, h.auth.data(), 32);
     return out;
 }
@@ -110,7 +110,8 @@ Header decode_header(const std::uint8_t* p, std::size_t size) {
     std::memcpy(h.key_id.data(), p + 40, 8);
     std::memcpy(h.wrap_nonce.data(), p + 48, 12);
     std::memcpy(h.wrapped_key.data(), p + 60, kWrappedKeySize);
-    if (get_u32(p + 108) != 0) corrupt("header: unknown flags");
+    h.flags = get_u32(p + 108);
+    if (h.flags & ~kKnownHeaderFlags) corrupt("header: unknown flags");
     std::memcpy(h.auth.data(), p + kHeaderAuthOffset, 32);
     return h;
 }
@@ -132,6 +133,31 @@ RecordHeader decode_record_header(const std::uint8_t* in) {
     r.raw_size = get_u32(in + 16);
     r.stored_size = get_u32(in + 20);
     return r;
+}
+
+std::vector<std::uint8_t> encode_stage_list(const std::string& spec) {
+    std::vector<std::uint8_t> out(kStageListPrefixSize + spec.size());
+    put_u32(out.data(), kStageListMagic);
+    put_u16(out.data() + 4, static_cast<std::uint16_t>(spec.size()));
+    put_u16(out.data() + 6, 0);
+    std::memcpy(out.data() + kStageListPrefixSize, spec.data(), spec.size());
+    return out;
+}
+
+std::size_t stage_list_size(const std::uint8_t* prefix) {
+    if (get_u32(prefix) != kStageListMagic) corrupt("stage list: bad magic");
+    const std::size_t length = get_u16(prefix + 4);
+    if (length == 0 || length > kMaxStageSpecLength) corrupt("stage list: bad length");
+    if (get_u16(prefix + 6) != 0) corrupt("stage list: reserved field set");
+    return kStageListPrefixSize + length;
+}
+
+std::string decode_stage_list(const std::uint8_t* list, std::size_t size) {
+    if (size < kStageListPrefixSize || stage_list_size(list) != size) {
+        corrupt("stage list: truncated");
+    }
+    return {reinterpret_cast<const char*>(list) + kStageListPrefixSize,
+            size - kStageListPrefixSize};
 }
 
 std::size_t max_stored_size(std::uint32_t chunk_size, bool encrypted) {

@@ -1,6 +1,6 @@
 // Container format v1: the byte layout, written down in docs/FORMAT.md.
 //
-//   header (144 bytes) | record* | footer | trailer (32 bytes)
+//   header (144 bytes) | stage list? | record* | footer | trailer (32 bytes)
 //
 // This file only encodes and decodes and checks structure; cryptography lives in cipher.hpp.
 // Every decoder bounds what it reads so a hostile file cannot make us allocate more than the
@@ -45,6 +45,15 @@ inline constexpr std::uint32_t kMinChunkSize = 4 * 1024;
 inline constexpr std::uint32_t kMaxChunkSize = 64u * 1024 * 1024;
 inline constexpr std::uint32_t kMaxNameLength = 4096;
 
+// Header flag bits.
+inline constexpr std::uint32_t kHeaderFlagStageList = 1u << 0;  ///< a stage list follows
+inline constexpr std::uint32_t kKnownHeaderFlags = kHeaderFlagStageList;
+
+// The stage list: after the header when a registered stage ran (magic, spec length, reserved).
+inline constexpr std::uint32_t kStageListMagic = 0x53504254;  // "TBPS"
+inline constexpr std::size_t kStageListPrefixSize = 8;
+inline constexpr std::size_t kMaxStageSpecLength = 1024;
+
 // Record flag bits.
 inline constexpr std::uint32_t kFlagCompressed = 1u << 0;
 inline constexpr std::uint32_t kFlagLast = 1u << 1;
@@ -73,7 +82,8 @@ struct Header {
     std::array<std::uint8_t, 8> key_id{};
     std::array<std::uint8_t, 12> wrap_nonce{};
     std::array<std::uint8_t, kWrappedKeySize> wrapped_key{};
-    Digest auth{};  ///< HMAC (encrypted) or SHA-256 (plain) of bytes [0,112)
+    std::uint32_t flags = 0;  ///< kHeaderFlagStageList when a stage list follows
+    Digest auth{};  ///< HMAC (encrypted) or SHA-256 (plain) of bytes [0,112) || stage list
 
     bool encrypted() const { return cipher != CipherId::kNone; }
 };
@@ -83,6 +93,13 @@ std::array<std::uint8_t, kHeaderSize> encode_header(const Header& header);
 /// Parses and range-checks every field; throws PipelineError(kCorruptData) naming what is wrong.
 /// Does not check `auth` (that needs the key).
 Header decode_header(const std::uint8_t* bytes, std::size_t size);
+
+/// The stage list: prefix then the canonical spec (docs/FORMAT.md "Stage list").
+std::vector<std::uint8_t> encode_stage_list(const std::string& spec);
+/// The whole list's size from its 8-byte prefix; throws kCorruptData on a bad prefix.
+std::size_t stage_list_size(const std::uint8_t* prefix);
+/// The spec a list of `size` bytes holds (form checked by parse_stage_spec).
+std::string decode_stage_list(const std::uint8_t* list, std::size_t size);
 
 struct RecordHeader {
     std::uint32_t flags = 0;

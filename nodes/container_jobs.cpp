@@ -36,16 +36,6 @@ struct stat stat_fd(int fd) {
     return st;
 }
 
-void read_header_bytes(int fd, bool seekable, std::uint8_t* buf, const std::atomic<bool>* cancel) {
-    const std::size_t got =
-        seekable ? pread_full(fd, buf, kHeaderSize, 0) : read_full(fd, buf, kHeaderSize, cancel);
-    if (got != kHeaderSize) {
-        throw PipelineError(StatusCode::kCorruptData,
-                            got == 0 ? "empty input (not a tbbpipe container)"
-                                     : "truncated: too short for a tbbpipe header");
-    }
-}
-
 bool is_stream(const std::string& path, std::uint64_t* size) {
     if (path == "-") return true;
     struct stat st {};
@@ -65,6 +55,30 @@ std::uint32_t peek_chunk_size(const std::string& path) {
     } catch (const PipelineError&) {
         return 0;
     }
+}
+
+// What a pack runs: the spec when one is given (checked against the secret both ways: a cipher
+// without a key could not run, a key without a cipher would silently store plaintext), else the
+// compression and, with a secret, the cipher.
+StagePlan pack_stage_plan(const PackSettings& pack, const UserSecret& secret,
+                          const StageRegistry& registry) {
+    if (pack.stages.empty()) {
+        return parse_stage_spec(
+            implied_stage_spec(pack.compression, secret.present() ? pack.cipher : CipherId::kNone),
+            &registry, SpecSource::kUser);
+    }
+    StagePlan plan = parse_stage_spec(pack.stages, &registry, SpecSource::kUser);
+    if (plan.cipher != CipherId::kNone && !secret.present()) {
+        throw PipelineError(
+            StatusCode::kInvalidArgument,
+            std::string("stage ") + cipher_name(plan.cipher) + " needs a key file or a passphrase");
+    }
+    if (plan.cipher == CipherId::kNone && secret.present()) {
+        throw PipelineError(StatusCode::kInvalidArgument,
+                            "a key or passphrase was given but the stages '" + plan.spec +
+                                "' encrypt nothing: add aes-256-gcm or chacha20-poly1305");
+    }
+    return plan;
 }
 
 std::size_t buffers_per_chunk(std::uint32_t chunk_size) {
@@ -178,11 +192,10 @@ BatchResult ContainerJobs::run_batch(BatchOp op, const std::vector<BatchFile>& f
                 // A stream cannot be peeked: read its header now and hand it to the job.
                 try {
                     job.stream_input = open_input(files[i].input);
-                    std::array<std::uint8_t, kHeaderSize> raw{};
-                    read_header_bytes(job.stream_input.fd(), false, raw.data(), cancel_);
-                    job.stream_header =
-                        std::make_unique<std::array<std::uint8_t, kHeaderSize>>(raw);
-                    sizing = std::max(sizing, decode_header(raw.data(), kHeaderSize).chunk_size);
+                    job.stream_header = std::make_unique<std::vector<std::uint8_t>>(
+                        read_header_bytes(job.stream_input.fd(), false, cancel_));
+                    sizing = std::max(
+                        sizing, decode_header(job.stream_header->data(), kHeaderSize).chunk_size);
                 } catch (const PipelineError& e) {
                     job.outcome->status = e.status();
                     job.done = true;
@@ -193,6 +206,7 @@ BatchResult ContainerJobs::run_batch(BatchOp op, const std::vector<BatchFile>& f
         }
     }
     std::unique_ptr<ChunkTuner> tuner;
+    StagePlan stage_plan;
     PackPlan pack_plan;
     UnpackPlan unpack_plan;
     if (op == BatchOp::kPack) {
@@ -204,14 +218,16 @@ BatchResult ContainerJobs::run_batch(BatchOp op, const std::vector<BatchFile>& f
             tuner = std::make_unique<ChunkTuner>(tuning);
             sizing = tuning.max;
         }
+        stage_plan = pack_stage_plan(pack, secret, *settings_.stages);
         prepare_pack_keys(pack, secret);
         Header& h = pack_plan.header_template;
-        h.compression = pack.compression;
-        const int level = pack.level ? pack.level : level_range(pack.compression).fallback;
+        h.compression = stage_plan.compression;
+        if (stage_plan.recorded()) h.flags |= kHeaderFlagStageList;
+        const int level = pack.level ? pack.level : level_range(h.compression).fallback;
         h.level = static_cast<std::int8_t>(std::min(level, 127));  // informational only
         h.scrypt = {};
         if (secret.present()) {
-            h.cipher = pack.cipher;
+            h.cipher = stage_plan.cipher;
             h.kdf = secret.kind;
             h.scrypt = pack_kdf_->scrypt;
             h.salt = pack_kdf_->salt;
@@ -219,6 +235,7 @@ BatchResult ContainerJobs::run_batch(BatchOp op, const std::vector<BatchFile>& f
             pack_plan.kek = &pack_kek_;
         }
         pack_plan.settings = &pack;
+        pack_plan.stages = &stage_plan;
         pack_plan.level = level;
         pack_plan.nominal_chunk_size = sizing;
         pack_plan.tuner = tuner.get();
@@ -229,6 +246,7 @@ BatchResult ContainerJobs::run_batch(BatchOp op, const std::vector<BatchFile>& f
         result.chunk_size = sizing;
     } else {
         unpack_plan.secret = &secret;
+        unpack_plan.stages = settings_.stages.get();
         unpack_plan.kek_cache = &kek_cache_;
         unpack_plan.overwrite = overwrite;
         unpack_plan.durable = settings_.durable;
@@ -327,13 +345,13 @@ ContainerInfo ContainerJobs::inspect(const std::string& input, const UserSecret&
         throw PipelineError(StatusCode::kInvalidArgument,
                             "info needs a regular file, not a stream");
     }
-    std::uint8_t raw_header[kHeaderSize];
-    read_header_bytes(in.fd(), true, raw_header, cancel_);
-    ContainerInfo info{authenticate_header(raw_header, kHeaderSize, &secret, false, &kek_cache_),
-                       static_cast<std::uint64_t>(st.st_size),
-                       {},
-                       {}};
-    if (info.container_size < kHeaderSize + kTrailerSize) {
+    const std::vector<std::uint8_t> raw_header = read_header_bytes(in.fd(), true, cancel_);
+    ContainerInfo info{
+        authenticate_header(raw_header.data(), raw_header.size(), &secret, false, &kek_cache_),
+        static_cast<std::uint64_t>(st.st_size),
+        {},
+        {}};
+    if (info.container_size < info.opened.data_offset + kTrailerSize) {
         throw PipelineError(StatusCode::kCorruptData, "truncated: no trailer");
     }
     std::uint8_t raw_trailer[kTrailerSize];

@@ -29,6 +29,9 @@ struct PackSettings {
     Compression compression = Compression::kLz4;
     int level = 0;                           ///< 0: the compression's default
     CipherId cipher = CipherId::kAes256Gcm;  ///< used only when a secret is given
+    /// A stage spec ("deflate,aes-256-gcm,sha256"); when set it replaces compression and cipher,
+    /// and a cipher in it needs a secret (and a secret needs one).
+    std::string stages;
     std::uint32_t chunk_size = 1024 * 1024;  ///< fixed size, or where auto starts
     bool adaptive_chunk_size = false;        ///< --chunk-size auto (ChunkTuner)
     ScryptParams scrypt;
@@ -48,6 +51,8 @@ struct EngineSettings {
     int small_per_large = 3;  ///< fair scheduling: small chunks drawn per large one
     engine::MetricsRegistry* metrics = nullptr;  ///< where to record; not owned; may be null
     engine::FileEvents* events = nullptr;        ///< per-file events; not owned; may be null
+    /// The stages pack specs may name and unpack can reverse; shared, read-only.
+    std::shared_ptr<const StageRegistry> stages = std::make_shared<const StageRegistry>();
 };
 
 /// The default chunk-buffer budget (--memory-limit): the larger of 64 MiB and 8 MiB per core.

@@ -15,14 +15,71 @@ namespace {
     throw PipelineError(StatusCode::kCorruptData, what);
 }
 
+// The stages that ran: the recorded list (in canonical form, and agreeing with the header's
+// compression and cipher fields), or what those fields imply.
+void check_stages(OpenedHeader& opened, const std::uint8_t* bytes) {
+    const Header& h = opened.header;
+    if (!opened.stages_recorded) {
+        opened.stages = parse_stage_spec(implied_stage_spec(h.compression, h.cipher), nullptr,
+                                         SpecSource::kContainer);
+        return;
+    }
+    const std::string spec =
+        decode_stage_list(bytes + kHeaderSize, opened.data_offset - kHeaderSize);
+    opened.stages = parse_stage_spec(spec, nullptr, SpecSource::kContainer);
+    if (opened.stages.spec != spec) corrupt("stage list: not in canonical form");
+    if (opened.stages.compression != h.compression || opened.stages.cipher != h.cipher) {
+        corrupt("stage list '" + spec + "' disagrees with the header's compression or cipher");
+    }
+}
+
 }  // namespace
+
+std::vector<std::uint8_t> read_header_bytes(int fd, bool seekable,
+                                            const std::atomic<bool>* cancel) {
+    std::vector<std::uint8_t> bytes(kHeaderSize + kStageListPrefixSize);
+    const auto read_at = [&](std::size_t offset, std::size_t n) {
+        return seekable ? pread_full(fd, bytes.data() + offset, n, offset)
+                        : read_full(fd, bytes.data() + offset, n, cancel);
+    };
+    const std::size_t got = read_at(0, kHeaderSize);
+    if (got != kHeaderSize) {
+        corrupt(got == 0 ? "empty input (not a tbbpipe container)"
+                         : "truncated: too short for a tbbpipe header");
+    }
+    const Header header = decode_header(bytes.data(), kHeaderSize);
+    if ((header.flags & kHeaderFlagStageList) == 0) {
+        bytes.resize(kHeaderSize);
+        return bytes;
+    }
+    if (read_at(kHeaderSize, kStageListPrefixSize) != kStageListPrefixSize) {
+        corrupt("truncated: the stage list is cut short");
+    }
+    const std::size_t list_size = stage_list_size(bytes.data() + kHeaderSize);
+    bytes.resize(kHeaderSize + list_size);
+    const std::size_t rest = list_size - kStageListPrefixSize;
+    if (read_at(kHeaderSize + kStageListPrefixSize, rest) != rest) {
+        corrupt("truncated: the stage list is cut short");
+    }
+    return bytes;
+}
 
 OpenedHeader authenticate_header(const std::uint8_t* bytes, std::size_t size,
                                  const UserSecret* secret, bool require_key, KekCache* cache) {
     OpenedHeader opened;
     opened.header = decode_header(bytes, size);
     std::memcpy(opened.bytes.data(), bytes, kHeaderSize);
-    opened.header_digest = sha256(bytes, kHeaderAuthOffset);
+    // What the header digest and its authentication cover: bytes [0,112) and the stage list.
+    std::vector<std::uint8_t> covered(bytes, bytes + kHeaderAuthOffset);
+    if (opened.header.flags & kHeaderFlagStageList) {
+        if (size < kHeaderSize + kStageListPrefixSize) corrupt("truncated: no stage list");
+        const std::size_t list_size = stage_list_size(bytes + kHeaderSize);
+        if (size < kHeaderSize + list_size) corrupt("truncated: the stage list is cut short");
+        covered.insert(covered.end(), bytes + kHeaderSize, bytes + kHeaderSize + list_size);
+        opened.stages_recorded = true;
+        opened.data_offset = kHeaderSize + list_size;
+    }
+    opened.header_digest = sha256(covered.data(), covered.size());
     const Header& h = opened.header;
     const bool have_secret = secret && secret->present();
 
@@ -34,6 +91,7 @@ OpenedHeader authenticate_header(const std::uint8_t* bytes, std::size_t size,
                                 "(refusing: it cannot be authenticated)");
         }
         if (!digests_equal(opened.header_digest, h.auth)) corrupt("header checksum mismatch");
+        check_stages(opened, bytes);
         return opened;
     }
     if (!have_secret) {
@@ -43,6 +101,7 @@ OpenedHeader authenticate_header(const std::uint8_t* bytes, std::size_t size,
                                     "): give --key-file, --passphrase-file, -p or "
                                     "TBBPIPE_PASSPHRASE");
         }
+        check_stages(opened, bytes);  // not authenticated yet: info shows what it says
         return opened;
     }
     if (secret->kind != h.kdf) {
@@ -62,8 +121,9 @@ OpenedHeader authenticate_header(const std::uint8_t* bytes, std::size_t size,
         corrupt("header corrupt: the wrapped file key does not authenticate");
     }
     opened.keys = std::make_unique<FileKeys>(derive_file_keys(file_key, opened.header_digest));
-    const Digest mac = hmac_sha256(opened.keys->header_mac, bytes, kHeaderAuthOffset);
+    const Digest mac = hmac_sha256(opened.keys->header_mac, covered.data(), covered.size());
     if (!digests_equal(mac, h.auth)) corrupt("header corrupt: authentication tag mismatch");
+    check_stages(opened, bytes);
     return opened;
 }
 
@@ -103,7 +163,7 @@ FooterBody open_footer(const OpenedHeader& opened, const std::uint8_t* stored,
 }
 
 FooterBody read_footer(int fd, std::uint64_t container_size, const OpenedHeader& opened) {
-    if (container_size < kHeaderSize + kTrailerSize + kFooterPrefixSize) {
+    if (container_size < opened.data_offset + kTrailerSize + kFooterPrefixSize) {
         corrupt("container truncated (" + std::to_string(container_size) + " bytes)");
     }
     std::uint8_t raw_trailer[kTrailerSize];
@@ -112,13 +172,13 @@ FooterBody read_footer(int fd, std::uint64_t container_size, const OpenedHeader&
     }
     const Trailer trailer = decode_trailer(raw_trailer);
     const std::uint64_t footer_end = container_size - kTrailerSize;
-    if (trailer.footer_offset < kHeaderSize || trailer.footer_offset >= footer_end ||
+    if (trailer.footer_offset < opened.data_offset || trailer.footer_offset >= footer_end ||
         footer_end - trailer.footer_offset != trailer.footer_size) {
         corrupt("trailer: footer position does not match the file size (truncated or appended)");
     }
     // Each chunk costs at least a record header, which bounds a believable count.
     if (trailer.chunk_count == 0 ||
-        trailer.chunk_count > (trailer.footer_offset - kHeaderSize) / kRecordHeaderSize) {
+        trailer.chunk_count > (trailer.footer_offset - opened.data_offset) / kRecordHeaderSize) {
         corrupt("trailer: impossible chunk count " + std::to_string(trailer.chunk_count));
     }
     const std::size_t tag = opened.header.encrypted() ? kTagSize : 32;
@@ -149,7 +209,7 @@ void check_index(const OpenedHeader& opened, const FooterBody& footer,
     const bool encrypted = opened.header.encrypted();
     const std::uint32_t chunk_size = opened.header.chunk_size;
     const std::size_t max_stored = max_stored_size(chunk_size, encrypted);
-    std::uint64_t expect_offset = kHeaderSize;
+    std::uint64_t expect_offset = opened.data_offset;
     std::uint64_t total = 0;
     RootHasher root(opened.header_digest);
     const std::size_t n = footer.entries.size();

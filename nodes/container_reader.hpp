@@ -10,6 +10,7 @@
 
 #include "nodes/cipher.hpp"
 #include "nodes/container_format.hpp"
+#include "nodes/stage_spec.hpp"
 
 namespace tbbpipe::nodes {
 
@@ -17,11 +18,21 @@ namespace tbbpipe::nodes {
 struct OpenedHeader {
     Header header;
     std::array<std::uint8_t, kHeaderSize> bytes{};
-    Digest header_digest{};
+    Digest header_digest{};          ///< SHA-256(header bytes [0,112) || stage list)
     std::unique_ptr<FileKeys> keys;  ///< set when the container is encrypted and the key fits
+    /// The stages that ran (recorded, or implied by the header's fields). Registered stages stay
+    /// unresolved (null) until resolve_recorded_stages.
+    StagePlan stages;
+    bool stages_recorded = false;             ///< a stage list follows the header
+    std::uint64_t data_offset = kHeaderSize;  ///< where record 0 starts
 };
 
-/// Parses the header and checks it. With a secret: a key of the wrong type, a wrong key
+/// Reads the header and, when its flag says one follows, the stage list: the bytes
+/// authenticate_header takes. Throws kCorruptData for a short or malformed input.
+std::vector<std::uint8_t> read_header_bytes(int fd, bool seekable, const std::atomic<bool>* cancel);
+
+/// Parses the header (and the stage list after it, when flagged: `bytes` holds both) and checks
+/// it. With a secret: a key of the wrong type, a wrong key
 /// (told apart through the key id) and a corrupt header are each a distinct kAuthFailed /
 /// kCorruptData message. Without a secret an encrypted header is parsed but keys stay null
 /// (enough for `info`). A secret given for an unencrypted container is refused (downgrade).

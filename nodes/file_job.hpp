@@ -18,6 +18,7 @@
 #include "nodes/cipher.hpp"
 #include "nodes/container_format.hpp"
 #include "nodes/file_io.hpp"
+#include "nodes/stage_spec.hpp"
 
 namespace tbbpipe::nodes {
 
@@ -64,6 +65,7 @@ public:
 /// What every pack job of a batch shares; read-only during the run.
 struct PackPlan {
     const PackSettings* settings = nullptr;
+    const StagePlan* stages = nullptr;  ///< what runs, resolved; recorded when it says so
     int level = 1;
     /// Header fields common to the batch: compression, cipher, KDF, salt and cost.
     Header header_template;
@@ -79,6 +81,7 @@ struct PackPlan {
 /// What every unpack/verify job of a batch shares.
 struct UnpackPlan {
     const UserSecret* secret = nullptr;
+    const StageRegistry* stages = nullptr;  ///< resolves a container's recorded stages
     KekCache* kek_cache = nullptr;
     bool overwrite = false;
     bool durable = true;
@@ -94,7 +97,7 @@ struct FileJob {
     /// Set by the planner for a stream unpack: the stream, opened once (a FIFO reopened would wait
     /// for a new writer), and its header, already read to size the engine.
     FileHandle stream_input;
-    std::unique_ptr<std::array<std::uint8_t, kHeaderSize>> stream_header;  // a pointer: rare
+    std::unique_ptr<std::vector<std::uint8_t>> stream_header;  // header and stage list; rare
 
     std::unique_ptr<JobWork> work;  ///< made at the first claim; destroyed when refs reach 0
     /// One reference for the scheduler until the job is retired, one per chunk in flight.

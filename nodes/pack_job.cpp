@@ -139,22 +139,35 @@ private:
             aead_seal(header.cipher, *plan_.kek, header.wrap_nonce.data(), fixed.data(), 48,
                       file_key.data(), kFileKeySize, header.wrapped_key.data());
         }
-        header_bytes_ = encode_header(header);
-        const Digest header_digest = sha256(header_bytes_.data(), kHeaderAuthOffset);
+        // The header digest and its authentication cover bytes [0,112) and the stage list.
+        const std::vector<std::uint8_t> stage_list = (header.flags & kHeaderFlagStageList)
+                                                         ? encode_stage_list(plan_.stages->spec)
+                                                         : std::vector<std::uint8_t>{};
+        const auto covered = [&] {
+            const auto fixed = encode_header(header);
+            std::vector<std::uint8_t> bytes(fixed.begin(), fixed.begin() + kHeaderAuthOffset);
+            bytes.insert(bytes.end(), stage_list.begin(), stage_list.end());
+            return bytes;
+        }();
+        const Digest header_digest = sha256(covered.data(), covered.size());
         if (plan_.kek) {
             keys_ = std::make_unique<FileKeys>(derive_file_keys(file_key, header_digest));
-            header.auth = hmac_sha256(keys_->header_mac, header_bytes_.data(), kHeaderAuthOffset);
+            header.auth = hmac_sha256(keys_->header_mac, covered.data(), covered.size());
         } else {
             header.auth = header_digest;
         }
-        header_bytes_ = encode_header(header);
+        const auto fixed = encode_header(header);
+        header_bytes_.assign(fixed.begin(), fixed.end());
+        header_bytes_.insert(header_bytes_.end(), stage_list.begin(), stage_list.end());
 
-        context_.compression = plan_.settings->compression;
+        context_.compression = header.compression;
         context_.level = plan_.level;
         context_.cipher = header.cipher;
         context_.chunk_size = plan_.nominal_chunk_size;
         context_.header_digest = header_digest;
         context_.payload_key = keys_ ? &keys_->payload : nullptr;
+        context_.stages = plan_.stages->recorded() ? plan_.stages : nullptr;
+        context_.data_offset = header_bytes_.size();
         transform_.emplace(context_);
     }
 
@@ -177,7 +190,7 @@ private:
     struct stat st_before_ {};
     std::unique_ptr<engine::ChunkSource> reader_;
     FileChunkReader* file_reader_ = nullptr;  // reader_, when the input is a regular file
-    std::array<std::uint8_t, kHeaderSize> header_bytes_{};
+    std::vector<std::uint8_t> header_bytes_;  // the header and, when recorded, the stage list
     std::unique_ptr<FileKeys> keys_;
     SealContext context_;
     std::optional<PackTransform> transform_;

@@ -1,6 +1,7 @@
 #include "nodes/pack_stages.hpp"
 
 #include <cstring>
+#include <span>
 #include <string>
 
 #include "engine/status.hpp"
@@ -100,18 +101,34 @@ void PackTransform::transform(engine::Chunk& chunk) {
     chunk.meta.digest = sha256(raw, raw_size);
 
     const bool encrypt = context_.cipher != CipherId::kNone;
-    const std::size_t capacity = max_stored_size(static_cast<std::uint32_t>(raw_size), encrypt);
-    std::uint8_t* out = engine::Chunk::ensure(chunk.output, capacity);
-    const std::size_t packed = compress_chunk(context_.compression, context_.level, raw, raw_size,
-                                              out, capacity - (encrypt ? kTagSize : 0));
-    const std::uint8_t* payload = packed ? out : raw;
-    const std::size_t payload_size = packed ? packed : raw_size;
+    const std::size_t tag = encrypt ? kTagSize : 0;
+    const std::uint8_t* payload = raw;
+    std::size_t payload_size = raw_size;
+    bool compressed = false;
+    std::uint8_t* out = nullptr;
+    std::vector<std::uint8_t> staged;  // the general path's output (outlives payload's use)
+    if (context_.stages) {
+        payload = run_steps(chunk, staged, payload_size, compressed);
+        out = engine::Chunk::ensure(chunk.output, payload_size + tag);
+        if (!encrypt && payload != raw) {
+            std::memcpy(out, payload, payload_size);  // the chunk must own what it hands on
+            payload = out;
+        }
+    } else {
+        const std::size_t capacity = max_stored_size(static_cast<std::uint32_t>(raw_size), encrypt);
+        out = engine::Chunk::ensure(chunk.output, capacity);
+        const std::size_t packed = compress_chunk(context_.compression, context_.level, raw,
+                                                  raw_size, out, capacity - tag);
+        compressed = packed != 0;
+        payload = compressed ? out : raw;
+        payload_size = compressed ? packed : raw_size;
+    }
 
     RecordHeader record;
     record.index = chunk.index;
     record.raw_size = chunk.meta.raw_size;
-    record.flags = (packed ? kFlagCompressed : 0) | (chunk.last ? kFlagLast : 0);
-    record.stored_size = static_cast<std::uint32_t>(payload_size + (encrypt ? kTagSize : 0));
+    record.flags = (compressed ? kFlagCompressed : 0) | (chunk.last ? kFlagLast : 0);
+    record.stored_size = static_cast<std::uint32_t>(payload_size + tag);
     chunk.meta.flags = record.flags;
     chunk.meta.stored_size = record.stored_size;
 
@@ -128,12 +145,55 @@ void PackTransform::transform(engine::Chunk& chunk) {
     chunk.result_size = record.stored_size;
 }
 
+const std::uint8_t* PackTransform::run_steps(engine::Chunk& chunk,
+                                             std::vector<std::uint8_t>& staged,
+                                             std::size_t& payload_size, bool& compressed) const {
+    // Every form a chunk takes must fit a record, whatever the stages do to it.
+    const std::size_t bound = max_stored_size(context_.chunk_size, false);
+    std::span<const std::uint8_t> current(chunk.input.data(), chunk.input_size);
+    std::vector<std::uint8_t> next;
+    for (const StagePlan::Step& step : context_.stages->steps) {
+        next.clear();
+        if (!step.stage) {  // the compression; kept only if it shrinks the chunk
+            next.resize(max_stored_size(static_cast<std::uint32_t>(current.size()), false));
+            const std::size_t packed =
+                compress_chunk(context_.compression, context_.level, current.data(), current.size(),
+                               next.data(), next.size());
+            if (packed == 0) continue;
+            next.resize(packed);
+            compressed = true;
+        } else {
+            try {
+                step.stage->encode(current, next);
+            } catch (const std::exception& e) {
+                throw PipelineError(StatusCode::kInternal, chunk_context(chunk) + ": stage '" +
+                                                               step.name + "' failed: " + e.what());
+            } catch (...) {
+                throw PipelineError(StatusCode::kInternal,
+                                    chunk_context(chunk) + ": stage '" + step.name + "' failed");
+            }
+            if (next.size() > bound) {
+                throw PipelineError(StatusCode::kResourceExhausted,
+                                    chunk_context(chunk) + ": stage '" + step.name + "' made " +
+                                        std::to_string(next.size()) +
+                                        " bytes of it; a record holds at most " +
+                                        std::to_string(bound));
+            }
+        }
+        staged.swap(next);
+        current = staged;
+    }
+    payload_size = current.size();
+    return current.data();
+}
+
 ContainerWriter::ContainerWriter(int fd, const SealContext& context, const SecretBytes* footer_key,
                                  const std::atomic<bool>* cancel)
     : fd_(fd),
       context_(context),
       footer_key_(footer_key),
       cancel_(cancel),
+      offset_(context.data_offset),
       root_(context.header_digest) {}
 
 void ContainerWriter::write(const engine::Chunk& chunk) {

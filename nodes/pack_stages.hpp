@@ -9,6 +9,7 @@
 #include "engine/pipeline.hpp"
 #include "nodes/cipher.hpp"
 #include "nodes/container_format.hpp"
+#include "nodes/stage_spec.hpp"
 
 namespace tbbpipe::nodes {
 
@@ -58,6 +59,9 @@ struct SealContext {
     std::uint32_t chunk_size = 0;
     Digest header_digest{};
     const SecretBytes* payload_key = nullptr;
+    /// Set when registered stages run (the general path); null: compression only.
+    const StagePlan* stages = nullptr;
+    std::uint64_t data_offset = kHeaderSize;  ///< where record 0 starts
 };
 
 /// Hash the plaintext, compress (raw if it does not shrink), encrypt: one body per chunk, so a
@@ -68,6 +72,9 @@ public:
     void transform(engine::Chunk& chunk) override;
 
 private:
+    /// Runs the steps in order; returns the payload to seal (the input or a staged buffer).
+    const std::uint8_t* run_steps(engine::Chunk& chunk, std::vector<std::uint8_t>& staged,
+                                  std::size_t& payload_size, bool& compressed) const;
     SealContext context_;
 };
 
@@ -87,7 +94,7 @@ private:
     SealContext context_;
     const SecretBytes* footer_key_;
     const std::atomic<bool>* cancel_;
-    std::uint64_t offset_ = kHeaderSize;
+    std::uint64_t offset_;  // from the end of the header (and stage list)
     std::uint64_t plaintext_bytes_ = 0;
     std::vector<IndexEntry> entries_;
     RootHasher root_;

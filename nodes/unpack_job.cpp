@@ -25,20 +25,12 @@ public:
                                 std::string("cannot stat the input: ") + std::strerror(errno));
         }
         seekable_ = S_ISREG(st_.st_mode);
-        std::array<std::uint8_t, kHeaderSize> raw{};
-        if (job.stream_header) {
-            raw = *job.stream_header;  // the planner read it to size the engine
-        } else {
-            const std::size_t got = seekable_
-                                        ? pread_full(in_.fd(), raw.data(), kHeaderSize, 0)
-                                        : read_full(in_.fd(), raw.data(), kHeaderSize, plan.cancel);
-            if (got != kHeaderSize) {
-                throw PipelineError(StatusCode::kCorruptData,
-                                    got == 0 ? "empty input (not a tbbpipe container)"
-                                             : "truncated: too short for a tbbpipe header");
-            }
-        }
-        opened_ = authenticate_header(raw.data(), kHeaderSize, plan.secret, true, plan.kek_cache);
+        const std::vector<std::uint8_t> raw =
+            job.stream_header ? std::move(*job.stream_header)  // read by the planner, to size
+                              : read_header_bytes(in_.fd(), seekable_, plan.cancel);
+        opened_ = authenticate_header(raw.data(), raw.size(), plan.secret, true, plan.kek_cache);
+        // Before any chunk: a container whose stages this engine lacks fails here, by name.
+        if (opened_.stages_recorded) resolve_recorded_stages(opened_.stages, *plan.stages);
         if (seekable_) {
             footer_ = read_footer(in_.fd(), static_cast<std::uint64_t>(st_.st_size), opened_);
             reader_ = std::make_unique<IndexedRecordReader>(in_.fd(), opened_, *footer_);

@@ -1,6 +1,8 @@
 #include "nodes/unpack_stages.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <span>
 #include <string>
 
 #include "engine/status.hpp"
@@ -51,7 +53,7 @@ void IndexedRecordReader::fill(engine::Chunk& chunk) {
 
 StreamRecordReader::StreamRecordReader(int fd, const OpenedHeader& opened,
                                        const std::atomic<bool>* cancel)
-    : fd_(fd), opened_(opened), cancel_(cancel) {}
+    : fd_(fd), opened_(opened), cancel_(cancel), offset_(opened.data_offset) {}
 
 void StreamRecordReader::read_exact(std::uint8_t* buf, std::size_t n, const char* what) {
     if (read_full(fd_, buf, n, cancel_) != n) {
@@ -199,7 +201,23 @@ void UnpackTransform::transform(engine::Chunk& chunk) {
         payload_size -= kTagSize;
         payload = out;
     }
-    if (compressed) {
+    if (opened_.stages_recorded) {
+        // Registered stages ran: undo every step, last first, then hand on the plaintext.
+        std::vector<std::uint8_t> staged;
+        const std::uint8_t* plain = undo_steps(chunk, payload, payload_size, compressed, staged);
+        const std::size_t plain_size = plain == payload ? payload_size : staged.size();
+        if (plain_size != record.raw_size) {
+            bad_chunk(chunk, StatusCode::kCorruptData,
+                      "the stages give " + std::to_string(plain_size) + " bytes, the record says " +
+                          std::to_string(record.raw_size));
+        }
+        if (plain != payload) {  // the chunk must own what it hands on
+            out = engine::Chunk::ensure(chunk.output, record.raw_size);
+            std::memcpy(out, staged.data(), staged.size());
+            plain = out;
+        }
+        chunk.result = plain;
+    } else if (compressed) {
         // Decompress into whichever buffer does not hold the payload.
         std::uint8_t* target = payload == out ? in : out;
         try {
@@ -222,6 +240,51 @@ void UnpackTransform::transform(engine::Chunk& chunk) {
         bad_chunk(chunk, StatusCode::kCorruptData,
                   "SHA-256 of the plaintext does not match the index");
     }
+}
+
+const std::uint8_t* UnpackTransform::undo_steps(const engine::Chunk& chunk,
+                                                const std::uint8_t* payload,
+                                                std::size_t payload_size, bool compressed,
+                                                std::vector<std::uint8_t>& staged) const {
+    // No form of a chunk may exceed what a record can hold: stages get that as their limit.
+    const std::size_t bound = max_stored_size(opened_.header.chunk_size, false);
+    const auto& steps = opened_.stages.steps;
+    const bool has_compression =
+        std::any_of(steps.begin(), steps.end(), [](const StagePlan::Step& s) { return !s.stage; });
+    if (compressed && !has_compression) {
+        bad_chunk(chunk, StatusCode::kCorruptData, "flagged compressed, but no compression ran");
+    }
+    std::span<const std::uint8_t> current(payload, payload_size);
+    std::vector<std::uint8_t> next;
+    for (std::size_t i = steps.size(); i-- > 0;) {
+        const StagePlan::Step& step = steps[i];
+        next.clear();
+        if (!step.stage) {
+            if (!compressed) continue;
+            next.resize(bound);
+            try {
+                next.resize(decompress_bounded(current.data(), current.size(), next.data(), bound));
+            } catch (const PipelineError& e) {
+                bad_chunk(chunk, StatusCode::kCorruptData, e.what());
+            }
+        } else {
+            bool ok = false;
+            std::string why;
+            try {
+                ok = step.stage->decode(current, bound, next);
+            } catch (const std::exception& e) {
+                why = std::string(": ") + e.what();
+            } catch (...) {
+            }
+            if (!ok || next.size() > bound) {
+                bad_chunk(chunk, StatusCode::kCorruptData,
+                          "stage '" + step.name + "' cannot decode it" + why);
+            }
+        }
+        staged.swap(next);
+        current = staged;
+    }
+    return current.data();
 }
 
 void PlaintextWriter::write(const engine::Chunk& chunk) {

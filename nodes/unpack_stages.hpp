@@ -42,7 +42,7 @@ private:
     int fd_;
     const OpenedHeader& opened_;
     const std::atomic<bool>* cancel_;
-    std::uint64_t offset_ = kHeaderSize;
+    std::uint64_t offset_;  // from the end of the header (and stage list)
     std::uint64_t index_ = 0;
     bool saw_last_ = false;
     // What each record said about itself, checked against the footer's index at the end (the
@@ -62,6 +62,11 @@ public:
     void transform(engine::Chunk& chunk) override;
 
 private:
+    /// Reverses the recorded stages; returns the plaintext (payload itself when nothing ran, else
+    /// staged's bytes).
+    const std::uint8_t* undo_steps(const engine::Chunk& chunk, const std::uint8_t* payload,
+                                   std::size_t payload_size, bool compressed,
+                                   std::vector<std::uint8_t>& staged) const;
     const OpenedHeader& opened_;
     const FooterBody* footer_;
 };

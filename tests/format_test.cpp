@@ -65,17 +65,23 @@ TEST(Header, RejectsHostileOrUnknownFields) {
         mutate(bytes.data());
         return code_of([&] { (void)decode_header(bytes.data(), bytes.size()); });
     };
-    EXPECT_EQ(reject([](std::uint8_t* p) { p[1] = 'X'; }), StatusCode::kCorruptData);        // magic
-    EXPECT_EQ(reject([](std::uint8_t* p) { put_u16(p + 8, 2); }), StatusCode::kCorruptData);  // version
-    EXPECT_EQ(reject([](std::uint8_t* p) { p[12] = 9; }), StatusCode::kCorruptData);          // compression
-    EXPECT_EQ(reject([](std::uint8_t* p) { p[14] = 7; }), StatusCode::kCorruptData);          // cipher
-    EXPECT_EQ(reject([](std::uint8_t* p) { p[14] = 0; }), StatusCode::kCorruptData);  // cipher vs kdf
+    EXPECT_EQ(reject([](std::uint8_t* p) { p[1] = 'X'; }), StatusCode::kCorruptData);  // magic
+    EXPECT_EQ(reject([](std::uint8_t* p) { put_u16(p + 8, 2); }),
+              StatusCode::kCorruptData);                                              // version
+    EXPECT_EQ(reject([](std::uint8_t* p) { p[12] = 9; }), StatusCode::kCorruptData);  // compression
+    EXPECT_EQ(reject([](std::uint8_t* p) { p[14] = 7; }), StatusCode::kCorruptData);  // cipher
+    EXPECT_EQ(reject([](std::uint8_t* p) { p[14] = 0; }),
+              StatusCode::kCorruptData);  // cipher vs kdf
     EXPECT_EQ(reject([](std::uint8_t* p) { put_u32(p + 16, 1u << 31); }), StatusCode::kCorruptData);
     EXPECT_EQ(reject([](std::uint8_t* p) { put_u32(p + 16, 16); }), StatusCode::kCorruptData);
-    EXPECT_EQ(reject([](std::uint8_t* p) { put_u32(p + 108, 1); }), StatusCode::kCorruptData);
+    EXPECT_EQ(reject([](std::uint8_t* p) { put_u32(p + 108, 2); }), StatusCode::kCorruptData);
     // scrypt costs above the reader's cap: 2^30 N, or r so large memory would be gigabytes.
     EXPECT_EQ(reject([](std::uint8_t* p) { p[21] = 30; }), StatusCode::kCorruptData);
-    EXPECT_EQ(reject([](std::uint8_t* p) { p[21] = 20; p[22] = 255; }), StatusCode::kCorruptData);
+    EXPECT_EQ(reject([](std::uint8_t* p) {
+                  p[21] = 20;
+                  p[22] = 255;
+              }),
+              StatusCode::kCorruptData);
     EXPECT_EQ(reject([](std::uint8_t* p) { p[23] = 200; }), StatusCode::kCorruptData);
     const auto bytes = encode_header(sample_header());
     EXPECT_EQ(code_of([&] { (void)decode_header(bytes.data(), 100); }), StatusCode::kCorruptData);
@@ -89,8 +95,9 @@ TEST(Header, HostileScryptCostIsRefusedBeforeDeriving) {
     secret.kind = KdfId::kScrypt;
     secret.bytes.Assign(reinterpret_cast<const std::uint8_t*>("pw"), 2);
     const auto start = std::chrono::steady_clock::now();
-    EXPECT_EQ(code_of([&] { (void)authenticate_header(bytes.data(), bytes.size(), &secret, true); }),
-              StatusCode::kCorruptData);
+    EXPECT_EQ(
+        code_of([&] { (void)authenticate_header(bytes.data(), bytes.size(), &secret, true); }),
+        StatusCode::kCorruptData);
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }
 
@@ -170,7 +177,8 @@ TEST_P(AeadTest, SealsOpensAndDetectsEveryChange) {
     Bytes sealed(msg.size() + kTagSize);
     aead_seal(GetParam(), key, nonce.data(), aad, 4, msg.data(), msg.size(), sealed.data());
     Bytes opened(msg.size());
-    ASSERT_TRUE(aead_open(GetParam(), key, nonce.data(), aad, 4, sealed.data(), sealed.size(), opened.data()));
+    ASSERT_TRUE(aead_open(GetParam(), key, nonce.data(), aad, 4, sealed.data(), sealed.size(),
+                          opened.data()));
     EXPECT_EQ(opened, msg);
 
     // In place, as the pack transform does for compressed chunks.
@@ -181,11 +189,14 @@ TEST_P(AeadTest, SealsOpensAndDetectsEveryChange) {
 
     Bytes flipped = sealed;
     flipped[5000] ^= 0x10;
-    EXPECT_FALSE(aead_open(GetParam(), key, nonce.data(), aad, 4, flipped.data(), flipped.size(), opened.data()));
+    EXPECT_FALSE(aead_open(GetParam(), key, nonce.data(), aad, 4, flipped.data(), flipped.size(),
+                           opened.data()));
     const auto other = chunk_nonce(3, true);
-    EXPECT_FALSE(aead_open(GetParam(), key, other.data(), aad, 4, sealed.data(), sealed.size(), opened.data()));
+    EXPECT_FALSE(aead_open(GetParam(), key, other.data(), aad, 4, sealed.data(), sealed.size(),
+                           opened.data()));
     const std::uint8_t other_aad[4] = {1, 2, 3, 5};
-    EXPECT_FALSE(aead_open(GetParam(), key, nonce.data(), other_aad, 4, sealed.data(), sealed.size(), opened.data()));
+    EXPECT_FALSE(aead_open(GetParam(), key, nonce.data(), other_aad, 4, sealed.data(),
+                           sealed.size(), opened.data()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Ciphers, AeadTest,
@@ -231,7 +242,9 @@ TEST(Keys, KekCacheDerivesOncePerSalt) {
 TEST(Codec, IncompressibleIsReportedAndBadDataRejected) {
     const Bytes noise = testing::make_data(65536, testing::DataKind::kIncompressible);
     Bytes out(max_stored_size(65536, false));
-    EXPECT_EQ(compress_chunk(Compression::kLz4, 1, noise.data(), noise.size(), out.data(), out.size()), 0u);
+    EXPECT_EQ(
+        compress_chunk(Compression::kLz4, 1, noise.data(), noise.size(), out.data(), out.size()),
+        0u);
     const Bytes text = testing::make_data(65536, testing::DataKind::kCompressible);
     for (const Compression c : {Compression::kLz4, Compression::kLz4Hc}) {
         const std::size_t n = compress_chunk(c, level_range(c).fallback, text.data(), text.size(),
@@ -250,7 +263,9 @@ TEST(Codec, IncompressibleIsReportedAndBadDataRejected) {
                   }),
                   StatusCode::kOk);
     }
-    EXPECT_EQ(compress_chunk(Compression::kNone, 0, text.data(), text.size(), out.data(), out.size()), 0u);
+    EXPECT_EQ(
+        compress_chunk(Compression::kNone, 0, text.data(), text.size(), out.data(), out.size()),
+        0u);
 }
 
 }  // namespace
