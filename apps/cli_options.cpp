@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "nodes/codec.hpp"
+#include "nodes/stage_spec.hpp"
 
 namespace tbbpipe::cli {
 namespace po = boost::program_options;
@@ -42,6 +43,11 @@ constexpr const char* kExitCodes =
     "  130  interrupted (SIGINT/SIGTERM); partial outputs are removed\n";
 
 po::options_description make_options() {
+    const std::string stages_help =
+        "the pipeline as a stage spec, run left to right when packing and recorded in the "
+        "container, e.g. deflate,aes-256-gcm,sha256 (replaces --compress and --cipher; a cipher "
+        "needs a key, a key needs a cipher; sha256 is always on). Stages: " +
+        nodes::list_stage_names(default_stages());
     po::options_description general("General");
     general.add_options()("help,h", "show this help and exit")(
         "version,V", "show the version and exit")("quiet,q", "print errors only")(
@@ -79,6 +85,7 @@ po::options_description make_options() {
         "lz4: acceleration 1..65537 (default 1, higher is faster);"
         " lz4hc: 1..12 (default 9)")("cipher", po::value<std::string>(),
                                      "aes-256-gcm | chacha20-poly1305 (default aes-256-gcm)")(
+        "stages", po::value<std::string>(), stages_help.c_str())(
         "chunk-size", po::value<std::string>(),
         "auto, or bytes per chunk with K/M suffixes, 4K..64M (default auto: adapts to the CPU "
         "time per chunk within 128K..4M)")(
@@ -156,6 +163,11 @@ void apply_preset(const po::variables_map& vm, CliOptions& o) {
 }
 
 }  // namespace
+
+const StageRegistry& default_stages() {
+    static const StageRegistry registry;  // never changed: safe to share between threads
+    return registry;
+}
 
 std::uint64_t parse_size(const std::string& text) {
     std::size_t pos = 0;
@@ -288,8 +300,8 @@ CliOptions parse_cli(int argc, const char* const* argv) {
 
     const bool packing = o.command == Command::kPack;
     if (!packing) {
-        for (const char* name : {"compress", "level", "cipher", "chunk-size", "scrypt-log2n",
-                                 "small-file-threshold"}) {
+        for (const char* name : {"compress", "level", "cipher", "stages", "chunk-size",
+                                 "scrypt-log2n", "small-file-threshold"}) {
             refuse(vm, name, word.c_str());
         }
     } else {
@@ -304,11 +316,25 @@ CliOptions parse_cli(int argc, const char* const* argv) {
             else
                 throw UsageError("--compress must be lz4, lz4hc or none, not '" + c + "'");
         }
+        if (vm.count("stages")) {
+            if (vm.count("compress") || vm.count("cipher")) {
+                throw UsageError(
+                    "--stages replaces --compress and --cipher: give one or the other");
+            }
+            o.stages = vm["stages"].as<std::string>();
+            try {  // the CLI runs the stages every registry has
+                o.compression =
+                    nodes::parse_stage_spec(o.stages, &default_stages(), nodes::SpecSource::kUser)
+                        .compression;
+            } catch (const PipelineError& e) {
+                throw UsageError(std::string("--stages: ") + e.what());
+            }
+        }
         if (vm.count("level")) {
             o.level = vm["level"].as<int>();
             const auto range = nodes::level_range(o.compression);
             if (o.compression == nodes::Compression::kNone) {
-                throw UsageError("--level needs --compress lz4 or lz4hc");
+                throw UsageError("--level needs lz4 or lz4hc (--compress or --stages)");
             }
             if (o.level < range.min || o.level > range.max) {
                 throw UsageError("--level for " +

@@ -10,6 +10,7 @@
 #include "nodes/container_format.hpp"
 #include "nodes/job_scheduler.hpp"
 #include "nodes/storage_probe.hpp"
+#include "tbbpipe/stages.hpp"
 
 namespace tbbpipe::cli {
 
@@ -18,6 +19,9 @@ class UsageError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
+
+/// The stages the CLI can run and reverse: the built-ins and the default registered ones.
+const StageRegistry& default_stages();
 
 enum class Command { kPack, kUnpack, kVerify, kInfo, kKeygen, kHelp, kVersion, kNone };
 
@@ -36,6 +40,7 @@ struct CliOptions {
     nodes::Compression compression = nodes::Compression::kLz4;
     int level = 0;  ///< 0: default of the compression
     nodes::CipherId cipher = nodes::CipherId::kAes256Gcm;
+    std::string stages;  ///< --stages: a spec that replaces --compress and --cipher
     std::uint32_t chunk_size = 1024 * 1024;  ///< fixed size, or where auto starts
     bool chunk_auto = true;                  ///< --chunk-size auto (the default)
     std::uint8_t scrypt_log2_n = 15;

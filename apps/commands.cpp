@@ -324,11 +324,30 @@ std::vector<std::string> probe_paths(const std::vector<nodes::BatchFile>& files)
 }
 
 // pack, unpack, verify: every file of the run through one graph.
+nodes::PackSettings pack_settings(const CliOptions& o) {
+    nodes::PackSettings settings;
+    settings.compression = o.compression;
+    settings.level = o.level;
+    settings.cipher = o.cipher;
+    settings.stages = o.stages;
+    settings.chunk_size = o.chunk_size;
+    settings.adaptive_chunk_size = o.chunk_auto;
+    settings.scrypt.log2_n = o.scrypt_log2_n;
+    return settings;
+}
+
 int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     const auto wall_start = std::chrono::steady_clock::now();
     const bool packing = o.command == Command::kPack;
     std::string warning;
     const nodes::UserSecret secret = load_secret(o, packing, &warning);
+    if (packing) {
+        try {  // a spec's cipher and the secret must agree: known only now
+            (void)nodes::pack_stage_plan(pack_settings(o), secret, default_stages());
+        } catch (const PipelineError& e) {
+            throw UsageError(std::string("--stages: ") + e.what());
+        }
+    }
     if (!warning.empty() && o.verbosity > 0) std::cerr << "tbbpipe: warning: " << warning << '\n';
 
     WalkResult walk = plan_files(o);
@@ -424,13 +443,7 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     inputs.reserve(batch.size());
     for (const auto& f : batch) inputs.push_back(f.input);
     LiveReport live(live_options, registry, total_input_bytes(inputs), batch.size());
-    nodes::PackSettings settings;
-    settings.compression = o.compression;
-    settings.level = o.level;
-    settings.cipher = o.cipher;
-    settings.chunk_size = o.chunk_size;
-    settings.adaptive_chunk_size = o.chunk_auto;
-    settings.scrypt.log2_n = o.scrypt_log2_n;
+    const nodes::PackSettings settings = pack_settings(o);
 
     const nodes::BatchOp op = packing                         ? nodes::BatchOp::kPack
                               : o.command == Command::kUnpack ? nodes::BatchOp::kUnpack
@@ -536,6 +549,8 @@ int run_info(const CliOptions& o, const std::atomic<bool>* cancel) {
             j.key("compression").value(nodes::compression_name(h.compression));
             j.key("level").value(static_cast<int>(h.level));
             j.key("cipher").value(nodes::cipher_name(h.cipher));
+            j.key("stages").value(info.opened.stages.spec);
+            j.key("stages_recorded").value(info.opened.stages_recorded);
             j.key("hash").value("sha-256");
             j.key("kdf").value(nodes::kdf_name(h.kdf));
             if (h.kdf == nodes::KdfId::kScrypt) {
@@ -589,6 +604,8 @@ int run_info(const CliOptions& o, const std::atomic<bool>* cancel) {
                   << int(h.level) << ")\n"
                   << "  cipher:        " << nodes::cipher_name(h.cipher)
                   << " (key: " << nodes::kdf_name(h.kdf) << ")\n"
+                  << "  stages:        " << info.opened.stages.spec
+                  << (info.opened.stages_recorded ? " (recorded)" : "") << "\n"
                   << "  chunk size:    " << h.chunk_size << " bytes, " << info.trailer.chunk_count
                   << " chunks\n";
         if (f) {

@@ -57,9 +57,10 @@ std::uint32_t peek_chunk_size(const std::string& path) {
     }
 }
 
-// What a pack runs: the spec when one is given (checked against the secret both ways: a cipher
-// without a key could not run, a key without a cipher would silently store plaintext), else the
-// compression and, with a secret, the cipher.
+}  // namespace
+
+// A spec is checked against the secret both ways: a cipher without a key could not run, a key
+// without a cipher would silently store plaintext.
 StagePlan pack_stage_plan(const PackSettings& pack, const UserSecret& secret,
                           const StageRegistry& registry) {
     if (pack.stages.empty()) {
@@ -80,6 +81,8 @@ StagePlan pack_stage_plan(const PackSettings& pack, const UserSecret& secret,
     }
     return plan;
 }
+
+namespace {
 
 std::size_t buffers_per_chunk(std::uint32_t chunk_size) {
     // A chunk in flight holds an input and an output buffer of up to the largest record.

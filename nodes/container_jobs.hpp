@@ -55,6 +55,11 @@ struct EngineSettings {
     std::shared_ptr<const StageRegistry> stages = std::make_shared<const StageRegistry>();
 };
 
+/// What a pack runs: `pack.stages` when set (a cipher in it needs the secret and the secret
+/// needs one), else the compression and, with a secret, the cipher. Throws kInvalidArgument.
+StagePlan pack_stage_plan(const PackSettings& pack, const UserSecret& secret,
+                          const StageRegistry& registry);
+
 /// The default chunk-buffer budget (--memory-limit): the larger of 64 MiB and 8 MiB per core.
 std::size_t default_memory_limit();
 

@@ -90,7 +90,20 @@ nodes::PackSettings pack_settings_for(const PackOptions& o) {
     p.adaptive_chunk_size = o.chunk_size == 0;
     p.chunk_size = o.chunk_size ? o.chunk_size : 1024 * 1024;
     p.scrypt.log2_n = o.scrypt_log2_n;
+    p.stages = o.stages;
     return p;
+}
+
+nodes::EngineSettings engine_settings_for(const EngineConfig& config) {
+    nodes::EngineSettings s;
+    s.cpu_tokens = config.cpu_tokens;
+    s.io_tokens = std::max(1, config.io_tokens);
+    s.memory_budget = config.memory_limit ? config.memory_limit : nodes::default_memory_limit();
+    s.durable = config.durable;
+    s.scheduler = config.scheduler == Scheduler::kFair ? nodes::SchedulerPolicy::kFair
+                                                       : nodes::SchedulerPolicy::kFifo;
+    s.stages = std::make_shared<const StageRegistry>(config.stages);
+    return s;
 }
 
 namespace {
@@ -112,7 +125,8 @@ Status validate_secret(const Secret& secret) {
     return Status::ok();
 }
 
-Status validate_pack_options(const PackOptions& options, const Secret& secret) {
+Status validate_pack_options(const PackOptions& options, const Secret& secret,
+                             const StageRegistry& stages) {
     const auto c = options.chunk_size;
     if (c != 0 && (c < nodes::kMinChunkSize || c > nodes::kMaxChunkSize)) {
         return {StatusCode::kInvalidArgument, "chunk size must be 0 (auto) or 4 KiB .. 64 MiB"};
@@ -121,23 +135,32 @@ Status validate_pack_options(const PackOptions& options, const Secret& secret) {
                              options.scrypt_log2_n > nodes::kScryptMaxLog2N)) {
         return {StatusCode::kInvalidArgument, "scrypt cost (log2 N) must be 14 .. 20"};
     }
+    if (Status s = validate_secret(secret); !s.is_ok()) return s;
+    nodes::Compression compression = nodes::Compression::kNone;
+    try {  // the spec, or the compression and cipher fields, checked as the pack will
+        compression =
+            nodes::pack_stage_plan(pack_settings_for(options), user_secret(secret), stages)
+                .compression;
+    } catch (const PipelineError& e) {
+        return e.status();
+    }
     if (options.level != 0) {
-        const auto range = nodes::level_range(pack_settings_for(options).compression);
-        if (options.compression == Compression::kNone || options.level < range.min ||
+        const auto range = nodes::level_range(compression);
+        if (compression == nodes::Compression::kNone || options.level < range.min ||
             options.level > range.max) {
             return {StatusCode::kInvalidArgument, "compression level out of range"};
         }
     }
-    return validate_secret(secret);
+    return Status::ok();
 }
 
 namespace {
 
 // Refuses what can never run, before it takes a place in the queue.
-Status validate(const Job& job) {
+Status validate(const Job& job, const StageRegistry& stages) {
     if (job.files.empty()) return {StatusCode::kInvalidArgument, "a job needs at least one file"};
     if (job.operation == Operation::kPack) {
-        if (Status s = validate_pack_options(job.pack, job.secret); !s.is_ok()) return s;
+        if (Status s = validate_pack_options(job.pack, job.secret, stages); !s.is_ok()) return s;
     } else if (Status s = validate_secret(job.secret); !s.is_ok()) {
         return s;
     }
@@ -171,13 +194,7 @@ struct JobHandle::State {
 struct Engine::Impl {
     explicit Impl(const EngineConfig& c) : config(c) {
         config.queue_capacity = std::max<std::size_t>(1, config.queue_capacity);
-        nodes::EngineSettings s;
-        s.cpu_tokens = config.cpu_tokens;
-        s.io_tokens = std::max(1, config.io_tokens);
-        s.memory_budget = config.memory_limit ? config.memory_limit : nodes::default_memory_limit();
-        s.durable = config.durable;
-        s.scheduler = config.scheduler == Scheduler::kFair ? nodes::SchedulerPolicy::kFair
-                                                           : nodes::SchedulerPolicy::kFifo;
+        nodes::EngineSettings s = engine_settings_for(config);
         s.metrics = &registry;
         s.events = &events;
         jobs = std::make_unique<nodes::ContainerJobs>(s, &run_cancel);
@@ -283,7 +300,8 @@ void Engine::Impl::dispatch() {
 }
 
 Result<JobHandle> Engine::Impl::enqueue(Job job, bool wait_for_room, std::weak_ptr<Impl> self) {
-    if (Status s = validate(job); !s.is_ok()) return s;
+    if (Status s = validate(job, config.stages); !s.is_ok())
+        return s;  // read-only after construction
     auto state = std::make_shared<JobHandle::State>(std::move(job));
     state->owner = std::move(self);
     std::unique_lock lock(mutex);

@@ -39,10 +39,7 @@ nodes::FileHandle memory_file(const char* name) {
 }
 
 nodes::EngineSettings settings_for(const EngineConfig& c) {
-    nodes::EngineSettings s;
-    s.cpu_tokens = c.cpu_tokens;
-    s.io_tokens = std::max(1, c.io_tokens);
-    s.memory_budget = c.memory_limit ? c.memory_limit : nodes::default_memory_limit();
+    nodes::EngineSettings s = engine_settings_for(c);
     s.durable = false;  // memory and pipes: nothing to flush
     return s;
 }
@@ -62,15 +59,16 @@ Result<std::uint64_t> run_one(nodes::BatchOp op, const std::string& input, int o
 }
 
 // The checks Engine::submit makes, for the calls that bypass it.
-Status check(const PackOptions* options, const Secret& secret) {
-    return options ? validate_pack_options(*options, secret) : validate_secret(secret);
+Status check(const PackOptions* options, const Secret& secret, const EngineConfig& config) {
+    return options ? validate_pack_options(*options, secret, config.stages)
+                   : validate_secret(secret);
 }
 
 Result<std::vector<std::uint8_t>> through_memory(nodes::BatchOp op,
                                                  std::span<const std::uint8_t> data,
                                                  const PackOptions* options, const Secret& secret,
                                                  const EngineConfig& config) {
-    if (Status s = check(options, secret); !s.is_ok()) return s;
+    if (Status s = check(options, secret, config); !s.is_ok()) return s;
     try {
         nodes::FileHandle in = memory_file("tbbpipe-in");
         nodes::FileHandle out = memory_file("tbbpipe-out");
@@ -163,7 +161,7 @@ struct Joiner {
 Result<std::uint64_t> through_pipes(nodes::BatchOp op, std::istream& in, std::ostream& out,
                                     const PackOptions* options, const Secret& secret,
                                     const EngineConfig& config) {
-    if (Status s = check(options, secret); !s.is_ok()) return s;
+    if (Status s = check(options, secret, config); !s.is_ok()) return s;
     if (!in.good()) return Status{StatusCode::kIoError, "the input stream is not readable"};
     try {
         int in_pipe[2];

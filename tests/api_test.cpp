@@ -336,5 +336,102 @@ TEST(MemoryApi, FailingStreamsAreErrorsNotShortOutputs) {
     EXPECT_EQ(text.find("tbbpipe-in"), std::string::npos);
 }
 
+// --- custom stages ---------------------------------------------------------------------------
+
+// Reverses the bytes of each chunk: length-preserving, its own inverse, and counted, so the test
+// sees every chunk of every file went through it on the engine's threads.
+class Reverse final : public Stage {
+public:
+    void encode(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out) const override {
+        calls.fetch_add(1, std::memory_order_relaxed);  // a count read after the job: no ordering
+        out.assign(in.rbegin(), in.rend());
+    }
+    bool decode(std::span<const std::uint8_t> in, std::size_t limit,
+                std::vector<std::uint8_t>& out) const override {
+        if (in.size() > limit) return false;
+        out.assign(in.rbegin(), in.rend());
+        return true;
+    }
+    mutable std::atomic<int> calls{0};
+};
+
+TEST(StageApi, ARegisteredStageRunsByNameInJobsAndMemoryCalls) {
+    ScratchDir dir;
+    auto reverse = std::make_shared<Reverse>();
+    EngineConfig config;
+    ASSERT_TRUE(config.stages.add("reverse", reverse).is_ok());
+    EXPECT_EQ(config.stages.add("reverse", reverse).code(), StatusCode::kInvalidArgument);
+    Engine engine(config);
+
+    Job pack;
+    pack.secret = test_key();
+    pack.pack.stages = "reverse,lz4,aes-256-gcm,sha256";
+    pack.pack.chunk_size = 64 * 1024;
+    for (int i = 0; i < 4; ++i) {
+        const std::string name = "f" + std::to_string(i);
+        testing::write_file(dir / name, testing::make_data(100000, DataKind::kMixed, i + 1));
+        pack.files.push_back({dir / name, dir / (name + ".tbp")});
+    }
+    const JobResult packed = engine.submit(pack).value().wait();
+    ASSERT_TRUE(packed.status.is_ok()) << packed.status.message();
+    EXPECT_EQ(reverse->calls.load(), 8);  // two chunks a file
+
+    Job unpack;
+    unpack.operation = Operation::kUnpack;
+    unpack.secret = test_key();
+    for (int i = 0; i < 4; ++i) {
+        const std::string name = "f" + std::to_string(i);
+        unpack.files.push_back({dir / (name + ".tbp"), dir / (name + ".out")});
+    }
+    const JobResult unpacked = engine.submit(unpack).value().wait();
+    ASSERT_TRUE(unpacked.status.is_ok()) << unpacked.status.message();
+    for (int i = 0; i < 4; ++i) {
+        const std::string name = "f" + std::to_string(i);
+        EXPECT_EQ(testing::read_file(dir / name), testing::read_file(dir / (name + ".out")));
+    }
+
+    // Memory calls take the same registry from their config.
+    const testing::Bytes data = testing::make_data(300000, DataKind::kMixed, 9);
+    PackOptions options;
+    options.stages = "reverse,deflate";
+    const auto bytes = pack_bytes(data, options, {}, config);
+    ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+    const auto back = unpack_bytes(bytes.value(), {}, config);
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    EXPECT_EQ(back.value(), data);
+
+    // Without the registration: refused up front by name, or named as missing when unpacking.
+    Engine plain;
+    const Result<JobHandle> refused = plain.try_submit(pack);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(refused.status().message().find("unknown stage 'reverse'; registered: lz4"),
+              std::string::npos)
+        << refused.status().message();
+    const JobResult missing = plain.submit(unpack).value().wait();
+    ASSERT_EQ(missing.files.size(), 4u);
+    for (const FileResult& f : missing.files) {
+        EXPECT_EQ(f.status.code(), StatusCode::kFailedPrecondition);
+        EXPECT_NE(f.status.message().find("needs stage 'reverse'"), std::string::npos)
+            << f.status.message();
+    }
+    const auto no_stage = unpack_bytes(bytes.value());
+    EXPECT_EQ(no_stage.status().code(), StatusCode::kFailedPrecondition);
+
+    // A spec and the secret must agree, and a level needs a compression in the spec.
+    PackOptions cipher_without_key;
+    cipher_without_key.stages = "lz4,aes-256-gcm";
+    EXPECT_EQ(pack_bytes(data, cipher_without_key).status().code(), StatusCode::kInvalidArgument);
+    PackOptions key_without_cipher;
+    key_without_cipher.stages = "lz4";
+    EXPECT_EQ(pack_bytes(data, key_without_cipher, test_key()).status().code(),
+              StatusCode::kInvalidArgument);
+    PackOptions level_without_compression;
+    level_without_compression.stages = "deflate";
+    level_without_compression.level = 3;
+    EXPECT_EQ(pack_bytes(data, level_without_compression).status().code(),
+              StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace tbbpipe

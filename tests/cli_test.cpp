@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "nodes/container_jobs.hpp"
 #include "tests/cli_support.hpp"
 
 namespace tbbpipe {
@@ -24,8 +25,9 @@ using testing::slurp;
 TEST_F(CliTest, HelpDocumentsCommandsAndExitCodes) {
     const Result r = sh("tbbpipe --help");
     EXPECT_EQ(r.code, 0);
-    for (const char* text : {"pack", "unpack", "verify", "info", "keygen", "--key-file",
-                             "--chunk-size", "Exit codes", "130", "integrity"}) {
+    for (const char* text :
+         {"pack", "unpack", "verify", "info", "keygen", "--key-file", "--chunk-size", "--stages",
+          "deflate", "Exit codes", "130", "integrity"}) {
         EXPECT_NE(r.out.find(text), std::string::npos) << text;
     }
     const Result none = sh("tbbpipe");
@@ -562,6 +564,87 @@ TEST_F(CliTest, JsonSummaryCarriesEveryMetric) {
           "\"p99\":", "\"tbbpipe_tokens_in_use{kind=\\\"cpu\\\"}\":{\"value\":0"}) {
         EXPECT_NE(r.out.find(text), std::string::npos) << text << " in " << r.out;
     }
+}
+
+// --- stages ----------------------------------------------------------------------------------
+
+TEST_F(CliTest, StagesRunInOrderAreRecordedAndReversed) {
+    make("f", 3 * 1024 * 1024 + 5);
+    ASSERT_EQ(sh("tbbpipe keygen -o k").code, 0);
+    const Result packed =
+        sh("tbbpipe pack --stages deflate,chacha20-poly1305,sha256 --key-file k f");
+    ASSERT_EQ(packed.code, 0) << packed.err;
+    const Result info = sh("tbbpipe info --key-file k f.tbp");
+    ASSERT_EQ(info.code, 0) << info.err;
+    EXPECT_NE(info.out.find("stages:        deflate,chacha20-poly1305,sha256 (recorded)"),
+              std::string::npos)
+        << info.out;
+    const Result json = sh("tbbpipe info --json f.tbp");  // no key: the header still says it
+    EXPECT_NE(json.out.find("\"stages\":\"deflate,chacha20-poly1305,sha256\""), std::string::npos)
+        << json.out;
+    ASSERT_EQ(sh("mv f original && tbbpipe unpack --key-file k f.tbp && cmp f original").code, 0);
+
+    // Built-in stages only: the header says it all, nothing is recorded.
+    ASSERT_EQ(sh("tbbpipe pack --stages lz4hc -o plain.tbp original").code, 0);
+    EXPECT_NE(sh("tbbpipe info plain.tbp").out.find("stages:        lz4hc,sha256\n"),
+              std::string::npos);
+}
+
+TEST_F(CliTest, BadStageSpecsExitTwoListingTheRegisteredStages) {
+    make("f", 1000);
+    ASSERT_EQ(sh("tbbpipe keygen -o k").code, 0);
+    const Result unknown = sh("tbbpipe pack --stages xor-mask,lz4 f");
+    EXPECT_EQ(unknown.code, 2);
+    EXPECT_NE(unknown.err.find("unknown stage 'xor-mask'; registered: lz4, lz4hc, aes-256-gcm, "
+                               "chacha20-poly1305, sha256, deflate"),
+              std::string::npos)
+        << unknown.err;
+    for (const char* args :
+         {"--stages lz4,lz4hc f", "--stages aes-256-gcm,lz4 --key-file k f",
+          "--stages lz4,aes-256-gcm f", "--stages lz4 --key-file k f",
+          "--stages lz4 --compress lz4 f", "--stages deflate --cipher aes-256-gcm f",
+          "--stages deflate --level 3 f", "--stages '' f"}) {
+        const Result r = sh(std::string("tbbpipe pack ") + args);
+        EXPECT_EQ(r.code, 2) << args << ": " << r.err;
+        EXPECT_NE(r.err.find("tbbpipe: "), std::string::npos) << args;
+    }
+    EXPECT_EQ(sh("tbbpipe unpack --stages lz4 f.tbp").code, 2);  // pack only
+    EXPECT_EQ(files(), (std::vector<std::string>{"f", "k"}));
+}
+
+// A container made by a program that registered its own stage: the CLI names what it lacks.
+class Rot1 final : public Stage {
+public:
+    void encode(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out) const override {
+        for (const std::uint8_t b : in) out.push_back(static_cast<std::uint8_t>(b + 1));
+    }
+    bool decode(std::span<const std::uint8_t> in, std::size_t,
+                std::vector<std::uint8_t>& out) const override {
+        for (const std::uint8_t b : in) out.push_back(static_cast<std::uint8_t>(b - 1));
+        return true;
+    }
+};
+
+TEST_F(CliTest, AContainerNeedingAnUnregisteredStageExitsOneNamingIt) {
+    make("f", 200000);
+    auto registry = std::make_shared<StageRegistry>();
+    ASSERT_TRUE(registry->add("rot1", std::make_shared<Rot1>()).is_ok());
+    nodes::EngineSettings settings;
+    settings.stages = registry;
+    nodes::ContainerJobs jobs(settings, nullptr);
+    nodes::PackSettings pack;
+    pack.stages = "rot1,lz4";
+    ASSERT_TRUE(jobs.pack(dir_ / "f", dir_ / "f.tbp", pack, {}, false).status.is_ok());
+    for (const char* command : {"unpack -o out f.tbp", "verify f.tbp"}) {
+        const Result r = sh(std::string("tbbpipe ") + command);
+        EXPECT_EQ(r.code, 1) << command << ": " << r.err;
+        EXPECT_NE(r.err.find("f.tbp: the container needs stage 'rot1' (stage 1 of "
+                             "'rot1,lz4,sha256'), which is not registered here; registered: lz4"),
+                  std::string::npos)
+            << r.err;
+    }
+    EXPECT_NE(sh("tbbpipe info f.tbp").out.find("rot1,lz4,sha256 (recorded)"), std::string::npos);
+    EXPECT_EQ(files(), (std::vector<std::string>{"f", "f.tbp"}));
 }
 
 }  // namespace

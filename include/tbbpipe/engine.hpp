@@ -15,6 +15,7 @@
 #include "engine/metrics.hpp"
 #include "engine/status.hpp"
 #include "tbbpipe/result.hpp"
+#include "tbbpipe/stages.hpp"
 
 namespace tbbpipe {
 
@@ -30,6 +31,8 @@ struct EngineConfig {
     Scheduler scheduler = Scheduler::kFair;
     std::size_t queue_capacity = 16;  ///< jobs waiting to run; try_submit() refuses beyond it
     bool durable = true;              ///< flush outputs before their rename (batched)
+    /// The stages pack specs may name and unpack can reverse (the engine keeps a copy).
+    StageRegistry stages;
 };
 
 /// A key: 32 bytes (a key file's contents; another length makes the job fail with
@@ -56,6 +59,9 @@ struct PackOptions {
     Cipher cipher = Cipher::kAes256Gcm;  ///< used when the secret is present
     std::uint32_t chunk_size = 0;        ///< 0: adaptive (auto); else 4 KiB .. 64 MiB
     std::uint8_t scrypt_log2_n = 15;     ///< passphrase cost
+    /// A stage spec, e.g. "xor-mask,lz4,aes-256-gcm,sha256" (tbbpipe/stages.hpp). When set it
+    /// replaces compression and cipher; a cipher in it needs the secret and a secret needs one.
+    std::string stages;
 };
 
 enum class Operation { kPack, kUnpack, kVerify };
