@@ -14,6 +14,7 @@
 #include "nodes/cipher.hpp"
 #include "nodes/codec.hpp"
 #include "nodes/container_format.hpp"
+#include "nodes/deflate_stage.hpp"
 #include "perf/dataset.hpp"
 
 namespace {
@@ -49,7 +50,9 @@ SecretBytes bench_key() {
 }
 
 // Same shape as the container's record AAD (header digest || record header): 56 bytes.
-std::vector<std::uint8_t> bench_aad() { return std::vector<std::uint8_t>(56, 0xa5); }
+std::vector<std::uint8_t> bench_aad() {
+    return std::vector<std::uint8_t>(56, 0xa5);
+}
 
 void apply_chunk_sizes(benchmark::internal::Benchmark* b) {
     for (const long size : {64L << 10, 256L << 10, 1L << 20, 4L << 20}) b->Arg(size);
@@ -69,8 +72,8 @@ bool round_trip_compress(Compression c, int level, std::size_t chunk,
     std::vector<std::uint8_t> out(chunk);
     std::vector<std::uint8_t> back(chunk);
     for (const std::uint8_t* in : chunk_starts(chunk)) {
-        const std::size_t packed = tbbpipe::nodes::compress_chunk(c, level, in, chunk, out.data(),
-                                                                  out.size());
+        const std::size_t packed =
+            tbbpipe::nodes::compress_chunk(c, level, in, chunk, out.data(), out.size());
         StoredChunk s;
         if (packed) {
             tbbpipe::nodes::decompress_chunk(out.data(), packed, back.data(), chunk);
@@ -96,8 +99,8 @@ void run_compress(benchmark::State& state, Compression c, int level) {
     std::vector<std::uint8_t> out(chunk);
     std::size_t i = 0;
     for (auto _ : state) {
-        const std::size_t packed = tbbpipe::nodes::compress_chunk(c, level, starts[i], chunk,
-                                                                  out.data(), out.size());
+        const std::size_t packed =
+            tbbpipe::nodes::compress_chunk(c, level, starts[i], chunk, out.data(), out.size());
         benchmark::DoNotOptimize(packed);
         benchmark::ClobberMemory();
         if (++i == starts.size()) i = 0;
@@ -110,10 +113,14 @@ void run_compress(benchmark::State& state, Compression c, int level) {
         static_cast<double>(chunk) * static_cast<double>(stored.size()) / stored_bytes;
 }
 
-void lz4_compress(benchmark::State& state) { run_compress(state, Compression::kLz4, 1); }
+void lz4_compress(benchmark::State& state) {
+    run_compress(state, Compression::kLz4, 1);
+}
 BENCHMARK(lz4_compress)->Apply(apply_chunk_sizes);
 
-void lz4hc9_compress(benchmark::State& state) { run_compress(state, Compression::kLz4Hc, 9); }
+void lz4hc9_compress(benchmark::State& state) {
+    run_compress(state, Compression::kLz4Hc, 9);
+}
 BENCHMARK(lz4hc9_compress)->Arg(1 << 20);
 
 void lz4_decompress(benchmark::State& state) {
@@ -144,6 +151,68 @@ void lz4_decompress(benchmark::State& state) {
         static_cast<double>(raw_chunks) / static_cast<double>(stored.size());
 }
 BENCHMARK(lz4_decompress)->Apply(apply_chunk_sizes);
+
+// deflate, the registered stage (--stages deflate): what it costs next to lz4hc. Every chunk is
+// encoded and decoded once and compared before anything is timed.
+std::vector<std::vector<std::uint8_t>> deflated_chunks(std::size_t chunk) {
+    const auto stage = tbbpipe::nodes::make_deflate_stage();
+    std::vector<std::vector<std::uint8_t>> out;
+    for (const std::uint8_t* in : chunk_starts(chunk)) {
+        std::vector<std::uint8_t> packed, back;
+        stage->encode({in, chunk}, packed);
+        if (!stage->decode(packed, chunk, back) || back.size() != chunk ||
+            std::memcmp(back.data(), in, chunk) != 0) {
+            return {};
+        }
+        out.push_back(std::move(packed));
+    }
+    return out;
+}
+
+void deflate_encode(benchmark::State& state) {
+    const auto chunk = static_cast<std::size_t>(state.range(0));
+    const auto packed = deflated_chunks(chunk);
+    if (packed.empty()) {
+        state.SkipWithError("deflate round trip mismatch");
+        return;
+    }
+    const auto stage = tbbpipe::nodes::make_deflate_stage();
+    const auto starts = chunk_starts(chunk);
+    std::vector<std::uint8_t> out;
+    std::size_t i = 0;
+    for (auto _ : state) {
+        out.clear();
+        stage->encode({starts[i], chunk}, out);
+        benchmark::DoNotOptimize(out.data());
+        if (++i == starts.size()) i = 0;
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                            static_cast<std::int64_t>(chunk));
+    double stored = 0;
+    for (const auto& p : packed) stored += static_cast<double>(p.size());
+    state.counters["ratio"] = static_cast<double>(chunk * packed.size()) / stored;
+}
+BENCHMARK(deflate_encode)->Arg(256 << 10)->Arg(1 << 20);
+
+void deflate_decode(benchmark::State& state) {
+    const auto chunk = static_cast<std::size_t>(state.range(0));
+    const auto packed = deflated_chunks(chunk);
+    if (packed.empty()) {
+        state.SkipWithError("deflate round trip mismatch");
+        return;
+    }
+    const auto stage = tbbpipe::nodes::make_deflate_stage();
+    std::vector<std::uint8_t> out;
+    std::size_t i = 0;
+    for (auto _ : state) {
+        out.clear();
+        benchmark::DoNotOptimize(stage->decode(packed[i], chunk, out));
+        if (++i == packed.size()) i = 0;
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                            static_cast<std::int64_t>(chunk));
+}
+BENCHMARK(deflate_decode)->Arg(256 << 10)->Arg(1 << 20);
 
 // Seals, opens and compares every chunk once; false on any mismatch or tag failure.
 bool round_trip_aead(CipherId cipher, std::size_t chunk) {
@@ -195,7 +264,9 @@ void run_seal(benchmark::State& state, CipherId cipher) {
                             static_cast<std::int64_t>(chunk));
 }
 
-void aes256gcm_seal(benchmark::State& state) { run_seal(state, CipherId::kAes256Gcm); }
+void aes256gcm_seal(benchmark::State& state) {
+    run_seal(state, CipherId::kAes256Gcm);
+}
 BENCHMARK(aes256gcm_seal)->Apply(apply_chunk_sizes);
 
 void chacha20poly1305_seal(benchmark::State& state) {

@@ -1,6 +1,7 @@
 // libFuzzer target: the container decoders on arbitrary bytes, read as one whole container.
 //
-// Covers decode_header, authenticate_header (the fixed key file, no secret, no secret but a key
+// Covers decode_header and the stage list after it (stage_list_size, decode_stage_list,
+// parse_stage_spec), authenticate_header (the fixed key file, no secret, no secret but a key
 // required), decode_record_header along the record chain, decode_trailer, read_footer (from a
 // memfd), open_footer, decode_footer_body and check_index, the last two also on footer bodies
 // that no checksum protects (the plain layout read straight from the input), so mutations reach
@@ -56,7 +57,18 @@ std::optional<OpenedHeader> structural_header(const std::uint8_t* data, std::siz
         OpenedHeader o;
         o.header = decode_header(data, size);
         std::memcpy(o.bytes.data(), data, kHeaderSize);
-        o.header_digest = sha256(data, kHeaderAuthOffset);
+        std::size_t list = 0;
+        if ((o.header.flags & kHeaderFlagStageList) && size >= kHeaderSize + kStageListPrefixSize) {
+            list = stage_list_size(data + kHeaderSize);
+            if (size < kHeaderSize + list) return;
+            o.stages = parse_stage_spec(decode_stage_list(data + kHeaderSize, list), nullptr,
+                                        SpecSource::kContainer);
+            o.stages_recorded = true;
+            o.data_offset = kHeaderSize + list;
+        }
+        std::vector<std::uint8_t> covered(data, data + kHeaderAuthOffset);
+        covered.insert(covered.end(), data + kHeaderSize, data + kHeaderSize + list);
+        o.header_digest = sha256(covered.data(), covered.size());
         opened = std::move(o);
     });
     return opened;
@@ -64,7 +76,7 @@ std::optional<OpenedHeader> structural_header(const std::uint8_t* data, std::siz
 
 // Walks records from the header on, as a stream reader would, until the footer or bad data.
 void walk_records(const std::uint8_t* data, std::size_t size, const OpenedHeader* opened) {
-    std::size_t offset = kHeaderSize;
+    std::size_t offset = opened ? opened->data_offset : kHeaderSize;
     while (offset + kRecordHeaderSize <= size && get_u32(data + offset) != kFooterMagic) {
         RecordHeader record;
         if (!decodes([&] { record = decode_record_header(data + offset); })) return;

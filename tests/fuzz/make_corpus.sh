@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the fuzz seed corpus (tests/fuzz/corpus/): real containers for every cipher x
 # compression pair, packed by the tbbpipe CLI from tiny inputs (0 B, 1 B, 5 KB, 20 KB in 4 KiB
-# chunks). Encrypted seeds use the fuzzers' fixed key file (bytes 0x01..0x20), so the fuzzers
+# chunks), and a few with a stage list (--stages with deflate). Encrypted seeds use the fuzzers' fixed key file (bytes 0x01..0x20), so the fuzzers
 # can open them and mutate past the header. No passphrase seeds: every fuzz iteration on one
 # would run scrypt (>= 2^14), which would drop the executions per second by orders of magnitude.
 # Seeds have no .tbp suffix because .gitignore ignores *.tbp. Every run gives different bytes
@@ -49,6 +49,17 @@ for cipher in none aes-256-gcm chacha20-poly1305; do
                 -o "$out" "$work/$input"
             "$cli" verify -q "${key_args[@]}" "$out"
         done
+    done
+done
+# Containers with a stage list (deflate is a registered stage): plain and encrypted, the
+# registered stage either side of the compression.
+for spec in deflate,lz4 lz4,deflate,aes-256-gcm; do
+    key_args=()
+    [[ $spec == *aes* ]] && key_args=(--key-file "$work/key")
+    for input in one 20k; do
+        out="corpus/seed-stages-${spec//,/-}-$input"
+        "$cli" pack -q --no-fsync --stages "$spec" "${key_args[@]}" --chunk-size 4K -o "$out" "$work/$input"
+        "$cli" verify -q "${key_args[@]}" "$out"
     done
 done
 echo "make_corpus: $(ls corpus | wc -l) seeds, $(du -cb corpus/seed-* | tail -n1 | cut -f1) bytes"
