@@ -28,6 +28,8 @@ void check_stages(OpenedHeader& opened, const std::uint8_t* bytes) {
         decode_stage_list(bytes + kHeaderSize, opened.data_offset - kHeaderSize);
     opened.stages = parse_stage_spec(spec, nullptr, SpecSource::kContainer);
     if (opened.stages.spec != spec) corrupt("stage list: not in canonical form");
+    // Writers record a list only when a registered stage ran: one container, one encoding.
+    if (!opened.stages.recorded()) corrupt("stage list names only built-in stages");
     if (opened.stages.compression != h.compression || opened.stages.cipher != h.cipher) {
         corrupt("stage list '" + spec + "' disagrees with the header's compression or cipher");
     }

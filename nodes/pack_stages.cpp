@@ -110,7 +110,9 @@ void PackTransform::transform(engine::Chunk& chunk) {
     if (context_.stages) {
         payload = run_steps(chunk, staged, payload_size, compressed);
         out = engine::Chunk::ensure(chunk.output, payload_size + tag);
-        if (!encrypt && payload != raw) {
+        if (payload_size == 0) {
+            payload = out;  // an empty staged buffer may have no storage at all
+        } else if (!encrypt && payload != raw) {
             std::memcpy(out, payload, payload_size);  // the chunk must own what it hands on
             payload = out;
         }

@@ -22,6 +22,21 @@ std::optional<CipherId> cipher_named(std::string_view name) {
     return std::nullopt;
 }
 
+// A spec may come from a hostile container: messages show its bytes, never control characters.
+std::string printable(std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+        if (c >= 0x20 && c < 0x7f) {
+            out += c;
+        } else {
+            static const char* hex = "0123456789abcdef";
+            const auto b = static_cast<unsigned char>(c);
+            out += std::string("\\x") + hex[b >> 4] + hex[b & 15];
+        }
+    }
+    return out;
+}
+
 std::string_view trim(std::string_view s) {
     while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
     while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
@@ -53,7 +68,9 @@ StagePlan parse_stage_spec(std::string_view spec, const StageRegistry* registry,
                            SpecSource source) {
     const StatusCode code =
         source == SpecSource::kUser ? StatusCode::kInvalidArgument : StatusCode::kCorruptData;
-    const std::string quoted = "'" + std::string(spec) + "'";
+    std::string quoted(1, '\'');  // built by appends: GCC 12 misreports '"x" + s' (-Wrestrict)
+    quoted += printable(spec);
+    quoted += '\'';
     const auto fail = [&](const std::string& what) {
         throw PipelineError(
             code, (source == SpecSource::kUser ? "stage spec " : "recorded stages ") + quoted +
@@ -72,7 +89,7 @@ StagePlan parse_stage_spec(std::string_view spec, const StageRegistry* registry,
     bool digest_listed = false;
     for (std::size_t i = 0; i < names.size(); ++i) {
         const std::string_view name = names[i];
-        const std::string at = "stage " + std::to_string(i + 1) + " '" + std::string(name) + "'";
+        const std::string at = "stage " + std::to_string(i + 1) + " '" + printable(name) + "'";
         if (name.empty()) fail("stage " + std::to_string(i + 1) + " is empty");
         if (!valid_stage_name(name)) fail(at + " is not a valid stage name");
         if (std::count(names.begin(), names.end(), name) > 1) fail(at + " is listed twice");
@@ -83,18 +100,18 @@ StagePlan parse_stage_spec(std::string_view spec, const StageRegistry* registry,
         }
         if (name == kDigestStage) {
             digest_listed = true;
-        } else if (const auto c = cipher_named(name)) {
+        } else if (const auto cipher = cipher_named(name)) {
             if (plan.cipher != CipherId::kNone) fail("at most one cipher (" + at + ")");
-            plan.cipher = *c;
+            plan.cipher = *cipher;
         } else {
             if (plan.cipher != CipherId::kNone) {
                 fail(at +
                      " comes after the cipher: encrypt last (ciphertext does not compress "
                      "or transform usefully)");
             }
-            if (const auto c = compression_named(name)) {
+            if (const auto compression = compression_named(name)) {
                 if (plan.compression != Compression::kNone) fail("at most one of lz4, lz4hc");
-                plan.compression = *c;
+                plan.compression = *compression;
             }
             plan.steps.push_back({std::string(name), registry ? registry->find(name) : nullptr});
         }

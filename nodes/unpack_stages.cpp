@@ -204,7 +204,8 @@ void UnpackTransform::transform(engine::Chunk& chunk) {
     if (opened_.stages_recorded) {
         // Registered stages ran: undo every step, last first, then hand on the plaintext.
         std::vector<std::uint8_t> staged;
-        const std::uint8_t* plain = undo_steps(chunk, payload, payload_size, compressed, staged);
+        const std::uint8_t* plain =
+            undo_steps(chunk, payload, payload_size, compressed, record.raw_size, staged);
         const std::size_t plain_size = plain == payload ? payload_size : staged.size();
         if (plain_size != record.raw_size) {
             bad_chunk(chunk, StatusCode::kCorruptData,
@@ -213,7 +214,7 @@ void UnpackTransform::transform(engine::Chunk& chunk) {
         }
         if (plain != payload) {  // the chunk must own what it hands on
             out = engine::Chunk::ensure(chunk.output, record.raw_size);
-            std::memcpy(out, staged.data(), staged.size());
+            if (!staged.empty()) std::memcpy(out, staged.data(), staged.size());
             plain = out;
         }
         chunk.result = plain;
@@ -245,8 +246,11 @@ void UnpackTransform::transform(engine::Chunk& chunk) {
 const std::uint8_t* UnpackTransform::undo_steps(const engine::Chunk& chunk,
                                                 const std::uint8_t* payload,
                                                 std::size_t payload_size, bool compressed,
+                                                std::uint32_t raw_size,
                                                 std::vector<std::uint8_t>& staged) const {
-    // No form of a chunk may exceed what a record can hold: stages get that as their limit.
+    // No form of a chunk may exceed what a record can hold, and the last step undone must give
+    // the raw size: those are the limits. Buffers grow with what a step gives, so a tiny record
+    // in a container declaring huge chunks costs tiny buffers.
     const std::size_t bound = max_stored_size(opened_.header.chunk_size, false);
     const auto& steps = opened_.stages.steps;
     const bool has_compression =
@@ -258,12 +262,15 @@ const std::uint8_t* UnpackTransform::undo_steps(const engine::Chunk& chunk,
     std::vector<std::uint8_t> next;
     for (std::size_t i = steps.size(); i-- > 0;) {
         const StagePlan::Step& step = steps[i];
+        const std::size_t limit = i == 0 ? raw_size : bound;
         next.clear();
         if (!step.stage) {
             if (!compressed) continue;
-            next.resize(bound);
+            // lz4 expands at most 255:1 (plus a few bytes): no more room than that is needed.
+            const std::size_t room = std::min(limit, 255 * current.size() + 16);
+            next.resize(room);
             try {
-                next.resize(decompress_bounded(current.data(), current.size(), next.data(), bound));
+                next.resize(decompress_bounded(current.data(), current.size(), next.data(), room));
             } catch (const PipelineError& e) {
                 bad_chunk(chunk, StatusCode::kCorruptData, e.what());
             }
@@ -271,12 +278,12 @@ const std::uint8_t* UnpackTransform::undo_steps(const engine::Chunk& chunk,
             bool ok = false;
             std::string why;
             try {
-                ok = step.stage->decode(current, bound, next);
+                ok = step.stage->decode(current, limit, next);
             } catch (const std::exception& e) {
                 why = std::string(": ") + e.what();
             } catch (...) {
             }
-            if (!ok || next.size() > bound) {
+            if (!ok || next.size() > limit) {
                 bad_chunk(chunk, StatusCode::kCorruptData,
                           "stage '" + step.name + "' cannot decode it" + why);
             }

@@ -66,7 +66,7 @@ private:
     /// staged's bytes).
     const std::uint8_t* undo_steps(const engine::Chunk& chunk, const std::uint8_t* payload,
                                    std::size_t payload_size, bool compressed,
-                                   std::vector<std::uint8_t>& staged) const;
+                                   std::uint32_t raw_size, std::vector<std::uint8_t>& staged) const;
     const OpenedHeader& opened_;
     const FooterBody* footer_;
 };

@@ -11,6 +11,7 @@
 #include <functional>
 #include <stdexcept>
 
+#include "nodes/byte_order.hpp"
 #include "nodes/container_jobs.hpp"
 #include "nodes/deflate_stage.hpp"
 #include "nodes/stage_spec.hpp"
@@ -336,6 +337,46 @@ TEST_F(StageContainerTest, AChangedOrCutStageListIsDetected) {
             EXPECT_FALSE(testing::exists(dir_ / "out"));
         }
     }
+}
+
+TEST_F(StageContainerTest, EmptyFilesRoundTripThroughStages) {
+    ContainerJobs jobs(settings(with_test_stages()), nullptr);
+    testing::write_file(dir_ / "in", Bytes{});
+    for (const std::string s : {"xor-mask", "xor-mask,lz4", "deflate,aes-256-gcm"}) {
+        const UserSecret secret = contains(s, "aes") ? testing::key_secret(4) : UserSecret();
+        ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "c.tbp", spec(s), secret, true).status.is_ok());
+        ASSERT_TRUE(jobs.unpack(dir_ / "c.tbp", dir_ / "out", secret, true).status.is_ok()) << s;
+        EXPECT_TRUE(testing::read_file(dir_ / "out").empty());
+    }
+}
+
+// A list naming only built-ins would be a second encoding of a container the header's fields
+// already describe; a list with control characters is shown escaped.
+TEST_F(StageContainerTest, ListsNoWriterMakesAreRefused) {
+    ContainerJobs jobs(settings(with_test_stages()), nullptr);
+    testing::write_file(dir_ / "in", testing::make_data(1000, DataKind::kCompressible, 1));
+    ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "c.tbp", spec("lz4"), {}, false).status.is_ok());
+    const Bytes good = testing::read_file(dir_ / "c.tbp");
+    const auto with_list = [&](const std::string& list_spec) {
+        Bytes bytes(good.begin(), good.begin() + kHeaderSize);
+        put_u32(bytes.data() + 108, kHeaderFlagStageList);
+        const auto list = encode_stage_list(list_spec);
+        bytes.insert(bytes.end(), list.begin(), list.end());
+        Bytes covered(bytes.begin(), bytes.begin() + kHeaderAuthOffset);
+        covered.insert(covered.end(), list.begin(), list.end());
+        const Digest checksum = sha256(covered.data(), covered.size());  // plain: a valid header
+        std::memcpy(bytes.data() + kHeaderAuthOffset, checksum.data(), checksum.size());
+        bytes.insert(bytes.end(), good.begin() + kHeaderSize, good.end());
+        testing::write_file(dir_ / "bad.tbp", bytes);
+        return jobs.unpack(dir_ / "bad.tbp", dir_ / "out", {}, false).status;
+    };
+    const Status builtin = with_list("lz4,sha256");
+    EXPECT_EQ(builtin.code(), StatusCode::kCorruptData);
+    EXPECT_TRUE(contains(builtin.message(), "names only built-in stages")) << builtin.message();
+    const Status control = with_list("lz4,x\x1b[2J,sha256");
+    EXPECT_EQ(control.code(), StatusCode::kCorruptData);
+    EXPECT_TRUE(contains(control.message(), "x\\x1b[2J")) << control.message();
+    EXPECT_FALSE(testing::exists(dir_ / "out"));
 }
 
 TEST_F(StageContainerTest, AStageThatFailsFailsOnlyItsFileNamingStageAndChunk) {

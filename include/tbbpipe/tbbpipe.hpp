@@ -1,5 +1,5 @@
 // The tbbpipe library, everything in one include: Engine (jobs over files), the byte-span and
-// stream helpers, Status / Result, metrics snapshots and file events.
+// stream helpers, Status / Result, custom stages, metrics snapshots and file events.
 #pragma once
 
 #include "engine/file_events.hpp"
@@ -8,3 +8,4 @@
 #include "tbbpipe/engine.hpp"
 #include "tbbpipe/memory.hpp"
 #include "tbbpipe/result.hpp"
+#include "tbbpipe/stages.hpp"

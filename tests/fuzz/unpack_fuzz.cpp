@@ -265,13 +265,25 @@ bool fix_up_checksums(Bytes& bytes) {
         !std::has_single_bit(header.chunk_size)) {
         return false;
     }
-    const Digest header_digest = sha256(data, kHeaderAuthOffset);
+    // The header digest covers the stage list too, when the header flags one.
+    std::size_t data_offset = kHeaderSize;
+    if (header.flags & kHeaderFlagStageList) {
+        try {
+            data_offset += stage_list_size(data + kHeaderSize);
+        } catch (const PipelineError&) {
+            return false;
+        }
+        if (data_offset > size) return false;
+    }
+    Bytes covered_header(data, data + kHeaderAuthOffset);
+    covered_header.insert(covered_header.end(), data + kHeaderSize, data + data_offset);
+    const Digest header_digest = sha256(covered_header.data(), covered_header.size());
     std::memcpy(data + kHeaderAuthOffset, header_digest.data(), header_digest.size());
 
     const std::uint64_t footer_offset = get_u64(data + size - kTrailerSize);
     const std::uint64_t chunk_count = get_u64(data + size - kTrailerSize + 8);
     const std::uint64_t footer_end = size - kTrailerSize;
-    if (footer_offset < kHeaderSize || footer_offset > footer_end ||
+    if (footer_offset < data_offset || footer_offset > footer_end ||
         footer_end - footer_offset < kFooterPrefixSize + 32) {
         return true;  // the header is fixed; the footer is for the reader to reject
     }
