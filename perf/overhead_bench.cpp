@@ -5,7 +5,9 @@
 //   tbb::parallel_pipeline (serial in-order source, parallel body, serial in-order sink) with the
 //   same number of tokens in flight; the difference is the engine's per-chunk overhead.
 // * memory_pack_unpack: the public API end to end in memory (pack_bytes then unpack_bytes of
-//   mixed data), the round trip checked inside the loop.
+//   mixed data), the round trip checked inside the loop. The second argument 1 adds a registered
+//   stage that copies its input ("copy,lz4,aes-256-gcm"): the price of the registered-stage path
+//   (a staged buffer per step, one more copy) against the built-in one.
 //
 //   build-rel/perf/tbbpipe_overhead_bench --benchmark_repetitions=5
 //   (add --benchmark_report_aggregates_only=true for the medians only)
@@ -115,18 +117,38 @@ void parallel_pipeline_per_chunk(benchmark::State& state) {
                            benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
+// Does nothing but copy: what is left is the registered-stage path's own cost.
+class CopyStage final : public tbbpipe::Stage {
+public:
+    void encode(std::span<const std::uint8_t> in, std::vector<std::uint8_t>& out) const override {
+        out.assign(in.begin(), in.end());
+    }
+    bool decode(std::span<const std::uint8_t> in, std::size_t limit,
+                std::vector<std::uint8_t>& out) const override {
+        if (in.size() > limit) return false;
+        out.assign(in.begin(), in.end());
+        return true;
+    }
+};
+
 void memory_pack_unpack(benchmark::State& state) {
     const auto size = static_cast<std::size_t>(state.range(0));
     const std::vector<std::uint8_t> data =
         tbbpipe::perf::make_mixed_data(size, 1, tbbpipe::perf::DataMix{});
     const tbbpipe::Secret key = tbbpipe::Secret::key(std::vector<std::uint8_t>(32, 1));
+    tbbpipe::EngineConfig config;
+    tbbpipe::PackOptions options;
+    if (state.range(1) != 0) {
+        (void)config.stages.add("copy", std::make_shared<CopyStage>());
+        options.stages = "copy,lz4,aes-256-gcm";
+    }
     for (auto _ : state) {
-        auto packed = tbbpipe::pack_bytes(data, {}, key);
+        auto packed = tbbpipe::pack_bytes(data, options, key, config);
         if (!packed.ok()) {
             state.SkipWithError(packed.status().message().c_str());
             break;
         }
-        auto back = tbbpipe::unpack_bytes(packed.value(), key);
+        auto back = tbbpipe::unpack_bytes(packed.value(), key, config);
         if (!back.ok() || back.value() != data) {
             state.SkipWithError("round trip failed");
             break;
@@ -139,5 +161,9 @@ void memory_pack_unpack(benchmark::State& state) {
 
 BENCHMARK(graph_per_chunk)->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(parallel_pipeline_per_chunk)->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(memory_pack_unpack)->Arg(64 << 20)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(memory_pack_unpack)
+    ->Args({64 << 20, 0})
+    ->Args({64 << 20, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_MAIN();
