@@ -3,6 +3,7 @@
 #include <cryptopp/sha.h>
 
 #include <lz4.h>
+#include <algorithm>
 #include <cstring>
 
 #include "engine/status.hpp"
@@ -180,7 +181,7 @@ std::vector<std::uint8_t> encode_footer_body(const FooterBody& b) {
     put_u32(p + 32, b.mtime_nsec);
     put_u32(p + 36, 0);
     p += kFooterFixedSize;
-    std::memcpy(p, b.name.data(), b.name.size());
+    std::copy(b.name.begin(), b.name.end(), p);
     p += b.name.size();
     for (const auto& e : b.entries) {
         put_u64(p, e.offset);

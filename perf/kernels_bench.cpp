@@ -25,7 +25,7 @@ using tbbpipe::nodes::SecretBytes;
 
 // 16 MiB: even 4 MiB chunks cycle through four different pieces of data, and it is generated in
 // a few milliseconds, which keeps the ctest smoke run short.
-constexpr std::size_t kDataBytes = 16u * 1024 * 1024;
+constexpr std::size_t kDataBytes = std::size_t{16} * 1024 * 1024;
 constexpr std::uint64_t kSeed = 1;
 
 const std::vector<std::uint8_t>& mixed_data() {

@@ -138,7 +138,9 @@ TEST(StageSpec, BrokenSpecsAreRefusedSayingWhy) {
         {"lz4;rm", "not a valid stage name"},
         {"a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", "more than 16 stages"},
     };
-    for (const auto& [spec, why] : cases) {
+    for (const auto& entry : cases) {
+        const std::string& spec = entry.first;  // a plain reference: lambdas capture it
+        const std::string& why = entry.second;
         std::string message;
         EXPECT_EQ(
             code_of([&] { (void)parse_stage_spec(spec, &registry, SpecSource::kUser); }, &message),
