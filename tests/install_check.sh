@@ -17,6 +17,7 @@ cmake -S "$src/examples" -B "$scratch/cmake-consumer" -DCMAKE_PREFIX_PATH="$scra
 cmake --build "$scratch/cmake-consumer" -j"$(nproc)" >/dev/null
 "$scratch/cmake-consumer/stream_pack"
 "$scratch/cmake-consumer/nonblocking_submit"
+"$scratch/cmake-consumer/custom_stage"
 
 export PKG_CONFIG_PATH="$scratch/prefix/lib/pkgconfig"
 # shellcheck disable=SC2046
