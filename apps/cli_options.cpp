@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "apps/stage_plugins.hpp"
 #include "nodes/codec.hpp"
 #include "nodes/stage_spec.hpp"
 
@@ -47,12 +48,16 @@ po::options_description make_options() {
         "the pipeline as a stage spec, run left to right when packing and recorded in the "
         "container, e.g. deflate,aes-256-gcm,sha256 (replaces --compress and --cipher; a cipher "
         "needs a key, a key needs a cipher; sha256 is always on). Stages: " +
-        nodes::list_stage_names(default_stages());
+        nodes::list_stage_names(StageRegistry{}) + ", and those of --stage-plugin";
     po::options_description general("General");
     general.add_options()("help,h", "show this help and exit")(
         "version,V", "show the version and exit")("quiet,q", "print errors only")(
         "verbose,v", "print per-file details and engine statistics")(
         "json", "print a machine-readable summary on stdout")(
+        "stage-plugin", po::value<std::vector<std::string>>()->composing(),
+        "load a shared library that registers stages (repeatable; see "
+        "include/tbbpipe/stages.hpp): --stages may name them and unpack reverses them. Runs the "
+        "library's code: trusted files only")(
         "threads,T", po::value<int>(), "CPU tokens: chunks transformed at once (default: cores)")(
         "cpu-tokens", po::value<int>(), "same as -T")(
         "io-tokens", po::value<int>(),
@@ -163,11 +168,6 @@ void apply_preset(const po::variables_map& vm, CliOptions& o) {
 }
 
 }  // namespace
-
-const StageRegistry& default_stages() {
-    static const StageRegistry registry;  // never changed: safe to share between threads
-    return registry;
-}
 
 std::uint64_t parse_size(const std::string& text) {
     std::size_t pos = 0;
@@ -298,6 +298,10 @@ CliOptions parse_cli(int argc, const char* const* argv) {
         throw UsageError("--metrics-listen-any needs --metrics-listen");
     }
 
+    // Before --stages is checked: a plugin's stages are names it may use.
+    o.stage_registry = load_stage_registry(vm.count("stage-plugin")
+                                               ? vm["stage-plugin"].as<std::vector<std::string>>()
+                                               : std::vector<std::string>{});
     const bool packing = o.command == Command::kPack;
     if (!packing) {
         for (const char* name : {"compress", "level", "cipher", "stages", "chunk-size",
@@ -322,10 +326,10 @@ CliOptions parse_cli(int argc, const char* const* argv) {
                     "--stages replaces --compress and --cipher: give one or the other");
             }
             o.stages = vm["stages"].as<std::string>();
-            try {  // the CLI runs the stages every registry has
-                o.compression =
-                    nodes::parse_stage_spec(o.stages, &default_stages(), nodes::SpecSource::kUser)
-                        .compression;
+            try {
+                o.compression = nodes::parse_stage_spec(o.stages, o.stage_registry.get(),
+                                                        nodes::SpecSource::kUser)
+                                    .compression;
             } catch (const PipelineError& e) {
                 throw UsageError(std::string("--stages: ") + e.what());
             }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -19,9 +20,6 @@ class UsageError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
-
-/// The stages the CLI can run and reverse: the built-ins and the default registered ones.
-const StageRegistry& default_stages();
 
 enum class Command { kPack, kUnpack, kVerify, kInfo, kKeygen, kHelp, kVersion, kNone };
 
@@ -41,6 +39,8 @@ struct CliOptions {
     int level = 0;  ///< 0: default of the compression
     nodes::CipherId cipher = nodes::CipherId::kAes256Gcm;
     std::string stages;  ///< --stages: a spec that replaces --compress and --cipher
+    /// What --stages may name and unpack can reverse: the defaults and --stage-plugin's.
+    std::shared_ptr<const StageRegistry> stage_registry = std::make_shared<const StageRegistry>();
     std::uint32_t chunk_size = 1024 * 1024;  ///< fixed size, or where auto starts
     bool chunk_auto = true;                  ///< --chunk-size auto (the default)
     std::uint8_t scrypt_log2_n = 15;

@@ -343,7 +343,7 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     const nodes::UserSecret secret = load_secret(o, packing, &warning);
     if (packing) {
         try {  // a spec's cipher and the secret must agree: known only now
-            (void)nodes::pack_stage_plan(pack_settings(o), secret, default_stages());
+            (void)nodes::pack_stage_plan(pack_settings(o), secret, *o.stage_registry);
         } catch (const PipelineError& e) {
             throw UsageError(std::string("--stages: ") + e.what());
         }
@@ -412,6 +412,7 @@ int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     engine.scheduler = o.scheduler;
     engine.small_file_threshold = o.small_file_threshold;
     engine.metrics = &registry;
+    engine.stages = o.stage_registry;
     nodes::ContainerJobs jobs(engine, cancel);
 
     // Started before any file, stopped after the last: the endpoint lives exactly as long as the

@@ -647,5 +647,35 @@ TEST_F(CliTest, AContainerNeedingAnUnregisteredStageExitsOneNamingIt) {
     EXPECT_EQ(files(), (std::vector<std::string>{"f", "f.tbp"}));
 }
 
+TEST_F(CliTest, StagePluginsAddStagesThePackAndUnpackUse) {
+    make("f", 300000);
+    const std::string plugin = std::string("--stage-plugin '") + TBBPIPE_TEST_PLUGIN + "' ";
+    const Result packed = sh("tbbpipe " + plugin + "pack --stages rot13,lz4 f");
+    ASSERT_EQ(packed.code, 0) << packed.err;
+    EXPECT_NE(sh("tbbpipe info f.tbp").out.find("rot13,lz4,sha256 (recorded)"), std::string::npos);
+    const Result missing = sh("tbbpipe unpack -o out f.tbp");
+    EXPECT_EQ(missing.code, 1);
+    EXPECT_NE(missing.err.find("needs stage 'rot13'"), std::string::npos) << missing.err;
+    const Result unpacked = sh("tbbpipe " + plugin + "unpack -o out f.tbp && cmp f out");
+    EXPECT_EQ(unpacked.code, 0) << unpacked.err;
+    EXPECT_EQ(sh("tbbpipe " + plugin + "verify f.tbp").code, 0);
+
+    // What is not a usable plugin stops the run before anything is read, naming the file.
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"/nonexistent/plugin.so", "cannot load the stage plugin"},
+        {TBBPIPE_NOT_A_PLUGIN, "not a tbbpipe stage plugin"},
+        {TBBPIPE_TEST_PLUGIN_REFUSING, "the stage plugin refused to register (returned 7"},
+    };
+    for (const auto& entry : bad) {
+        const Result r =
+            sh("tbbpipe --stage-plugin '" + entry.first + "' pack --stages lz4 -o g.tbp f");
+        EXPECT_EQ(r.code, 2) << entry.first << ": " << r.err;
+        EXPECT_NE(r.err.find(entry.first + ": " + entry.second), std::string::npos) << r.err;
+    }
+    // The same plugin twice registers rot13 twice: refused, not silently ignored.
+    EXPECT_EQ(sh("tbbpipe " + plugin + plugin + "pack --stages lz4 -o g.tbp f").code, 2);
+    EXPECT_EQ(files(), (std::vector<std::string>{"f", "f.tbp", "out"}));
+}
+
 }  // namespace
 }  // namespace tbbpipe

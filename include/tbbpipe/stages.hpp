@@ -66,4 +66,15 @@ private:
     std::map<std::string, std::shared_ptr<const Stage>, std::less<>> stages_;
 };
 
+/// Stage plugins for the tbbpipe command line (`tbbpipe --stage-plugin FILE ...`): a shared
+/// library built with the same compiler against these headers that exports
+///
+///     extern "C" int tbbpipe_register_stages(tbbpipe::StageRegistry* registry, int abi);
+///
+/// It adds its stages to `registry` and returns 0; anything else (for instance when `abi` is not
+/// the kStagePluginAbi it was built with) makes the CLI refuse to run, naming the file. The CLI
+/// resolves StageRegistry::add against itself and keeps the library loaded until it exits.
+/// Loading a plugin runs its code: give only files you trust.
+inline constexpr int kStagePluginAbi = 1;
+
 }  // namespace tbbpipe
