@@ -18,6 +18,13 @@ using namespace std::chrono_literals;
 using testing::DataKind;
 using testing::ScratchDir;
 
+// "f<i>", appended rather than "f" + ...: GCC 12 misreports that form (-Wrestrict).
+std::string file_name(int i) {
+    std::string name = "f";
+    name += std::to_string(i);
+    return name;
+}
+
 Secret test_key() {
     return Secret::key(std::vector<std::uint8_t>(32, 7));
 }
@@ -48,7 +55,7 @@ TEST(EngineApi, JobsOfManyFilesRoundTripAndReportPerFile) {
     Job pack;
     pack.secret = test_key();
     for (int i = 0; i < 20; ++i) {
-        const std::string name = "f" + std::to_string(i);
+        const std::string name = file_name(i);
         testing::write_file(dir / name, testing::make_data(i * 50000, DataKind::kMixed, i + 1));
         pack.files.push_back({dir / name, dir / (name + ".tbp")});
     }
@@ -68,13 +75,13 @@ TEST(EngineApi, JobsOfManyFilesRoundTripAndReportPerFile) {
     unpack.operation = Operation::kUnpack;
     unpack.secret = test_key();
     for (int i = 0; i < 20; ++i) {
-        const std::string name = "f" + std::to_string(i);
+        const std::string name = file_name(i);
         unpack.files.push_back({dir / (name + ".tbp"), dir / (name + ".out")});
     }
     const JobResult& u = engine.submit(unpack).value().wait();
     ASSERT_TRUE(u.status.is_ok()) << u.status.message();
     for (int i = 0; i < 20; ++i) {
-        const std::string name = "f" + std::to_string(i);
+        const std::string name = file_name(i);
         EXPECT_EQ(testing::read_file(dir / name), testing::read_file(dir / (name + ".out"))) << i;
     }
     const auto snapshot = engine.metrics();
@@ -368,7 +375,7 @@ TEST(StageApi, ARegisteredStageRunsByNameInJobsAndMemoryCalls) {
     pack.pack.stages = "reverse,lz4,aes-256-gcm,sha256";
     pack.pack.chunk_size = 64 * 1024;
     for (int i = 0; i < 4; ++i) {
-        const std::string name = "f" + std::to_string(i);
+        const std::string name = file_name(i);
         testing::write_file(dir / name, testing::make_data(100000, DataKind::kMixed, i + 1));
         pack.files.push_back({dir / name, dir / (name + ".tbp")});
     }
@@ -380,13 +387,13 @@ TEST(StageApi, ARegisteredStageRunsByNameInJobsAndMemoryCalls) {
     unpack.operation = Operation::kUnpack;
     unpack.secret = test_key();
     for (int i = 0; i < 4; ++i) {
-        const std::string name = "f" + std::to_string(i);
+        const std::string name = file_name(i);
         unpack.files.push_back({dir / (name + ".tbp"), dir / (name + ".out")});
     }
     const JobResult unpacked = engine.submit(unpack).value().wait();
     ASSERT_TRUE(unpacked.status.is_ok()) << unpacked.status.message();
     for (int i = 0; i < 4; ++i) {
-        const std::string name = "f" + std::to_string(i);
+        const std::string name = file_name(i);
         EXPECT_EQ(testing::read_file(dir / name), testing::read_file(dir / (name + ".out")));
     }
 
