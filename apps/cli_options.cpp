@@ -326,12 +326,19 @@ CliOptions parse_cli(int argc, const char* const* argv) {
                     "--stages replaces --compress and --cipher: give one or the other");
             }
             o.stages = vm["stages"].as<std::string>();
+            nodes::StagePlan plan;
             try {
-                o.compression = nodes::parse_stage_spec(o.stages, o.stage_registry.get(),
-                                                        nodes::SpecSource::kUser)
-                                    .compression;
+                plan = nodes::parse_stage_spec(o.stages, o.stage_registry.get(),
+                                               nodes::SpecSource::kUser);
             } catch (const PipelineError& e) {
                 throw UsageError(std::string("--stages: ") + e.what());
+            }
+            o.compression = plan.compression;
+            // Said now, before a passphrase prompt (the environment's is checked when loaded).
+            if (plan.cipher == nodes::CipherId::kNone &&
+                (o.key_file || o.passphrase_file || o.prompt_passphrase)) {
+                throw UsageError("--stages: a key or passphrase was given but '" + plan.spec +
+                                 "' encrypts nothing: add aes-256-gcm or chacha20-poly1305");
             }
         }
         if (vm.count("level")) {

@@ -323,7 +323,6 @@ std::vector<std::string> probe_paths(const std::vector<nodes::BatchFile>& files)
     return {folders.begin(), folders.end()};
 }
 
-// pack, unpack, verify: every file of the run through one graph.
 nodes::PackSettings pack_settings(const CliOptions& o) {
     nodes::PackSettings settings;
     settings.compression = o.compression;
@@ -336,6 +335,7 @@ nodes::PackSettings pack_settings(const CliOptions& o) {
     return settings;
 }
 
+// pack, unpack, verify: every file of the run through one graph.
 int run_transfer(const CliOptions& o, const std::atomic<bool>* cancel) {
     const auto wall_start = std::chrono::steady_clock::now();
     const bool packing = o.command == Command::kPack;
