@@ -136,6 +136,14 @@ RecordHeader decode_record_header(const std::uint8_t* in) {
     return r;
 }
 
+std::vector<std::uint8_t> header_auth_input(const std::uint8_t* header, const std::uint8_t* list,
+                                            std::size_t list_size) {
+    std::vector<std::uint8_t> covered(kHeaderAuthOffset + list_size);  // sized once, filled
+    std::memcpy(covered.data(), header, kHeaderAuthOffset);
+    if (list_size != 0) std::memcpy(covered.data() + kHeaderAuthOffset, list, list_size);
+    return covered;
+}
+
 std::vector<std::uint8_t> encode_stage_list(const std::string& spec) {
     std::vector<std::uint8_t> out(kStageListPrefixSize + spec.size());
     put_u32(out.data(), kStageListMagic);

@@ -94,6 +94,11 @@ std::array<std::uint8_t, kHeaderSize> encode_header(const Header& header);
 /// Does not check `auth` (that needs the key).
 Header decode_header(const std::uint8_t* bytes, std::size_t size);
 
+/// What the header digest H and the header's auth cover: header bytes [0,112), then the stage
+/// list (list_size 0 when there is none).
+std::vector<std::uint8_t> header_auth_input(const std::uint8_t* header, const std::uint8_t* list,
+                                            std::size_t list_size);
+
 /// The stage list: prefix then the canonical spec (docs/FORMAT.md "Stage list").
 std::vector<std::uint8_t> encode_stage_list(const std::string& spec);
 /// The whole list's size from its 8-byte prefix; throws kCorruptData on a bad prefix.

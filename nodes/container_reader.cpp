@@ -71,16 +71,16 @@ OpenedHeader authenticate_header(const std::uint8_t* bytes, std::size_t size,
     OpenedHeader opened;
     opened.header = decode_header(bytes, size);
     std::memcpy(opened.bytes.data(), bytes, kHeaderSize);
-    // What the header digest and its authentication cover: bytes [0,112) and the stage list.
-    std::vector<std::uint8_t> covered(bytes, bytes + kHeaderAuthOffset);
+    std::size_t list_size = 0;
     if (opened.header.flags & kHeaderFlagStageList) {
         if (size < kHeaderSize + kStageListPrefixSize) corrupt("truncated: no stage list");
-        const std::size_t list_size = stage_list_size(bytes + kHeaderSize);
+        list_size = stage_list_size(bytes + kHeaderSize);
         if (size < kHeaderSize + list_size) corrupt("truncated: the stage list is cut short");
-        covered.insert(covered.end(), bytes + kHeaderSize, bytes + kHeaderSize + list_size);
         opened.stages_recorded = true;
         opened.data_offset = kHeaderSize + list_size;
     }
+    const std::vector<std::uint8_t> covered =
+        header_auth_input(bytes, bytes + kHeaderSize, list_size);
     opened.header_digest = sha256(covered.data(), covered.size());
     const Header& h = opened.header;
     const bool have_secret = secret && secret->present();

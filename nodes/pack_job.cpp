@@ -143,12 +143,8 @@ private:
         const std::vector<std::uint8_t> stage_list = (header.flags & kHeaderFlagStageList)
                                                          ? encode_stage_list(plan_.stages->spec)
                                                          : std::vector<std::uint8_t>{};
-        const auto covered = [&] {
-            const auto fixed = encode_header(header);
-            std::vector<std::uint8_t> bytes(fixed.begin(), fixed.begin() + kHeaderAuthOffset);
-            bytes.insert(bytes.end(), stage_list.begin(), stage_list.end());
-            return bytes;
-        }();
+        const std::vector<std::uint8_t> covered =
+            header_auth_input(encode_header(header).data(), stage_list.data(), stage_list.size());
         const Digest header_digest = sha256(covered.data(), covered.size());
         if (plan_.kek) {
             keys_ = std::make_unique<FileKeys>(derive_file_keys(file_key, header_digest));

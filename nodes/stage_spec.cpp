@@ -29,9 +29,9 @@ std::string printable(std::string_view text) {
         if (c >= 0x20 && c < 0x7f) {
             out += c;
         } else {
-            static const char* hex = "0123456789abcdef";
-            const auto b = static_cast<unsigned char>(c);
-            out += std::string("\\x") + hex[b >> 4] + hex[b & 15];
+            const auto b = static_cast<std::uint8_t>(c);
+            out += "\\x";
+            out += to_hex(&b, 1);
         }
     }
     return out;

@@ -364,8 +364,7 @@ TEST_F(StageContainerTest, ListsNoWriterMakesAreRefused) {
         put_u32(bytes.data() + 108, kHeaderFlagStageList);
         const auto list = encode_stage_list(list_spec);
         bytes.insert(bytes.end(), list.begin(), list.end());
-        Bytes covered(bytes.begin(), bytes.begin() + kHeaderAuthOffset);
-        covered.insert(covered.end(), list.begin(), list.end());
+        const Bytes covered = header_auth_input(bytes.data(), list.data(), list.size());
         const Digest checksum = sha256(covered.data(), covered.size());  // plain: a valid header
         std::memcpy(bytes.data() + kHeaderAuthOffset, checksum.data(), checksum.size());
         bytes.insert(bytes.end(), good.begin() + kHeaderSize, good.end());

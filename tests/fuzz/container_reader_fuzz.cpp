@@ -66,8 +66,7 @@ std::optional<OpenedHeader> structural_header(const std::uint8_t* data, std::siz
             o.stages_recorded = true;
             o.data_offset = kHeaderSize + list;
         }
-        std::vector<std::uint8_t> covered(data, data + kHeaderAuthOffset);
-        covered.insert(covered.end(), data + kHeaderSize, data + kHeaderSize + list);
+        const std::vector<std::uint8_t> covered = header_auth_input(data, data + kHeaderSize, list);
         o.header_digest = sha256(covered.data(), covered.size());
         opened = std::move(o);
     });

@@ -275,8 +275,8 @@ bool fix_up_checksums(Bytes& bytes) {
         }
         if (data_offset > size) return false;
     }
-    Bytes covered_header(data, data + kHeaderAuthOffset);
-    covered_header.insert(covered_header.end(), data + kHeaderSize, data + data_offset);
+    const Bytes covered_header =
+        header_auth_input(data, data + kHeaderSize, data_offset - kHeaderSize);
     const Digest header_digest = sha256(covered_header.data(), covered_header.size());
     std::memcpy(data + kHeaderAuthOffset, header_digest.data(), header_digest.size());
 
