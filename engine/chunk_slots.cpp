@@ -2,6 +2,8 @@
 
 #include <cassert>
 
+#include "core/status_error.hpp"
+
 namespace tbbpipe::engine {
 
 ChunkSlots::ChunkSlots(std::size_t count) {
@@ -16,7 +18,7 @@ ChunkSlots::ChunkSlots(std::size_t count) {
 Chunk* ChunkSlots::acquire(bool* reused) {
     std::lock_guard lock(mutex_);
     if (free_.empty()) {
-        throw PipelineError(StatusCode::kInternal, "chunk slot pool exhausted (limiter bypassed)");
+        throw StatusError(StatusCode::kInternal, "chunk slot pool exhausted (limiter bypassed)");
     }
     Chunk* chunk = free_.back();
     free_.pop_back();

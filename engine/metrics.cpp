@@ -13,7 +13,8 @@
 #include <system_error>
 #include <variant>
 
-namespace tbbpipe::engine {
+namespace tbbpipe {
+namespace engine {
 namespace {
 
 // Fine buckets: log-linear, kSubBuckets linear steps per power of two, from 2^kMinExp s
@@ -172,6 +173,9 @@ HistogramSnapshot Histogram::snapshot() const {
     return snap;
 }
 
+}  // namespace engine
+
+// The snapshot types are the public API's (tbbpipe/metrics.hpp).
 double HistogramSnapshot::percentile(double q) const {
     std::uint64_t total = 0;
     for (const std::uint64_t c : fine_counts) total += c;
@@ -190,7 +194,7 @@ double HistogramSnapshot::percentile(double q) const {
         // Bucket (lo, hi]: assume its values are spread evenly and take the rank's share. The
         // last bucket also holds everything clamped above 2^kMaxExp, so it reaches up to max.
         const double lo = fine_edges[i];
-        double hi = i + 1 < fine_edges.size() ? fine_edges[i + 1] : kHighest;
+        double hi = i + 1 < fine_edges.size() ? fine_edges[i + 1] : engine::kHighest;
         if (i + 1 == fine_edges.size() && std::isfinite(max)) hi = std::max(hi, max);
         const double fraction = static_cast<double>(rank - below) / static_cast<double>(c);
         const double estimate = lo + (hi - lo) * fraction;
@@ -199,6 +203,8 @@ double HistogramSnapshot::percentile(double q) const {
     }
     return max;  // unreachable while total matches fine_counts
 }
+
+namespace engine {
 
 // ---------------------------------------------------------------------------------------------
 // Registry
@@ -394,6 +400,8 @@ MetricsSnapshot MetricsRegistry::snapshot() const {
     return snap;
 }
 
+}  // namespace engine
+
 const MetricSample* MetricsSnapshot::find(const std::string& name,
                                           const std::string& labels) const {
     for (const MetricSample& s : samples) {
@@ -485,7 +493,7 @@ std::string to_prometheus_text(const MetricsSnapshot& snapshot) {
     std::string le;
     for (const auto& family : families) {
         const MetricSample& first = *family.front();
-        append_help(out, first.name, first.help, type_name(first.type));
+        append_help(out, first.name, first.help, engine::type_name(first.type));
         for (const MetricSample* s : family) {
             switch (s->type) {
                 case MetricType::kCounter:
@@ -532,4 +540,4 @@ std::string to_prometheus_text(const MetricsSnapshot& snapshot) {
     return out;
 }
 
-}  // namespace tbbpipe::engine
+}  // namespace tbbpipe

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "tbbpipe/metrics.hpp"
+
 namespace tbbpipe::engine {
 
 /// A monotonically increasing count. Thread-safety: all members may be called concurrently.
@@ -44,24 +46,6 @@ private:
     std::atomic<std::int64_t> max_{0};
 };
 
-/// What a histogram held at one moment: merged over shards.
-struct HistogramSnapshot {
-    /// Upper bounds of the exposition buckets (seconds), ascending; +Inf is implied.
-    std::vector<double> bounds;
-    /// Cumulative counts per bound (Prometheus `le` semantics), then the total for +Inf.
-    std::vector<std::uint64_t> cumulative;
-    std::uint64_t count = 0;
-    double sum = 0;
-    double max = 0;
-    /// The q-quantile (0 < q <= 1) estimated from the fine internal buckets, within one fine
-    /// bucket (at most 1/16 = 6.25% relative error) and never above `max`; 0 when empty.
-    double percentile(double q) const;
-    /// Internal fine buckets (for percentile): lower edges and counts. Bucket i holds values in
-    /// (fine_edges[i], fine_edges[i + 1]], upper-inclusive like `le`.
-    std::vector<double> fine_edges;
-    std::vector<std::uint64_t> fine_counts;
-};
-
 /// Durations in seconds, from 100 ns to about 100 s (values outside are clamped into the first or
 /// last bucket; sum and max stay exact). Thread-safety: record() may be called concurrently from
 /// any number of threads without locks; snapshot() may run concurrently with record().
@@ -78,27 +62,6 @@ public:
 private:
     struct Shards;
     std::unique_ptr<Shards> shards_;
-};
-
-enum class MetricType { kCounter, kGauge, kHistogram };
-
-/// One metric in a snapshot. `labels` is a Prometheus label set without braces, e.g.
-/// `kind="cpu"`, or empty.
-struct MetricSample {
-    std::string name;  ///< family name, e.g. tbbpipe_chunks_total
-    std::string help;
-    std::string labels;
-    MetricType type = MetricType::kCounter;
-    double value = 0;             ///< counters and gauges
-    double max = 0;               ///< gauges: the largest value held
-    HistogramSnapshot histogram;  ///< histograms
-};
-
-struct MetricsSnapshot {
-    double uptime_seconds = 0;          ///< since the registry was created
-    std::vector<MetricSample> samples;  ///< in registration order
-    /// The first sample with this name and labels, or nullptr.
-    const MetricSample* find(const std::string& name, const std::string& labels = "") const;
 };
 
 /// Owns named metrics. Thread-safety: registration and snapshot() lock; the returned references
@@ -127,9 +90,5 @@ private:
     std::vector<std::unique_ptr<Entry>> entries_;  // guarded by mutex_; entries never move
     const std::int64_t created_ns_;
 };
-
-/// Prometheus text exposition format 0.0.4 of a snapshot: # HELP and # TYPE once per family,
-/// histograms as _bucket{le=...}, _sum, _count. Gauges also expose `<name>_max`.
-std::string to_prometheus_text(const MetricsSnapshot& snapshot);
 
 }  // namespace tbbpipe::engine

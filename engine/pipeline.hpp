@@ -1,8 +1,6 @@
-// Pipeline: the flow graph that moves chunks from a source, through a parallel transform, to an
-// ordered sink, with every resource behind a token budget.
-//
-//   source ──> [chunk limiter] ─> queue ─> [I/O limiter] ─> reader (async: I/O threads) ─> split
-//      ─> queue ─> [CPU limiter] ─> transform ─> sequencer ─> ordered writer (async: writer thread)
+// Pipeline: the flow graph that moves chunks from claim and read, through a parallel transform,
+// to an ordered writer, with every resource behind a token budget. docs/ARCHITECTURE.md has the
+// picture; engine/pipeline.cpp builds it.
 //
 // * chunk limiter: chunks in flight, i.e. the memory budget (each holds one ChunkSlots slot);
 //   returned by the writer, or by the split when a ticket found the source exhausted.
@@ -15,53 +13,15 @@
 // as are the sequencer's span and the writer thread's queue.
 #pragma once
 
-#include <atomic>
-#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stop_token>
 
-#include "engine/chunk.hpp"
-#include "engine/status.hpp"
+#include "engine/chunk_steps.hpp"
+#include "tbbpipe/status.hpp"
 
 namespace tbbpipe::engine {
-
-class ChunkSlots;
-
-/// Produces chunks. claim() runs under an engine mutex on an I/O thread, after the engine
-/// assigned chunk.seq (and set chunk.index to it; a source of many files overrides index and
-/// sets chunk.job): it must not call back into the Pipeline, and a claim() that may block (a
-/// pipe) must come with max_concurrent_reads() == 1 so nobody queues on that mutex. fill() runs
-/// concurrently (up to the I/O budget) on I/O threads after a successful claim.
-/// A claim that throws still consumes its seq (the chunk travels on marked failed).
-class ChunkSource {
-public:
-    virtual ~ChunkSource() = default;
-    /// Reserves the next chunk (and for a stream, reads it). false: the source is exhausted.
-    virtual bool claim(Chunk& chunk) = 0;
-    /// Reads the claimed chunk's bytes when that can happen in parallel (e.g. pread).
-    virtual void fill(Chunk& /*chunk*/) {}
-    /// How many reads may run at once (a pipe: 1).
-    virtual int max_concurrent_reads() const { return INT_MAX; }
-};
-
-/// Transforms one chunk; called concurrently from many threads on distinct chunks.
-class ChunkTransform {
-public:
-    virtual ~ChunkTransform() = default;
-    virtual void transform(Chunk& chunk) = 0;
-};
-
-/// Receives chunks one at a time, strictly in seq order, from one thread at a time (a dedicated
-/// writer thread, so a write may block without taking a thread from the transforms).
-class ChunkSink {
-public:
-    virtual ~ChunkSink() = default;
-    virtual void write(const Chunk& chunk) = 0;
-    /// With PipelineConfig::isolate_failures: called in seq order, instead of write(), for a chunk
-    /// that failed (chunk.status says why) or whose write() threw. Must not throw.
-    virtual void fail(const Chunk& /*chunk*/) noexcept {}
-};
 
 struct PipelineMetrics;
 
@@ -70,7 +30,7 @@ struct PipelineConfig {
     int io_tokens = 4;             ///< concurrent reads
     std::size_t chunk_tokens = 0;  ///< chunks in flight (slots); 0 = derived from the tokens above
     /// false: the first failed chunk fails the run. true: a failed chunk fails only its job (the
-    /// sink's fail() hears of it, in order) and the run goes on; a cancel still stops everything.
+    /// steps' fail() hears of it, in order) and the run goes on; a stop still stops everything.
     bool isolate_failures = false;
     /// Where to record latencies, queue depths and tokens in use; null records nothing. Not owned;
     /// must outlive the Pipeline.
@@ -88,8 +48,8 @@ struct RunReport {
     Status status;
     std::uint64_t chunks_issued = 0;     ///< seq numbers handed out
     std::uint64_t chunks_delivered = 0;  ///< reached the ordered writer
-    std::uint64_t chunks_written = 0;    ///< accepted by the sink
-    std::uint64_t chunks_failed = 0;     ///< handed to the sink's fail() (isolated failures)
+    std::uint64_t chunks_written = 0;    ///< accepted by write()
+    std::uint64_t chunks_failed = 0;     ///< handed to fail() (isolated failures)
     std::int64_t max_chunks_in_flight = 0;
     std::int64_t max_reads_in_flight = 0;
     std::int64_t max_transforms_in_flight = 0;
@@ -113,10 +73,10 @@ public:
     Pipeline(const Pipeline&) = delete;
     Pipeline& operator=(const Pipeline&) = delete;
 
-    /// Runs the graph until the source is exhausted, a chunk fails, or *cancel becomes true.
-    /// Never throws: failures come back in RunReport::status (the first failure wins).
-    RunReport run(ChunkSource& source, ChunkTransform& transform, ChunkSink& sink,
-                  const std::atomic<bool>* cancel = nullptr);
+    /// Runs the graph until nothing is left to claim, a chunk fails (without isolation), or a
+    /// stop is requested on `stop` (the run then drains what is in flight and reports
+    /// kCancelled). Never throws: failures come back in RunReport::status (the first wins).
+    RunReport run(ChunkSteps& steps, std::stop_token stop = {});
 
     const PipelineConfig& config() const { return config_; }
     /// Buffer reuse since construction: hits / acquisitions.

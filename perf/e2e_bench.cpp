@@ -21,14 +21,14 @@
 #include <string>
 #include <vector>
 
-#include "nodes/container_jobs.hpp"
-#include "nodes/file_io.hpp"
+#include "jobs/file_io.hpp"
 #include "perf/e2e_support.hpp"
 #include "perf/plain_pipeline.hpp"
+#include "tbbpipe/engine.hpp"
 
 namespace {
 
-using tbbpipe::nodes::FileHandle;
+using tbbpipe::jobs::FileHandle;
 using tbbpipe::perf::BenchFiles;
 using tbbpipe::perf::shell_quote;
 
@@ -72,20 +72,38 @@ const BenchFiles* files_or_skip(benchmark::State& state) {
     return &*p.files;
 }
 
-tbbpipe::nodes::SecretBytes read_key(const BenchFiles& files) {
+// The key file's bytes, for the plain pipeline's own AES-256-GCM.
+tbbpipe::format::SecretBytes read_key(const BenchFiles& files) {
     std::ifstream in(files.key_file, std::ios::binary);
-    tbbpipe::nodes::SecretBytes key(32);
+    tbbpipe::format::SecretBytes key(32);
     if (!in.read(reinterpret_cast<char*>(key.data()), 32)) {
         throw std::runtime_error("cannot read " + files.key_file);
     }
     return key;
 }
 
-tbbpipe::nodes::UserSecret key_secret(const BenchFiles& files) {
-    tbbpipe::nodes::UserSecret secret;
-    secret.kind = tbbpipe::nodes::KdfId::kKeyFile;
-    secret.bytes = read_key(files);
-    return secret;
+tbbpipe::Secret key_secret(const BenchFiles& files) {
+    tbbpipe::Result<tbbpipe::Secret> key = tbbpipe::Secret::key_file(files.key_file);
+    if (!key.ok()) throw std::runtime_error(key.status().message());
+    return key.value();
+}
+
+// One job on a fresh engine (like one CLI invocation, it builds its engine and buffers from
+// nothing): lz4 level 1, AES-256-GCM, 1 MiB chunks. output "-" is standard output.
+tbbpipe::FileResult run_job(tbbpipe::Operation op, const std::string& input,
+                            const std::string& output, const tbbpipe::Secret& secret) {
+    tbbpipe::Job job;
+    job.operation = op;
+    tbbpipe::Job::File file{input, output};
+    if (output == "-") file.output_fd = STDOUT_FILENO;
+    job.files.push_back(file);
+    job.pack.chunk_size = tbbpipe::kDefaultChunkSize;
+    job.secret = secret;
+    job.overwrite = true;
+    tbbpipe::Engine engine;
+    tbbpipe::Result<tbbpipe::JobHandle> handle = engine.submit(std::move(job));
+    if (!handle.ok()) return {input, output, handle.status()};
+    return handle.value().wait().files.front();
 }
 
 std::string container_path(const BenchFiles& files) {
@@ -102,11 +120,11 @@ const std::string& ensure_container() {
         const BenchFiles& files = *p.files;
         try {
             const auto secret = key_secret(files);
-            tbbpipe::nodes::ContainerJobs jobs({}, nullptr);
             const auto packed =
-                jobs.pack(files.dataset, container_path(files), {}, secret, /*overwrite=*/true);
+                run_job(tbbpipe::Operation::kPack, files.dataset, container_path(files), secret);
             if (!packed.status.is_ok()) return "pack failed: " + packed.status.message();
-            const auto verified = jobs.verify(container_path(files), secret);
+            const auto verified =
+                run_job(tbbpipe::Operation::kVerify, container_path(files), "", secret);
             if (!verified.status.is_ok()) return "verify failed: " + verified.status.message();
             if (verified.plaintext_bytes != files.env.bytes) return "verify saw the wrong size";
         } catch (const std::exception& e) {
@@ -132,16 +150,12 @@ void tbbpipe_pack(benchmark::State& state) {
         return;
     }
     const auto secret = key_secret(*files);
-    const tbbpipe::nodes::PackSettings settings;  // lz4 level 1, AES-256-GCM, 1 MiB chunks
     std::string error;
     std::uint64_t container_bytes = 0;
     {
         tbbpipe::perf::StdoutToDevNull to_null;  // pack writes "-" = fd 1
         for (auto _ : state) {
-            // A fresh ContainerJobs per pass: like one CLI invocation, it builds its engine and
-            // buffers from nothing.
-            tbbpipe::nodes::ContainerJobs jobs({}, nullptr);
-            const auto outcome = jobs.pack(files->dataset, "-", settings, secret, true);
+            const auto outcome = run_job(tbbpipe::Operation::kPack, files->dataset, "-", secret);
             if (!outcome.status.is_ok() || outcome.plaintext_bytes != files->env.bytes) {
                 error = "pack failed: " + outcome.status.message();
                 break;
@@ -170,8 +184,8 @@ void tbbpipe_unpack(benchmark::State& state) {
     {
         tbbpipe::perf::StdoutToDevNull to_null;
         for (auto _ : state) {
-            tbbpipe::nodes::ContainerJobs jobs({}, nullptr);
-            const auto outcome = jobs.unpack(container_path(*files), "-", secret, true);
+            const auto outcome =
+                run_job(tbbpipe::Operation::kUnpack, container_path(*files), "-", secret);
             if (!outcome.status.is_ok() || outcome.bytes_out != files->env.bytes) {
                 error = "unpack failed: " + outcome.status.message();
                 break;

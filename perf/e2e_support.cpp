@@ -16,11 +16,16 @@
 #include <iostream>
 #include <stdexcept>
 
-#include "nodes/cipher.hpp"
+#include "format/cipher.hpp"
 
 extern char** environ;
 
 namespace tbbpipe::perf {
+
+using datagen::mix_to_string;
+using datagen::parse_byte_size;
+using datagen::parse_mix;
+using datagen::write_mixed_file;
 namespace {
 
 std::string env_or(const char* name, const std::string& fallback) {
@@ -69,7 +74,7 @@ ChildResult spawn_and_wait(const std::string& path, const std::vector<std::strin
 
 void write_key_file(const std::string& path) {
     std::uint8_t key[32];
-    nodes::random_bytes(key, sizeof key);
+    format::random_bytes(key, sizeof key);
     const std::string temp = path + ".partial";
     const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) fail_errno("cannot create " + temp);

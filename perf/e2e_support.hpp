@@ -11,9 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "perf/dataset.hpp"
+#include "datagen/dataset.hpp"
 
 namespace tbbpipe::perf {
+
+using datagen::DataMix;
 
 /// What the environment asks for (read once; see docs/PERFORMANCE.md).
 struct BenchEnv {

@@ -721,7 +721,7 @@ def main():
     a = ap.parse_args()
     a.tbbpipe = os.path.join(a.build, "apps", "tbbpipe")
     a.lab = os.path.join(a.build, "apps", "tbbpipe-lab")
-    a.datagen = os.path.join(a.build, "perf", "tbbpipe-datagen")
+    a.datagen = os.path.join(a.build, "apps", "tbbpipe-datagen")
     for exe in (a.tbbpipe, a.lab, a.datagen):
         if not os.access(exe, os.X_OK):
             sys.exit(f"missing {exe}: build tbbpipe tbbpipe-datagen tbbpipe-lab first")

@@ -26,7 +26,7 @@ case "$mode" in
 esac
 
 if [ ! -x "$build/apps/tbbpipe" ] || [ ! -x "$build/apps/tbbpipe-lab" ] ||
-   [ ! -x "$build/perf/tbbpipe-datagen" ]; then
+   [ ! -x "$build/apps/tbbpipe-datagen" ]; then
     cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release
     cmake --build "$build" -j2 --target tbbpipe tbbpipe-datagen tbbpipe-lab
 fi

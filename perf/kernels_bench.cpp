@@ -11,17 +11,20 @@
 #include <string>
 #include <vector>
 
-#include "nodes/cipher.hpp"
-#include "nodes/codec.hpp"
-#include "nodes/container_format.hpp"
-#include "nodes/deflate_stage.hpp"
-#include "perf/dataset.hpp"
+#include "datagen/dataset.hpp"
+#include "format/cipher.hpp"
+#include "format/codec.hpp"
+#include "format/deflate_stage.hpp"
+#include "format/digest.hpp"
+#include "format/header.hpp"
+#include "format/record.hpp"
+#include "tbbpipe/container.hpp"
 
 namespace {
 
-using tbbpipe::nodes::CipherId;
-using tbbpipe::nodes::Compression;
-using tbbpipe::nodes::SecretBytes;
+using tbbpipe::Cipher;
+using tbbpipe::Compression;
+using tbbpipe::format::SecretBytes;
 
 // 16 MiB: even 4 MiB chunks cycle through four different pieces of data, and it is generated in
 // a few milliseconds, which keeps the ctest smoke run short.
@@ -30,7 +33,7 @@ constexpr std::uint64_t kSeed = 1;
 
 const std::vector<std::uint8_t>& mixed_data() {
     static const std::vector<std::uint8_t> data =
-        tbbpipe::perf::make_mixed_data(kDataBytes, kSeed, tbbpipe::perf::DataMix{});
+        tbbpipe::datagen::make_mixed_data(kDataBytes, kSeed, tbbpipe::datagen::DataMix{});
     return data;
 }
 
@@ -73,10 +76,10 @@ bool round_trip_compress(Compression c, int level, std::size_t chunk,
     std::vector<std::uint8_t> back(chunk);
     for (const std::uint8_t* in : chunk_starts(chunk)) {
         const std::size_t packed =
-            tbbpipe::nodes::compress_chunk(c, level, in, chunk, out.data(), out.size());
+            tbbpipe::format::compress_chunk(c, level, in, chunk, out.data(), out.size());
         StoredChunk s;
         if (packed) {
-            tbbpipe::nodes::decompress_chunk(out.data(), packed, back.data(), chunk);
+            tbbpipe::format::decompress_chunk(out.data(), packed, back.data(), chunk);
             if (std::memcmp(back.data(), in, chunk) != 0) return false;
             s.bytes.assign(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(packed));
             s.compressed = true;
@@ -100,7 +103,7 @@ void run_compress(benchmark::State& state, Compression c, int level) {
     std::size_t i = 0;
     for (auto _ : state) {
         const std::size_t packed =
-            tbbpipe::nodes::compress_chunk(c, level, starts[i], chunk, out.data(), out.size());
+            tbbpipe::format::compress_chunk(c, level, starts[i], chunk, out.data(), out.size());
         benchmark::DoNotOptimize(packed);
         benchmark::ClobberMemory();
         if (++i == starts.size()) i = 0;
@@ -138,7 +141,7 @@ void lz4_decompress(benchmark::State& state) {
         const StoredChunk& s = stored[i];
         // A chunk lz4 could not shrink is stored raw; unpack copies it, so the benchmark does too.
         if (s.compressed) {
-            tbbpipe::nodes::decompress_chunk(s.bytes.data(), s.bytes.size(), out.data(), chunk);
+            tbbpipe::format::decompress_chunk(s.bytes.data(), s.bytes.size(), out.data(), chunk);
         } else {
             std::memcpy(out.data(), s.bytes.data(), chunk);
         }
@@ -155,7 +158,7 @@ BENCHMARK(lz4_decompress)->Apply(apply_chunk_sizes);
 // deflate, the registered stage (--stages deflate): what it costs next to lz4hc. Every chunk is
 // encoded and decoded once and compared before anything is timed.
 std::vector<std::vector<std::uint8_t>> deflated_chunks(std::size_t chunk) {
-    const auto stage = tbbpipe::nodes::make_deflate_stage();
+    const auto stage = tbbpipe::format::make_deflate_stage();
     std::vector<std::vector<std::uint8_t>> out;
     for (const std::uint8_t* in : chunk_starts(chunk)) {
         std::vector<std::uint8_t> packed, back;
@@ -176,7 +179,7 @@ void deflate_encode(benchmark::State& state) {
         state.SkipWithError("deflate round trip mismatch");
         return;
     }
-    const auto stage = tbbpipe::nodes::make_deflate_stage();
+    const auto stage = tbbpipe::format::make_deflate_stage();
     const auto starts = chunk_starts(chunk);
     std::vector<std::uint8_t> out;
     std::size_t i = 0;
@@ -201,7 +204,7 @@ void deflate_decode(benchmark::State& state) {
         state.SkipWithError("deflate round trip mismatch");
         return;
     }
-    const auto stage = tbbpipe::nodes::make_deflate_stage();
+    const auto stage = tbbpipe::format::make_deflate_stage();
     std::vector<std::uint8_t> out;
     std::size_t i = 0;
     for (auto _ : state) {
@@ -215,32 +218,32 @@ void deflate_decode(benchmark::State& state) {
 BENCHMARK(deflate_decode)->Arg(256 << 10)->Arg(1 << 20);
 
 // Seals, opens and compares every chunk once; false on any mismatch or tag failure.
-bool round_trip_aead(CipherId cipher, std::size_t chunk) {
+bool round_trip_aead(Cipher cipher, std::size_t chunk) {
     const SecretBytes key = bench_key();
     const auto aad = bench_aad();
-    std::vector<std::uint8_t> sealed(chunk + tbbpipe::nodes::kTagSize);
+    std::vector<std::uint8_t> sealed(chunk + tbbpipe::format::kTagSize);
     std::vector<std::uint8_t> back(chunk);
     std::uint64_t index = 0;
     for (const std::uint8_t* in : chunk_starts(chunk)) {
-        const auto nonce = tbbpipe::nodes::chunk_nonce(index++, false);
-        tbbpipe::nodes::aead_seal(cipher, key, nonce.data(), aad.data(), aad.size(), in, chunk,
-                                  sealed.data());
-        if (!tbbpipe::nodes::aead_open(cipher, key, nonce.data(), aad.data(), aad.size(),
-                                       sealed.data(), sealed.size(), back.data()) ||
+        const auto nonce = tbbpipe::format::chunk_nonce(index++, false);
+        tbbpipe::format::aead_seal(cipher, key, nonce.data(), aad.data(), aad.size(), in, chunk,
+                                   sealed.data());
+        if (!tbbpipe::format::aead_open(cipher, key, nonce.data(), aad.data(), aad.size(),
+                                        sealed.data(), sealed.size(), back.data()) ||
             std::memcmp(back.data(), in, chunk) != 0) {
             return false;
         }
         // A flipped ciphertext bit must be refused, or "open" proves nothing.
         sealed[chunk / 2] ^= 1;
-        if (tbbpipe::nodes::aead_open(cipher, key, nonce.data(), aad.data(), aad.size(),
-                                      sealed.data(), sealed.size(), back.data())) {
+        if (tbbpipe::format::aead_open(cipher, key, nonce.data(), aad.data(), aad.size(),
+                                       sealed.data(), sealed.size(), back.data())) {
             return false;
         }
     }
     return true;
 }
 
-void run_seal(benchmark::State& state, CipherId cipher) {
+void run_seal(benchmark::State& state, Cipher cipher) {
     const auto chunk = static_cast<std::size_t>(state.range(0));
     if (!round_trip_aead(cipher, chunk)) {
         state.SkipWithError("AEAD round trip mismatch");
@@ -249,14 +252,14 @@ void run_seal(benchmark::State& state, CipherId cipher) {
     const SecretBytes key = bench_key();
     const auto aad = bench_aad();
     const auto starts = chunk_starts(chunk);
-    std::vector<std::uint8_t> sealed(chunk + tbbpipe::nodes::kTagSize);
+    std::vector<std::uint8_t> sealed(chunk + tbbpipe::format::kTagSize);
     std::uint64_t index = 0;
     std::size_t i = 0;
     for (auto _ : state) {
         // A fresh nonce per chunk, as the container does; the key schedule is per call, as well.
-        const auto nonce = tbbpipe::nodes::chunk_nonce(index++, false);
-        tbbpipe::nodes::aead_seal(cipher, key, nonce.data(), aad.data(), aad.size(), starts[i],
-                                  chunk, sealed.data());
+        const auto nonce = tbbpipe::format::chunk_nonce(index++, false);
+        tbbpipe::format::aead_seal(cipher, key, nonce.data(), aad.data(), aad.size(), starts[i],
+                                   chunk, sealed.data());
         benchmark::ClobberMemory();
         if (++i == starts.size()) i = 0;
     }
@@ -265,12 +268,12 @@ void run_seal(benchmark::State& state, CipherId cipher) {
 }
 
 void aes256gcm_seal(benchmark::State& state) {
-    run_seal(state, CipherId::kAes256Gcm);
+    run_seal(state, Cipher::kAes256Gcm);
 }
 BENCHMARK(aes256gcm_seal)->Apply(apply_chunk_sizes);
 
 void chacha20poly1305_seal(benchmark::State& state) {
-    run_seal(state, CipherId::kChaCha20Poly1305);
+    run_seal(state, Cipher::kChaCha20Poly1305);
 }
 BENCHMARK(chacha20poly1305_seal)->Apply(apply_chunk_sizes);
 
@@ -278,7 +281,7 @@ BENCHMARK(chacha20poly1305_seal)->Apply(apply_chunk_sizes);
 // round, and the tag is compared).
 void aes256gcm_open(benchmark::State& state) {
     const auto chunk = static_cast<std::size_t>(state.range(0));
-    if (!round_trip_aead(CipherId::kAes256Gcm, chunk)) {
+    if (!round_trip_aead(Cipher::kAes256Gcm, chunk)) {
         state.SkipWithError("AEAD round trip mismatch");
         return;
     }
@@ -287,18 +290,18 @@ void aes256gcm_open(benchmark::State& state) {
     const auto starts = chunk_starts(chunk);
     std::vector<std::vector<std::uint8_t>> sealed(starts.size());
     for (std::size_t k = 0; k < starts.size(); ++k) {
-        sealed[k].resize(chunk + tbbpipe::nodes::kTagSize);
-        const auto nonce = tbbpipe::nodes::chunk_nonce(k, false);
-        tbbpipe::nodes::aead_seal(CipherId::kAes256Gcm, key, nonce.data(), aad.data(), aad.size(),
-                                  starts[k], chunk, sealed[k].data());
+        sealed[k].resize(chunk + tbbpipe::format::kTagSize);
+        const auto nonce = tbbpipe::format::chunk_nonce(k, false);
+        tbbpipe::format::aead_seal(Cipher::kAes256Gcm, key, nonce.data(), aad.data(), aad.size(),
+                                   starts[k], chunk, sealed[k].data());
     }
     std::vector<std::uint8_t> out(chunk);
     std::size_t i = 0;
     for (auto _ : state) {
-        const auto nonce = tbbpipe::nodes::chunk_nonce(i, false);
-        if (!tbbpipe::nodes::aead_open(CipherId::kAes256Gcm, key, nonce.data(), aad.data(),
-                                       aad.size(), sealed[i].data(), sealed[i].size(),
-                                       out.data())) {
+        const auto nonce = tbbpipe::format::chunk_nonce(i, false);
+        if (!tbbpipe::format::aead_open(Cipher::kAes256Gcm, key, nonce.data(), aad.data(),
+                                        aad.size(), sealed[i].data(), sealed[i].size(),
+                                        out.data())) {
             state.SkipWithError("AES-256-GCM tag did not verify");
             break;
         }
@@ -312,8 +315,8 @@ BENCHMARK(aes256gcm_open)->Apply(apply_chunk_sizes);
 void sha256(benchmark::State& state) {
     // FIPS 180-2's "abc" example: a wrong or truncated digest shows up before any timing.
     static const char kAbc[] = "abc";
-    const auto abc = tbbpipe::nodes::sha256(reinterpret_cast<const std::uint8_t*>(kAbc), 3);
-    if (tbbpipe::nodes::to_hex(abc.data(), abc.size()) !=
+    const auto abc = tbbpipe::format::sha256(reinterpret_cast<const std::uint8_t*>(kAbc), 3);
+    if (tbbpipe::to_hex(abc.data(), abc.size()) !=
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") {
         state.SkipWithError("SHA-256 known answer mismatch");
         return;
@@ -322,7 +325,7 @@ void sha256(benchmark::State& state) {
     const auto starts = chunk_starts(chunk);
     std::size_t i = 0;
     for (auto _ : state) {
-        const auto digest = tbbpipe::nodes::sha256(starts[i], chunk);
+        const auto digest = tbbpipe::format::sha256(starts[i], chunk);
         benchmark::DoNotOptimize(digest);
         if (++i == starts.size()) i = 0;
     }

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "engine/metrics.hpp"
-#include "nodes/container_jobs.hpp"
+#include "jobs/job_runner.hpp"
 #include "perf/e2e_support.hpp"
 
 namespace {
@@ -30,13 +30,8 @@ BenchFiles& files() {
     return f;
 }
 
-tbbpipe::nodes::UserSecret key() {
-    std::ifstream in(files().key_file, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    tbbpipe::nodes::UserSecret secret;
-    secret.kind = tbbpipe::nodes::KdfId::kKeyFile;
-    secret.bytes.Assign(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-    return secret;
+tbbpipe::Secret key() {
+    return tbbpipe::Secret::key_file(files().key_file).value();
 }
 
 void BM_Pack(benchmark::State& state) {
@@ -44,8 +39,7 @@ void BM_Pack(benchmark::State& state) {
     const auto secret = key();
     for (auto _ : state) {
         tbbpipe::engine::MetricsRegistry registry;
-        tbbpipe::nodes::EngineSettings settings;
-        if (metrics) settings.metrics = &registry;
+        tbbpipe::EngineConfig settings;
         std::mutex mutex;
         std::condition_variable wake;
         bool done = false;
@@ -55,16 +49,21 @@ void BM_Pack(benchmark::State& state) {
             sampler = std::thread([&] {
                 std::unique_lock lock(mutex);
                 while (!wake.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; })) {
-                    benchmark::DoNotOptimize(
-                        tbbpipe::engine::to_prometheus_text(registry.snapshot()));
+                    benchmark::DoNotOptimize(tbbpipe::to_prometheus_text(registry.snapshot()));
                 }
             });
         }
-        tbbpipe::nodes::ContainerJobs jobs(settings, nullptr);
-        tbbpipe::nodes::FileOutcome out;
+        tbbpipe::jobs::JobRunner runner(settings, metrics ? &registry : nullptr, nullptr);
+        tbbpipe::FileResult out;
         {
             tbbpipe::perf::StdoutToDevNull quiet;
-            out = jobs.pack(files().dataset, "-", {}, secret, false);
+            tbbpipe::Job job;
+            tbbpipe::Job::File file{files().dataset, "(stdout)"};
+            file.output_fd = STDOUT_FILENO;
+            job.files.push_back(file);
+            job.pack.chunk_size = tbbpipe::kDefaultChunkSize;
+            job.secret = secret;
+            out = runner.run(job).files.front();
         }
         {
             std::lock_guard lock(mutex);

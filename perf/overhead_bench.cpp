@@ -19,8 +19,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "datagen/dataset.hpp"
 #include "engine/pipeline.hpp"
-#include "perf/dataset.hpp"
 #include "tbbpipe/tbbpipe.hpp"
 
 namespace {
@@ -28,33 +28,27 @@ namespace {
 constexpr int kCpuTokens = 2;
 constexpr std::size_t kInFlight = 8;
 
-class EmptySource final : public tbbpipe::engine::ChunkSource {
+// Chunks that carry nothing: what is left to time is the engine moving them.
+class EmptySteps final : public tbbpipe::engine::ChunkSteps {
 public:
-    explicit EmptySource(std::uint64_t chunks) : chunks_(chunks) {}
+    explicit EmptySteps(std::uint64_t chunks) : chunks_(chunks) {}
     bool claim(tbbpipe::engine::Chunk& chunk) override {
         if (next_ == chunks_) return false;
         chunk.last = ++next_ == chunks_;
         chunk.input_size = 0;
         return true;
     }
-
-private:
-    std::uint64_t chunks_;
-    std::uint64_t next_ = 0;
-};
-
-class TouchTransform final : public tbbpipe::engine::ChunkTransform {
-public:
+    void fill(tbbpipe::engine::Chunk& /*chunk*/) override {}
     void transform(tbbpipe::engine::Chunk& chunk) override {
         chunk.result_size = 0;
         benchmark::DoNotOptimize(chunk.seq);
     }
-};
-
-class CountingSink final : public tbbpipe::engine::ChunkSink {
-public:
     void write(const tbbpipe::engine::Chunk& chunk) override { sum += chunk.seq; }
     std::uint64_t sum = 0;
+
+private:
+    std::uint64_t chunks_;
+    std::uint64_t next_ = 0;
 };
 
 void graph_per_chunk(benchmark::State& state) {
@@ -65,11 +59,9 @@ void graph_per_chunk(benchmark::State& state) {
     config.chunk_tokens = kInFlight;
     tbbpipe::engine::Pipeline pipeline(config);
     for (auto _ : state) {
-        EmptySource source(chunks);
-        TouchTransform transform;
-        CountingSink sink;
-        const auto report = pipeline.run(source, transform, sink);
-        if (!report.status.is_ok() || sink.sum != chunks * (chunks - 1) / 2) {
+        EmptySteps steps(chunks);
+        const auto report = pipeline.run(steps);
+        if (!report.status.is_ok() || steps.sum != chunks * (chunks - 1) / 2) {
             state.SkipWithError("chunks lost or out of order");
             break;
         }
@@ -134,7 +126,7 @@ public:
 void memory_pack_unpack(benchmark::State& state) {
     const auto size = static_cast<std::size_t>(state.range(0));
     const std::vector<std::uint8_t> data =
-        tbbpipe::perf::make_mixed_data(size, 1, tbbpipe::perf::DataMix{});
+        tbbpipe::datagen::make_mixed_data(size, 1, tbbpipe::datagen::DataMix{});
     const tbbpipe::Secret key = tbbpipe::Secret::key(std::vector<std::uint8_t>(32, 1));
     tbbpipe::EngineConfig config;
     tbbpipe::PackOptions options;

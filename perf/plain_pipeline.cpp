@@ -15,9 +15,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "nodes/byte_order.hpp"
-#include "nodes/codec.hpp"
-#include "nodes/file_io.hpp"
+#include "format/byte_order.hpp"
+#include "format/codec.hpp"
+#include "jobs/file_io.hpp"
 
 namespace tbbpipe::perf {
 namespace {
@@ -72,11 +72,11 @@ std::uint8_t* sized(std::vector<std::uint8_t>& v, std::size_t n) {
 }
 
 void encode_prefix(const SealedEntry& e, std::uint64_t index, bool last, std::uint8_t* out) {
-    nodes::put_u64(out, index);
-    nodes::put_u32(out + 8, e.raw_size);
-    nodes::put_u32(out + 12, e.stored_size);
-    nodes::put_u32(out + 16, (e.compressed ? 1u : 0u) | (last ? 2u : 0u));
-    nodes::put_u32(out + 20, 0);
+    format::put_u64(out, index);
+    format::put_u32(out + 8, e.raw_size);
+    format::put_u32(out + 12, e.stored_size);
+    format::put_u32(out + 16, (e.compressed ? 1u : 0u) | (last ? 2u : 0u));
+    format::put_u32(out + 20, 0);
 }
 
 std::array<std::uint8_t, kAadSize> make_aad(const std::uint8_t* prefix) {
@@ -91,21 +91,21 @@ void seal_chunk(const PlainPipelineConfig& config, Work& w) {
     const std::uint8_t* raw = w.in.data();
     SealedEntry& e = w.entry;
     e.raw_size = static_cast<std::uint32_t>(w.raw_size);
-    e.digest = nodes::sha256(raw, w.raw_size);
-    std::uint8_t* packed_buf = sized(w.out, w.raw_size + nodes::kTagSize);
-    const std::size_t packed = nodes::compress_chunk(nodes::Compression::kLz4, 1, raw, w.raw_size,
-                                                     packed_buf, w.raw_size);
+    e.digest = format::sha256(raw, w.raw_size);
+    std::uint8_t* packed_buf = sized(w.out, w.raw_size + format::kTagSize);
+    const std::size_t packed = format::compress_chunk(tbbpipe::Compression::kLz4, 1, raw,
+                                                      w.raw_size, packed_buf, w.raw_size);
     e.compressed = packed != 0;
     const std::uint8_t* payload = e.compressed ? packed_buf : raw;
     const std::size_t payload_size = e.compressed ? packed : w.raw_size;
-    e.stored_size = static_cast<std::uint32_t>(payload_size + nodes::kTagSize);
+    e.stored_size = static_cast<std::uint32_t>(payload_size + format::kTagSize);
     encode_prefix(e, w.index, w.last, w.prefix.data());
     const auto aad = make_aad(w.prefix.data());
-    const auto nonce = nodes::chunk_nonce(w.index, w.last);
+    const auto nonce = format::chunk_nonce(w.index, w.last);
     // aead_seal must not write over its input: seal into `plain`, which pack does not use.
-    std::uint8_t* sealed = sized(w.plain, payload_size + nodes::kTagSize);
-    nodes::aead_seal(nodes::CipherId::kAes256Gcm, config.key, nonce.data(), aad.data(),
-                     aad.size(), payload, payload_size, sealed);
+    std::uint8_t* sealed = sized(w.plain, payload_size + format::kTagSize);
+    format::aead_seal(tbbpipe::Cipher::kAes256Gcm, config.key, nonce.data(), aad.data(), aad.size(),
+                      payload, payload_size, sealed);
 }
 
 // The parallel body of plain_unpack: open, decompress, check the digest.
@@ -113,24 +113,24 @@ void open_chunk(const PlainPipelineConfig& config, Work& w) {
     const SealedEntry& e = w.entry;
     encode_prefix(e, w.index, w.last, w.prefix.data());
     const auto aad = make_aad(w.prefix.data());
-    const auto nonce = nodes::chunk_nonce(w.index, w.last);
+    const auto nonce = format::chunk_nonce(w.index, w.last);
     std::uint8_t* opened = sized(w.out, e.stored_size);
-    if (!nodes::aead_open(nodes::CipherId::kAes256Gcm, config.key, nonce.data(), aad.data(),
-                          aad.size(), w.in.data(), e.stored_size, opened)) {
+    if (!format::aead_open(tbbpipe::Cipher::kAes256Gcm, config.key, nonce.data(), aad.data(),
+                           aad.size(), w.in.data(), e.stored_size, opened)) {
         throw std::runtime_error("plain pipeline: chunk " + std::to_string(w.index) +
                                  " failed authentication");
     }
     const std::uint8_t* plaintext = opened;
     if (e.compressed) {
         std::uint8_t* target = sized(w.plain, e.raw_size);
-        nodes::decompress_chunk(opened, e.stored_size - nodes::kTagSize, target, e.raw_size);
+        format::decompress_chunk(opened, e.stored_size - format::kTagSize, target, e.raw_size);
         plaintext = target;
-    } else if (e.stored_size - nodes::kTagSize != e.raw_size) {
+    } else if (e.stored_size - format::kTagSize != e.raw_size) {
         throw std::runtime_error("plain pipeline: chunk " + std::to_string(w.index) +
                                  " has a raw payload of the wrong size");
     }
-    const nodes::Digest digest = nodes::sha256(plaintext, e.raw_size);
-    if (!nodes::digests_equal(digest, e.digest)) {
+    const format::Digest digest = format::sha256(plaintext, e.raw_size);
+    if (!format::digests_equal(digest, e.digest)) {
         throw std::runtime_error("plain pipeline: chunk " + std::to_string(w.index) +
                                  " SHA-256 mismatch");
     }
@@ -168,8 +168,8 @@ PlainPipelineRun plain_pack(const PlainPipelineConfig& config, int in_fd, std::u
                         std::min<std::uint64_t>(config.chunk_size, size - next_offset));
                     next_offset += w->raw_size;
                     w->last = next_offset >= size;
-                    if (nodes::pread_full(in_fd, sized(w->in, config.chunk_size), w->raw_size,
-                                          w->offset) != w->raw_size) {
+                    if (jobs::pread_full(in_fd, sized(w->in, config.chunk_size), w->raw_size,
+                                         w->offset) != w->raw_size) {
                         throw std::runtime_error("plain pipeline: input shrank");
                     }
                     return w;
@@ -181,21 +181,20 @@ PlainPipelineRun plain_pack(const PlainPipelineConfig& config, int in_fd, std::u
                                                }) &
                 // Ordering: serial_in_order hands chunks over in the order the input filter made
                 // them, so records land in index order.
-                tbb::make_filter<Work*, void>(
-                    tbb::filter_mode::serial_in_order, [&](Work* w) {
-                        iovec iov[2] = {{w->prefix.data(), kPrefixSize},
-                                        {w->plain.data(), w->entry.stored_size}};
-                        nodes::writev_full(out_fd, iov, 2, "plain pipeline");
-                        if (index) {
-                            SealedEntry e = w->entry;
-                            e.offset = out_offset + kPrefixSize;
-                            index->push_back(e);
-                        }
-                        out_offset += kPrefixSize + w->entry.stored_size;
-                        run.plaintext_bytes += w->raw_size;
-                        ++run.chunks;
-                        pool.give(w);
-                    }));
+                tbb::make_filter<Work*, void>(tbb::filter_mode::serial_in_order, [&](Work* w) {
+                    iovec iov[2] = {{w->prefix.data(), kPrefixSize},
+                                    {w->plain.data(), w->entry.stored_size}};
+                    jobs::writev_full(out_fd, iov, 2, "plain pipeline");
+                    if (index) {
+                        SealedEntry e = w->entry;
+                        e.offset = out_offset + kPrefixSize;
+                        index->push_back(e);
+                    }
+                    out_offset += kPrefixSize + w->entry.stored_size;
+                    run.plaintext_bytes += w->raw_size;
+                    ++run.chunks;
+                    pool.give(w);
+                }));
     });
     run.stored_bytes = out_offset;
     return run;
@@ -224,7 +223,7 @@ PlainPipelineRun plain_unpack(const PlainPipelineConfig& config, int in_fd,
                     w->index = next;
                     w->last = ++next == index.size();
                     const std::size_t n = w->entry.stored_size;
-                    if (nodes::pread_full(in_fd, sized(w->in, n), n, w->entry.offset) != n) {
+                    if (jobs::pread_full(in_fd, sized(w->in, n), n, w->entry.offset) != n) {
                         throw std::runtime_error("plain pipeline: sealed file truncated");
                     }
                     run.stored_bytes += n;
@@ -236,13 +235,12 @@ PlainPipelineRun plain_unpack(const PlainPipelineConfig& config, int in_fd,
                                                    return w;
                                                }) &
                 // Ordering: serial_in_order writes plaintext in chunk order.
-                tbb::make_filter<Work*, void>(
-                    tbb::filter_mode::serial_in_order, [&](Work* w) {
-                        nodes::write_full(out_fd, w->plain.data(), w->raw_size, "plain pipeline");
-                        run.plaintext_bytes += w->raw_size;
-                        ++run.chunks;
-                        pool.give(w);
-                    }));
+                tbb::make_filter<Work*, void>(tbb::filter_mode::serial_in_order, [&](Work* w) {
+                    jobs::write_full(out_fd, w->plain.data(), w->raw_size, "plain pipeline");
+                    run.plaintext_bytes += w->raw_size;
+                    ++run.chunks;
+                    pool.give(w);
+                }));
     });
     return run;
 }

@@ -11,24 +11,25 @@
 #include <string>
 #include <vector>
 
-#include "nodes/cipher.hpp"
-#include "nodes/container_format.hpp"
+#include "format/cipher.hpp"
+#include "format/header.hpp"
+#include "format/record.hpp"
 
 namespace tbbpipe::perf {
 
 /// One sealed chunk of the ceiling's own (format-agnostic) output file.
 struct SealedEntry {
-    std::uint64_t offset = 0;       ///< where its payload starts in the sealed file
+    std::uint64_t offset = 0;  ///< where its payload starts in the sealed file
     std::uint32_t raw_size = 0;
     std::uint32_t stored_size = 0;  ///< payload bytes including the 16-byte tag
     bool compressed = false;
-    nodes::Digest digest{};         ///< SHA-256 of the plaintext
+    format::Digest digest{};  ///< SHA-256 of the plaintext
 };
 
 struct PlainPipelineConfig {
-    int threads = 0;                     ///< arena size; 0 = all cores
+    int threads = 0;  ///< arena size; 0 = all cores
     std::uint32_t chunk_size = 1u << 20;
-    nodes::SecretBytes key{32};          ///< AES-256-GCM key
+    format::SecretBytes key{32};  ///< AES-256-GCM key
 };
 
 /// What one run did. Throws std::exception (from a filter) on failure.

@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 bin=build/apps/tbbpipe
 
 echo "== generating a $size mixed sample (text, binary records, random bytes)"
-build/perf/tbbpipe-datagen --size "$size" -o "$work/sample.bin"
+build/apps/tbbpipe-datagen --size "$size" -o "$work/sample.bin"
 echo "== keygen"
 "$bin" keygen -o "$work/demo.key"
 echo "== pack (lz4 + AES-256-GCM, all cores)"

@@ -61,15 +61,15 @@ TEST(EngineApi, JobsOfManyFilesRoundTripAndReportPerFile) {
     }
     Engine engine;
     std::atomic<int> finished{0};
-    engine.add_listener([&](const engine::FileEvent& e) {
-        if (e.kind == engine::FileEvent::Kind::kFinished) ++finished;
+    engine.add_listener([&](const FileEvent& e) {
+        if (e.kind == FileEvent::Kind::kFinished) ++finished;
     });
     Result<JobHandle> packed = engine.submit(pack);
     ASSERT_TRUE(packed.ok()) << packed.status().message();
     const JobResult& p = packed.value().wait();
     ASSERT_TRUE(p.status.is_ok()) << p.status.message();
     ASSERT_EQ(p.files.size(), 20u);
-    EXPECT_EQ(p.tokens_outstanding, 0);
+    EXPECT_EQ(p.stats.tokens_outstanding, 0);
 
     Job unpack;
     unpack.operation = Operation::kUnpack;

@@ -1,5 +1,5 @@
 // Many files through one graph: the job scheduler, the chunk tuner and the commit batch on their
-// own, then whole batches through ContainerJobs::run_batch (round trips, per-file isolation,
+// own, then whole batches through testing::Jobs::run_batch (round trips, per-file isolation,
 // fair vs fifo order, adaptive chunks, budgets, passphrases, cancellation, files that change).
 #include <gtest/gtest.h>
 
@@ -22,16 +22,18 @@
 #include <thread>
 #include <vector>
 
-#include "engine/file_events.hpp"
-#include "nodes/chunk_tuner.hpp"
-#include "nodes/commit_batch.hpp"
-#include "nodes/container_jobs.hpp"
-#include "nodes/file_io.hpp"
-#include "nodes/job_scheduler.hpp"
+#include "format/header.hpp"
+#include "format/record.hpp"
+#include "jobs/chunk_tuner.hpp"
+#include "jobs/commit_batch.hpp"
+#include "jobs/file_events.hpp"
+#include "jobs/file_io.hpp"
+#include "jobs/job_scheduler.hpp"
+#include "tests/job_support.hpp"
 #include "tests/secret_support.hpp"
 #include "tests/test_support.hpp"
 
-namespace tbbpipe::nodes {
+namespace tbbpipe::jobs {
 namespace {
 
 using testing::Bytes;
@@ -44,11 +46,12 @@ constexpr std::uint32_t kMiB = 1024 * 1024;
 using testing::key_secret;
 using testing::passphrase;
 
-EngineSettings engine_settings(SchedulerPolicy scheduler = SchedulerPolicy::kFair) {
-    EngineSettings e;
+EngineConfig engine_settings(Scheduler scheduler = Scheduler::kFair) {
+    EngineConfig e;
     e.cpu_tokens = 2;
     e.io_tokens = 2;
-    e.durable = false;  // the durable path has its own tests; a shared disk makes syncfs slow
+    e.commit.durable =
+        false;  // the durable path has its own tests; a shared disk makes syncfs slow
     e.scheduler = scheduler;
     return e;
 }
@@ -113,15 +116,15 @@ struct Inputs {
         data.push_back(std::move(bytes));
     }
     // Pairs each input with folder/<its name><suffix>.
-    std::vector<BatchFile> to(const std::string& folder, const std::string& suffix) const {
-        std::vector<BatchFile> files;
+    std::vector<Job::File> to(const std::string& folder, const std::string& suffix) const {
+        std::vector<Job::File> files;
         for (const auto& p : paths) files.push_back({p, folder + "/" + base_name(p) + suffix});
         return files;
     }
 };
 
-std::vector<BatchFile> reversed(const std::vector<BatchFile>& files, const std::string& folder) {
-    std::vector<BatchFile> back;
+std::vector<Job::File> reversed(const std::vector<Job::File>& files, const std::string& folder) {
+    std::vector<Job::File> back;
     for (const auto& f : files) {
         std::string name = base_name(f.output);
         if (name.size() > 4 && name.ends_with(".tbp")) name.resize(name.size() - 4);
@@ -144,94 +147,94 @@ protected:
 
 // Drives a scheduler as the batch source does: each pick claims one chunk of the job; the job is
 // retired at its last chunk. Returns the labels in pick order.
-std::string drive(JobScheduler& scheduler, std::map<void*, std::pair<char, int>> jobs) {
+std::string drive(JobScheduler& scheduler, std::map<std::uint32_t, std::pair<char, int>> jobs) {
     std::string picks;
-    while (void* job = scheduler.next()) {
-        auto& [label, chunks_left] = jobs.at(job);
+    while (const std::optional<std::uint32_t> job = scheduler.next()) {
+        auto& [label, chunks_left] = jobs.at(*job);
         picks += label;
-        if (--chunks_left == 0) scheduler.retire(job);
+        if (--chunks_left == 0) scheduler.retire(*job);
         if (picks.size() > 1000) break;  // a scheduler that never retires must not hang the test
     }
     return picks;
 }
 
 TEST(JobSchedulerTest, FifoHandsOutJobsInOrderEachUntilRetired) {
-    int a = 0, b = 0, c = 0;
-    JobScheduler fifo(SchedulerPolicy::kFifo, 100);
-    fifo.add(&a, 1000);  // large and small sizes share one queue under fifo
-    fifo.add(&b, 1);
-    fifo.add(&c, 100);
+    const std::uint32_t a = 0, b = 1, c = 2;
+    JobScheduler fifo(Scheduler::kFifo, 100);
+    fifo.add(a, 1000);  // large and small sizes share one queue under fifo
+    fifo.add(b, 1);
+    fifo.add(c, 100);
     EXPECT_FALSE(fifo.empty());
-    EXPECT_EQ(drive(fifo, {{&a, {'a', 3}}, {&b, {'b', 1}}, {&c, {'c', 2}}}), "aaabcc");
+    EXPECT_EQ(drive(fifo, {{a, {'a', 3}}, {b, {'b', 1}}, {c, {'c', 2}}}), "aaabcc");
     EXPECT_TRUE(fifo.empty());
-    EXPECT_EQ(fifo.next(), nullptr);
+    EXPECT_EQ(fifo.next(), std::nullopt);
 }
 
 TEST(JobSchedulerTest, FairDrawsThreeSmallPerLargeWhileBothHaveWorkThenDrainsTheRest) {
-    int s0 = 0, s1 = 0, s2 = 0, s3 = 0, l0 = 0, l1 = 0;
-    JobScheduler fair(SchedulerPolicy::kFair, 100);  // small_per_large defaults to 3
-    fair.add(&l0, 100);                              // the threshold itself counts as large
-    fair.add(&s0, 99);
-    fair.add(&s1, 0);
-    fair.add(&l1, 5000);
-    fair.add(&s2, 10);
-    fair.add(&s3, 10);
+    const std::uint32_t s0 = 0, s1 = 1, s2 = 2, s3 = 3, l0 = 4, l1 = 5;
+    JobScheduler fair(Scheduler::kFair, 100);  // small_per_large defaults to 3
+    fair.add(l0, 100);                         // the threshold itself counts as large
+    fair.add(s0, 99);
+    fair.add(s1, 0);
+    fair.add(l1, 5000);
+    fair.add(s2, 10);
+    fair.add(s3, 10);
     // Small chunks: 4 jobs x 2 = 8; large: 4 + 2. S S S L while both queues have work; once the
     // small queue is empty, the large jobs drain in order.
-    EXPECT_EQ(drive(fair, {{&s0, {'a', 2}},
-                           {&s1, {'b', 2}},
-                           {&s2, {'c', 2}},
-                           {&s3, {'d', 2}},
-                           {&l0, {'L', 4}},
-                           {&l1, {'M', 2}}}),
+    EXPECT_EQ(drive(fair, {{s0, {'a', 2}},
+                           {s1, {'b', 2}},
+                           {s2, {'c', 2}},
+                           {s3, {'d', 2}},
+                           {l0, {'L', 4}},
+                           {l1, {'M', 2}}}),
               "aabLbccLddLLMM");
     EXPECT_TRUE(fair.empty());
-    EXPECT_EQ(fair.next(), nullptr);
+    EXPECT_EQ(fair.next(), std::nullopt);
 }
 
 TEST(JobSchedulerTest, FairDrainsSmallJobsWhenLargeOnesRunOut) {
-    int s0 = 0, s1 = 0, l0 = 0;
-    JobScheduler fair(SchedulerPolicy::kFair, 100, 2);
-    fair.add(&s0, 1);
-    fair.add(&l0, 100);
-    fair.add(&s1, 1);
-    EXPECT_EQ(drive(fair, {{&s0, {'a', 4}}, {&s1, {'b', 3}}, {&l0, {'L', 1}}}), "aaLaabbb");
+    const std::uint32_t s0 = 0, s1 = 1, l0 = 2;
+    JobScheduler fair(Scheduler::kFair, 100, 2);
+    fair.add(s0, 1);
+    fair.add(l0, 100);
+    fair.add(s1, 1);
+    EXPECT_EQ(drive(fair, {{s0, {'a', 4}}, {s1, {'b', 3}}, {l0, {'L', 1}}}), "aaLaabbb");
     EXPECT_TRUE(fair.empty());
 }
 
 TEST(JobSchedulerTest, RetiringTheFrontWorksForBothQueues) {
-    int small = 0, large = 0, small2 = 0;
-    JobScheduler fair(SchedulerPolicy::kFair, 100, 1);
-    fair.add(&small, 1);
-    fair.add(&large, 1000);
-    fair.add(&small2, 1);
-    ASSERT_EQ(fair.next(), &small);
-    ASSERT_EQ(fair.next(), &large);  // one small per large
-    fair.retire(&large);             // the front of the large queue
-    EXPECT_EQ(fair.next(), &small);  // only small work left
-    fair.retire(&small);             // the front of the small queue
-    EXPECT_EQ(fair.next(), &small2);
-    fair.retire(&small2);
+    const std::uint32_t small = 0, large = 1, small2 = 2;
+    JobScheduler fair(Scheduler::kFair, 100, 1);
+    fair.add(small, 1);
+    fair.add(large, 1000);
+    fair.add(small2, 1);
+    ASSERT_EQ(fair.next(), small);
+    ASSERT_EQ(fair.next(), large);  // one small per large
+    fair.retire(large);             // the front of the large queue
+    EXPECT_EQ(fair.next(), small);  // only small work left
+    fair.retire(small);             // the front of the small queue
+    EXPECT_EQ(fair.next(), small2);
+    fair.retire(small2);
     EXPECT_TRUE(fair.empty());
-    EXPECT_EQ(fair.next(), nullptr);
+    EXPECT_EQ(fair.next(), std::nullopt);
 }
 
 TEST(JobSchedulerTest, SmallPerLargeBelowOneStillAlternates) {
-    int s = 0, l = 0;
-    JobScheduler fair(SchedulerPolicy::kFair, 10, 0);
-    fair.add(&s, 1);
-    fair.add(&l, 10);
-    EXPECT_EQ(drive(fair, {{&s, {'s', 3}}, {&l, {'L', 3}}}), "sLsLsL");
+    const std::uint32_t s = 0, l = 1;
+    JobScheduler fair(Scheduler::kFair, 10, 0);
+    fair.add(s, 1);
+    fair.add(l, 10);
+    EXPECT_EQ(drive(fair, {{s, {'s', 3}}, {l, {'L', 3}}}), "sLsLsL");
 }
 
 TEST(JobSchedulerTest, ParseSchedulerAcceptsFairAndFifoOnly) {
-    EXPECT_EQ(parse_scheduler("fair"), SchedulerPolicy::kFair);
-    EXPECT_EQ(parse_scheduler("fifo"), SchedulerPolicy::kFifo);
+    EXPECT_EQ(parse_scheduler("fair"), Scheduler::kFair);
+    EXPECT_EQ(parse_scheduler("fifo"), Scheduler::kFifo);
     for (const char* bad : {"", "FAIR", "Fifo", "fair ", "lifo", "round-robin", "f"}) {
         EXPECT_FALSE(parse_scheduler(bad).has_value()) << '"' << bad << '"';
     }
-    EXPECT_EQ(scheduler_name(SchedulerPolicy::kFair), "fair");
-    EXPECT_EQ(scheduler_name(SchedulerPolicy::kFifo), "fifo");
+    EXPECT_EQ(scheduler_name(Scheduler::kFair), "fair");
+    EXPECT_EQ(scheduler_name(Scheduler::kFifo), "fifo");
 }
 
 // --- ChunkTuner --------------------------------------------------------------------------------
@@ -353,16 +356,16 @@ std::unique_ptr<OutputFile> output_with(const std::string& path, const Bytes& da
 
 TEST_F(BatchTest, CommitBatchPublishesEveryFileWithoutFlushesWhenNotDurable) {
     CommitBatch batch(false);
-    std::vector<int> tags(5);
     for (int i = 0; i < 5; ++i) {
-        batch.add(output_with(dir_ / name_of(i), slice(100 + i, i), false, false), 100, &tags[i]);
+        batch.add(output_with(dir_ / name_of(i), slice(100 + i, i), false, false), 100,
+                  static_cast<std::uint32_t>(i));
     }
     EXPECT_EQ(dir_.list().size(), 5u);  // five temporary files, no final names yet
     EXPECT_FALSE(testing::exists(dir_ / name_of(0)));
     const auto results = batch.flush();
     ASSERT_EQ(results.size(), 5u);
     for (int i = 0; i < 5; ++i) {
-        EXPECT_EQ(results[i].first, &tags[i]);  // in the order added
+        EXPECT_EQ(results[i].first, static_cast<std::uint32_t>(i));  // in the order added
         EXPECT_TRUE(results[i].second.is_ok()) << results[i].second.message();
         EXPECT_EQ(testing::read_file(dir_ / name_of(i)), slice(100 + i, i));
     }
@@ -375,10 +378,10 @@ TEST_F(BatchTest, CommitBatchPublishesEveryFileWithoutFlushesWhenNotDurable) {
 TEST_F(BatchTest, CommitBatchDurableCountsOneSyncfsAndOneSyncPerFolder) {
     const std::string a = make_folder(dir_, "a"), b = make_folder(dir_, "b");
     CommitBatch batch(true);
-    std::vector<int> tags(6);
     for (int i = 0; i < 6; ++i) {
         const std::string path = (i % 2 ? a : b) + "/" + name_of(i);
-        batch.add(output_with(path, slice(1000, i), false, true), 1000, &tags[i]);
+        batch.add(output_with(path, slice(1000, i), false, true), 1000,
+                  static_cast<std::uint32_t>(i));
     }
     const auto results = batch.flush();
     ASSERT_EQ(results.size(), 6u);
@@ -400,8 +403,7 @@ TEST_F(BatchTest, CommitBatchOfOneFileIsCommittedWithFsync) {
     ASSERT_GT(reference->syncs(), 0);
 
     CommitBatch batch(true);
-    int tag = 0;
-    batch.add(output_with(dir_ / "one", {4, 5, 6}, false, true), 3, &tag);
+    batch.add(output_with(dir_ / "one", {4, 5, 6}, false, true), 3, 0u);
     const auto results = batch.flush();
     ASSERT_EQ(results.size(), 1u);
     EXPECT_TRUE(results[0].second.is_ok());
@@ -409,7 +411,7 @@ TEST_F(BatchTest, CommitBatchOfOneFileIsCommittedWithFsync) {
     EXPECT_EQ(testing::read_file(dir_ / "one"), (Bytes{4, 5, 6}));
 
     CommitBatch lazy(false);
-    lazy.add(output_with(dir_ / "two", {7}, false, false), 1, &tag);
+    lazy.add(output_with(dir_ / "two", {7}, false, false), 1, 0u);
     EXPECT_TRUE(lazy.flush()[0].second.is_ok());
     EXPECT_EQ(lazy.syncs(), 0);
     EXPECT_TRUE(temp_files(dir_.path()).empty());
@@ -420,16 +422,15 @@ TEST_F(BatchTest, CommitBatchFailsOnlyTheOutputThatAppearedMeanwhile) {
         SCOPED_TRACE(durable ? "durable" : "not durable");
         const std::string folder = make_folder(dir_, durable ? "durable" : "lazy");
         CommitBatch batch(durable);
-        std::vector<int> tags(3);
         for (int i = 0; i < 3; ++i) {
             batch.add(output_with(folder + "/" + name_of(i), slice(500, i), false, durable), 500,
-                      &tags[i]);
+                      static_cast<std::uint32_t>(i));
         }
         testing::write_file(folder + "/" + name_of(1), {'m', 'i', 'n', 'e'});  // someone else's
         const auto results = batch.flush();
         ASSERT_EQ(results.size(), 3u);
         EXPECT_TRUE(results[0].second.is_ok());
-        EXPECT_EQ(results[1].first, &tags[1]);
+        EXPECT_EQ(results[1].first, 1u);
         EXPECT_EQ(results[1].second.code(), StatusCode::kAlreadyExists);
         EXPECT_NE(results[1].second.message().find(name_of(1)), std::string::npos);
         EXPECT_TRUE(results[2].second.is_ok());
@@ -442,27 +443,26 @@ TEST_F(BatchTest, CommitBatchFailsOnlyTheOutputThatAppearedMeanwhile) {
 
 TEST_F(BatchTest, CommitBatchIsFullAtMaxFilesOrMaxBytes) {
     CommitBatch by_files(false, 3, 1u << 30);
-    int tag = 0;
-    by_files.add(output_with(dir_ / "a", {1}, false, false), 1, &tag);
-    by_files.add(output_with(dir_ / "b", {1}, false, false), 1, &tag);
+    by_files.add(output_with(dir_ / "a", {1}, false, false), 1, 0u);
+    by_files.add(output_with(dir_ / "b", {1}, false, false), 1, 0u);
     EXPECT_FALSE(by_files.full());
-    by_files.add(output_with(dir_ / "c", {1}, false, false), 1, &tag);
+    by_files.add(output_with(dir_ / "c", {1}, false, false), 1, 0u);
     EXPECT_TRUE(by_files.full());
     EXPECT_EQ(by_files.flush().size(), 3u);
     EXPECT_FALSE(by_files.full());
     EXPECT_TRUE(by_files.empty());
 
     CommitBatch by_bytes(false, 64, 1000);
-    by_bytes.add(output_with(dir_ / "d", {1}, false, false), 999, &tag);
+    by_bytes.add(output_with(dir_ / "d", {1}, false, false), 999, 0u);
     EXPECT_FALSE(by_bytes.full());
-    by_bytes.add(output_with(dir_ / "e", {1}, false, false), 1, &tag);
+    by_bytes.add(output_with(dir_ / "e", {1}, false, false), 1, 0u);
     EXPECT_TRUE(by_bytes.full());
     EXPECT_EQ(by_bytes.flush().size(), 2u);
     EXPECT_FALSE(by_bytes.full());
 
     CommitBatch at_least_one(false, 0);  // max_files 0 means 1
     EXPECT_FALSE(at_least_one.full());
-    at_least_one.add(output_with(dir_ / "f", {1}, false, false), 1, &tag);
+    at_least_one.add(output_with(dir_ / "f", {1}, false, false), 1, 0u);
     EXPECT_TRUE(at_least_one.full());
     EXPECT_EQ(at_least_one.flush().size(), 1u);
 }
@@ -471,22 +471,22 @@ TEST_F(BatchTest, CommitBatchIsFullAtMaxFilesOrMaxBytes) {
 
 // Unpacks every container of `packed` in one batch into folder, and checks each file against its
 // original bytes and every token came back.
-void expect_restored(ContainerJobs& jobs, const std::vector<BatchFile>& packed,
-                     const Inputs& inputs, const std::string& folder, const UserSecret& secret,
+void expect_restored(testing::Jobs& jobs, const std::vector<Job::File>& packed,
+                     const Inputs& inputs, const std::string& folder, const Secret& secret,
                      const std::vector<bool>* only = nullptr) {
-    std::vector<BatchFile> containers;
+    std::vector<Job::File> containers;
     std::vector<std::size_t> which;
     for (std::size_t i = 0; i < packed.size(); ++i) {
         if (only && !(*only)[i]) continue;
         containers.push_back(packed[i]);
         which.push_back(i);
     }
-    const std::vector<BatchFile> back = reversed(containers, folder);
-    const BatchResult unpacked = jobs.run_batch(BatchOp::kUnpack, back, {}, secret, false);
+    const std::vector<Job::File> back = reversed(containers, folder);
+    const testing::BatchRun unpacked = jobs.run_batch(Operation::kUnpack, back, {}, secret, false);
     ASSERT_EQ(unpacked.files.size(), back.size());
     EXPECT_EQ(unpacked.run.tokens_outstanding, 0);
     for (std::size_t k = 0; k < back.size(); ++k) {
-        const FileOutcome& o = unpacked.files[k];
+        const FileResult& o = unpacked.files[k];
         ASSERT_TRUE(o.status.is_ok()) << back[k].input << ": " << o.status.message();
         EXPECT_EQ(o.bytes_out, inputs.data[which[k]].size()) << back[k].input;
         EXPECT_TRUE(testing::read_file(back[k].output) == inputs.data[which[k]]) << back[k].input;
@@ -495,7 +495,7 @@ void expect_restored(ContainerJobs& jobs, const std::vector<BatchFile>& packed,
 }
 
 struct BatchCase {
-    SchedulerPolicy scheduler;
+    Scheduler scheduler;
     bool keyed;
     bool durable;
 };
@@ -516,23 +516,23 @@ TEST_P(BatchRoundTripTest, ManyFilesOfMixedSizesRoundTrip) {
         const std::size_t size = i % 50 == 49 ? (i / 50 + 1) * 768 * kKiB + 13 : pattern[i % 20];
         inputs.add(in + "/" + name_of(i), slice(size, i));
     }
-    EngineSettings e = engine_settings(GetParam().scheduler);
-    e.durable = GetParam().durable;
+    EngineConfig e = engine_settings(GetParam().scheduler);
+    e.commit.durable = GetParam().durable;
     e.small_file_threshold = kChunk / 2;
     e.large_file_threshold = kMiB;
-    ContainerJobs jobs(e, nullptr);
-    PackSettings s;
+    testing::Jobs jobs(e);
+    testing::TestPack s;
     s.chunk_size = kChunk;
-    const UserSecret secret = GetParam().keyed ? key_secret(7) : UserSecret();
-    const std::vector<BatchFile> files = inputs.to(packed_dir, ".tbp");
-    const BatchResult packed = jobs.run_batch(BatchOp::kPack, files, s, secret, false);
+    const Secret secret = GetParam().keyed ? key_secret(7) : Secret();
+    const std::vector<Job::File> files = inputs.to(packed_dir, ".tbp");
+    const testing::BatchRun packed = jobs.run_batch(Operation::kPack, files, s, secret, false);
     ASSERT_EQ(packed.files.size(), files.size());
     EXPECT_TRUE(packed.run.status.is_ok()) << packed.run.status.message();
     EXPECT_EQ(packed.run.tokens_outstanding, 0);
     EXPECT_EQ(packed.chunk_size, kChunk);
     std::uint64_t total_chunks = 0;
     for (std::size_t i = 0; i < files.size(); ++i) {
-        const FileOutcome& o = packed.files[i];
+        const FileResult& o = packed.files[i];
         const std::uint64_t size = inputs.data[i].size();
         ASSERT_TRUE(o.status.is_ok()) << files[i].input << ": " << o.status.message();
         EXPECT_EQ(o.chunks, chunks_for(size, kChunk)) << files[i].input << " of " << size;
@@ -550,17 +550,17 @@ TEST_P(BatchRoundTripTest, ManyFilesOfMixedSizesRoundTrip) {
     }
     EXPECT_TRUE(temp_files(packed_dir).empty());
 
-    const BatchResult verified =
-        jobs.run_batch(BatchOp::kVerify, reversed(files, ""), {}, secret, false);
-    for (const FileOutcome& o : verified.files) EXPECT_TRUE(o.status.is_ok()) << o.status.message();
+    const testing::BatchRun verified =
+        jobs.run_batch(Operation::kVerify, reversed(files, ""), {}, secret, false);
+    for (const FileResult& o : verified.files) EXPECT_TRUE(o.status.is_ok()) << o.status.message();
     expect_restored(jobs, files, inputs, make_folder(dir_, "back"), secret);
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, BatchRoundTripTest,
-                         ::testing::Values(BatchCase{SchedulerPolicy::kFair, false, false},
-                                           BatchCase{SchedulerPolicy::kFair, true, true},
-                                           BatchCase{SchedulerPolicy::kFifo, false, false},
-                                           BatchCase{SchedulerPolicy::kFifo, true, false}),
+                         ::testing::Values(BatchCase{Scheduler::kFair, false, false},
+                                           BatchCase{Scheduler::kFair, true, true},
+                                           BatchCase{Scheduler::kFifo, false, false},
+                                           BatchCase{Scheduler::kFifo, true, false}),
                          [](const auto& param_info) {
                              return std::string(scheduler_name(param_info.param.scheduler)) +
                                     (param_info.param.keyed ? "_keyed" : "_plain") +
@@ -573,7 +573,7 @@ TEST_F(BatchTest, OneBadFileFailsAloneAndLeavesNothingBehind) {
     constexpr std::uint32_t kChunk = 64 * kKiB;
     const std::string in = make_folder(dir_, "in");
     ::mkdir((in + "/adir").c_str(), 0755);
-    for (const SchedulerPolicy policy : {SchedulerPolicy::kFair, SchedulerPolicy::kFifo}) {
+    for (const Scheduler policy : {Scheduler::kFair, Scheduler::kFifo}) {
         SCOPED_TRACE(scheduler_name(policy));
         const std::string out =
             make_folder(dir_, std::string("out-") + std::string(scheduler_name(policy)));
@@ -581,20 +581,21 @@ TEST_F(BatchTest, OneBadFileFailsAloneAndLeavesNothingBehind) {
         for (std::size_t i = 0; i < 50; ++i) {
             inputs.add(in + "/" + name_of(i), slice(i % 7 == 0 ? 3 * kChunk + i : 997 * i, i));
         }
-        std::vector<BatchFile> files = inputs.to(out, ".tbp");
-        const std::map<std::size_t, BatchFile> bad = {
+        std::vector<Job::File> files = inputs.to(out, ".tbp");
+        const std::map<std::size_t, Job::File> bad = {
             {0, {in + "/missing", out + "/missing.tbp"}},
             {17, {in + "/adir", out + "/adir.tbp"}},
             {33, {in + "/" + name_of(7), out + "/nowhere/big.tbp"}},  // 3 chunks and more
         };
         for (const auto& [at, file] : bad) files.insert(files.begin() + at, file);
-        EngineSettings e = engine_settings(policy);
+        EngineConfig e = engine_settings(policy);
         e.small_file_threshold = 16 * kKiB;
         e.large_file_threshold = 2 * kChunk;
-        ContainerJobs jobs(e, nullptr);
-        PackSettings s;
+        testing::Jobs jobs(e);
+        testing::TestPack s;
         s.chunk_size = kChunk;
-        const BatchResult r = jobs.run_batch(BatchOp::kPack, files, s, key_secret(3), false);
+        const testing::BatchRun r =
+            jobs.run_batch(Operation::kPack, files, s, key_secret(3), false);
         ASSERT_EQ(r.files.size(), 53u);
         EXPECT_EQ(r.run.tokens_outstanding, 0);
         EXPECT_EQ(r.files[0].status.code(), StatusCode::kNotFound) << r.files[0].status.message();
@@ -609,7 +610,7 @@ TEST_F(BatchTest, OneBadFileFailsAloneAndLeavesNothingBehind) {
             EXPECT_FALSE(testing::exists(file.output)) << file.output;
         }
         Inputs good_inputs;
-        std::vector<BatchFile> good_files;
+        std::vector<Job::File> good_files;
         for (std::size_t i = 0, k = 0; i < files.size(); ++i) {
             if (!good[i]) continue;
             EXPECT_TRUE(r.files[i].status.is_ok())
@@ -644,10 +645,10 @@ TEST_F(BatchTest, ADirectoryListedAsASmallFileFailsThatFileOnly) {
     inputs.add(dir_ / "a", slice(1000, 1));
     inputs.add(dir_ / "b", slice(0, 2));
     ::mkdir((dir_ / "sub").c_str(), 0755);
-    std::vector<BatchFile> files = inputs.to(out, ".tbp");
+    std::vector<Job::File> files = inputs.to(out, ".tbp");
     files.insert(files.begin() + 1, {dir_ / "sub", out + "/sub.tbp"});
-    ContainerJobs jobs(engine_settings(), nullptr);
-    const BatchResult r = jobs.run_batch(BatchOp::kPack, files, {}, {}, false);
+    testing::Jobs jobs(engine_settings());
+    const testing::BatchRun r = jobs.run_batch(Operation::kPack, files, {}, {}, false);
     ASSERT_EQ(r.files.size(), 3u);
     EXPECT_EQ(r.files[1].status.code(), StatusCode::kInvalidArgument);
     EXPECT_NE(r.files[1].status.message().find("directory"), std::string::npos)
@@ -672,13 +673,13 @@ TEST_F(BatchTest, ACorruptContainerFailsAloneOnUnpackAndVerify) {
         for (std::size_t i = 0; i < 30; ++i) {
             inputs.add(in + "/" + name_of(i), slice(i == kBad ? 6 * kChunk + 5 : 3001 * i, i));
         }
-        const UserSecret secret = keyed ? key_secret(9) : UserSecret();
-        ContainerJobs jobs(engine_settings(), nullptr);
-        PackSettings s;
+        const Secret secret = keyed ? key_secret(9) : Secret();
+        testing::Jobs jobs(engine_settings());
+        testing::TestPack s;
         s.chunk_size = kChunk;
-        const std::vector<BatchFile> files = inputs.to(packed, ".tbp");
-        const BatchResult r = jobs.run_batch(BatchOp::kPack, files, s, secret, true);
-        for (const FileOutcome& o : r.files) ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+        const std::vector<Job::File> files = inputs.to(packed, ".tbp");
+        const testing::BatchRun r = jobs.run_batch(Operation::kPack, files, s, secret, true);
+        for (const FileResult& o : r.files) ASSERT_TRUE(o.status.is_ok()) << o.status.message();
 
         Bytes container = testing::read_file(files[kBad].output);
         if (keyed) {
@@ -689,8 +690,8 @@ TEST_F(BatchTest, ACorruptContainerFailsAloneOnUnpackAndVerify) {
         testing::write_file(files[kBad].output, container);
 
         const std::string back = make_folder(dir_, keyed ? "back-keyed" : "back-plain");
-        const std::vector<BatchFile> unpack = reversed(files, back);
-        const BatchResult u = jobs.run_batch(BatchOp::kUnpack, unpack, {}, secret, false);
+        const std::vector<Job::File> unpack = reversed(files, back);
+        const testing::BatchRun u = jobs.run_batch(Operation::kUnpack, unpack, {}, secret, false);
         ASSERT_EQ(u.files.size(), 30u);
         EXPECT_EQ(u.files[kBad].status.code(), StatusCode::kCorruptData)
             << status_code_name(u.files[kBad].status.code()) << " "
@@ -705,8 +706,8 @@ TEST_F(BatchTest, ACorruptContainerFailsAloneOnUnpackAndVerify) {
             EXPECT_TRUE(testing::read_file(unpack[i].output) == inputs.data[i]) << i;
         }
 
-        const BatchResult v =
-            jobs.run_batch(BatchOp::kVerify, reversed(files, ""), {}, secret, false);
+        const testing::BatchRun v =
+            jobs.run_batch(Operation::kVerify, reversed(files, ""), {}, secret, false);
         for (std::size_t i = 0; i < 30; ++i) {
             if (i == kBad) {
                 EXPECT_EQ(v.files[i].status.code(), StatusCode::kCorruptData)
@@ -728,27 +729,27 @@ TEST_F(BatchTest, FairLetsSmallFilesPassALargeOneFifoDoesNot) {
     Inputs inputs;
     inputs.add(in + "/large", repeated(16 * kMiB, 5));  // 32 chunks
     for (std::size_t i = 0; i < 40; ++i) inputs.add(in + "/" + name_of(i), slice(64 * kKiB, i));
-    for (const SchedulerPolicy policy : {SchedulerPolicy::kFifo, SchedulerPolicy::kFair}) {
+    for (const Scheduler policy : {Scheduler::kFifo, Scheduler::kFair}) {
         SCOPED_TRACE(scheduler_name(policy));
-        engine::FileEvents events;
+        FileEvents events;
         std::mutex mutex;
         std::vector<std::string> finished;  // guarded by mutex
-        events.add_listener([&](const engine::FileEvent& ev) {
-            if (ev.kind != engine::FileEvent::Kind::kFinished) return;
+        events.add_listener([&](const FileEvent& ev) {
+            if (ev.kind != FileEvent::Kind::kFinished) return;
             std::lock_guard lock(mutex);
             finished.push_back(ev.file);
         });
-        EngineSettings e = engine_settings(policy);
+        EngineConfig e = engine_settings(policy);
         e.large_file_threshold = 8 * kMiB;
-        e.events = &events;
-        ContainerJobs jobs(e, nullptr);
-        PackSettings s;
+        testing::Jobs jobs(e, &events);
+        testing::TestPack s;
         s.chunk_size = kChunk;
         const std::string out = make_folder(dir_, std::string(scheduler_name(policy)));
-        const BatchResult r = jobs.run_batch(BatchOp::kPack, inputs.to(out, ".tbp"), s, {}, false);
+        const testing::BatchRun r =
+            jobs.run_batch(Operation::kPack, inputs.to(out, ".tbp"), s, {}, false);
         events.flush();
         ASSERT_EQ(r.files.size(), 41u);
-        for (const FileOutcome& o : r.files) ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+        for (const FileResult& o : r.files) ASSERT_TRUE(o.status.is_ok()) << o.status.message();
         ASSERT_EQ(r.files[0].chunks, 32u);
 
         std::lock_guard lock(mutex);
@@ -760,7 +761,7 @@ TEST_F(BatchTest, FairLetsSmallFilesPassALargeOneFifoDoesNot) {
         for (std::size_t i = 1; i < r.files.size(); ++i) {
             if (r.files[i].finished_after <= r.files[0].finished_after) ++small_done_first;
         }
-        if (policy == SchedulerPolicy::kFifo) {
+        if (policy == Scheduler::kFifo) {
             EXPECT_EQ(small_before, 0);
             for (std::size_t i = 1; i < r.files.size(); ++i) {
                 EXPECT_GE(r.files[i].finished_after, r.files[0].finished_after) << i;
@@ -775,11 +776,11 @@ TEST_F(BatchTest, FairLetsSmallFilesPassALargeOneFifoDoesNot) {
 TEST_F(BatchTest, AdaptiveChunkSizesStayAlignedAndRoundTrip) {
     const Bytes data = repeated(64 * kMiB, 11);
     testing::write_file(dir_ / "big", data);
-    ContainerJobs jobs(engine_settings(), nullptr);
-    PackSettings s;
-    s.adaptive_chunk_size = true;
-    const BatchResult r =
-        jobs.run_batch(BatchOp::kPack, {{dir_ / "big", dir_ / "big.tbp"}}, s, {}, false);
+    testing::Jobs jobs(engine_settings());
+    testing::TestPack s;
+    s.chunk_size = 0;  // adaptive
+    const testing::BatchRun r =
+        jobs.run_batch(Operation::kPack, {{dir_ / "big", dir_ / "big.tbp"}}, s, {}, false);
     ASSERT_TRUE(r.files[0].status.is_ok()) << r.files[0].status.message();
     EXPECT_EQ(r.run.tokens_outstanding, 0);
     EXPECT_EQ(r.chunk_size % ChunkTuner::kAlign, 0u);
@@ -790,11 +791,11 @@ TEST_F(BatchTest, AdaptiveChunkSizesStayAlignedAndRoundTrip) {
     EXPECT_LE(r.final_chunk_size, r.chunk_size);
     EXPECT_GE(r.files[0].chunks, (64 * kMiB) / r.chunk_size);
     // The header declares the nominal size; no chunk is larger.
-    const ContainerInfo info = jobs.inspect(dir_ / "big.tbp", {});
-    EXPECT_EQ(info.opened.header.chunk_size, r.chunk_size);
-    ASSERT_TRUE(info.footer.has_value());
-    EXPECT_EQ(info.footer->entries.size(), r.files[0].chunks);
-    for (const IndexEntry& entry : info.footer->entries) {
+    const ContainerInfo info = testing::Jobs::inspect(dir_ / "big.tbp", {});
+    EXPECT_EQ(info.chunk_size, r.chunk_size);
+    ASSERT_TRUE(info.authenticated);
+    EXPECT_EQ(info.chunks.size(), r.files[0].chunks);
+    for (const ChunkInfo& entry : info.chunks) {
         EXPECT_LE(entry.raw_size, r.chunk_size);
     }
     ASSERT_TRUE(jobs.unpack(dir_ / "big.tbp", dir_ / "back", {}, false).status.is_ok());
@@ -807,65 +808,67 @@ TEST_F(BatchTest, MemoryBudgetHoldsAcrossManyFiles) {
     for (std::size_t i = 0; i < 30; ++i) {
         inputs.add(in + "/" + name_of(i), slice(i % 3 == 0 ? kMiB + 4099 * i : 10000 + i, i));
     }
-    EngineSettings e = engine_settings();
-    e.memory_budget = 16 * kMiB;
-    ContainerJobs jobs(e, nullptr);
-    PackSettings s;
+    EngineConfig e = engine_settings();
+    e.memory_limit = 16 * kMiB;
+    testing::Jobs jobs(e);
+    testing::TestPack s;
     s.chunk_size = kMiB;
-    // What ContainerJobs::pipeline_for charges a chunk: an input and an output buffer, each up to
+    // What testing::Jobs::pipeline_for charges a chunk: an input and an output buffer, each up to
     // the largest record.
-    const std::size_t per_chunk = 2 * (kRecordHeaderSize + max_stored_size(kMiB, true));
-    const std::vector<BatchFile> files = inputs.to(out, ".tbp");
-    const BatchResult packed = jobs.run_batch(BatchOp::kPack, files, s, key_secret(4), false);
-    for (const FileOutcome& o : packed.files) ASSERT_TRUE(o.status.is_ok()) << o.status.message();
-    const BatchResult unpacked = jobs.run_batch(
-        BatchOp::kUnpack, reversed(files, make_folder(dir_, "back")), {}, key_secret(4), false);
-    for (const BatchResult* r : {&packed, &unpacked}) {
+    const std::size_t per_chunk =
+        2 * (format::kRecordHeaderSize + format::max_stored_size(kMiB, true));
+    const std::vector<Job::File> files = inputs.to(out, ".tbp");
+    const testing::BatchRun packed =
+        jobs.run_batch(Operation::kPack, files, s, key_secret(4), false);
+    for (const FileResult& o : packed.files) ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+    const testing::BatchRun unpacked = jobs.run_batch(
+        Operation::kUnpack, reversed(files, make_folder(dir_, "back")), {}, key_secret(4), false);
+    for (const testing::BatchRun* r : {&packed, &unpacked}) {
         SCOPED_TRACE(r == &packed ? "pack" : "unpack");
         EXPECT_GE(r->run.chunk_tokens, 1u);
         EXPECT_LT(r->run.chunk_tokens, 8u);  // the budget binds, not the 2 x cpu + io + 2 cap
-        EXPECT_LE(r->run.chunk_tokens * per_chunk, e.memory_budget);
+        EXPECT_LE(r->run.chunk_tokens * per_chunk, e.memory_limit);
         EXPECT_GE(r->run.max_chunks_in_flight, 1);
         EXPECT_LE(r->run.max_chunks_in_flight, static_cast<std::int64_t>(r->run.chunk_tokens));
         EXPECT_LE(r->run.max_reads_in_flight, 2);
         EXPECT_LE(r->run.max_transforms_in_flight, 2);
         EXPECT_EQ(r->run.tokens_outstanding, 0);
-        EXPECT_LE(jobs.last_pipeline()->reserved_buffer_bytes(), e.memory_budget);
+        EXPECT_LE(jobs.last_pipeline()->reserved_buffer_bytes(), e.memory_limit);
     }
-    for (const FileOutcome& o : unpacked.files) EXPECT_TRUE(o.status.is_ok()) << o.status.message();
+    for (const FileResult& o : unpacked.files) EXPECT_TRUE(o.status.is_ok()) << o.status.message();
 }
 
 TEST_F(BatchTest, PassphraseCostsOneDerivationForManyFiles) {
     const std::string in = make_folder(dir_, "in"), out = make_folder(dir_, "out");
     Inputs inputs;
     for (std::size_t i = 0; i < 100; ++i) inputs.add(in + "/" + name_of(i), slice(100 * i + 1, i));
-    PackSettings s;
-    s.scrypt = {14, 8, 1};
-    const UserSecret pw = passphrase("correct horse battery staple");
-    const std::vector<BatchFile> files = inputs.to(out, ".tbp");
+    testing::TestPack s;
+    s.scrypt_log2_n = 14;
+    const Secret pw = passphrase("correct horse battery staple");
+    const std::vector<Job::File> files = inputs.to(out, ".tbp");
     {
-        ContainerJobs jobs(engine_settings(), nullptr);
-        const BatchResult r = jobs.run_batch(BatchOp::kPack, files, s, pw, false);
-        for (const FileOutcome& o : r.files) ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+        testing::Jobs jobs(engine_settings());
+        const testing::BatchRun r = jobs.run_batch(Operation::kPack, files, s, pw, false);
+        for (const FileResult& o : r.files) ASSERT_TRUE(o.status.is_ok()) << o.status.message();
     }
     // Header bytes [24,40) are the salt: a derivation per file would draw a salt per file. Each
     // file still has its own wrapped file key, bytes [60,108).
     const Bytes first = testing::read_file(files[0].output);
-    ASSERT_GE(first.size(), kHeaderSize);
+    ASSERT_GE(first.size(), format::kHeaderSize);
     for (std::size_t i = 1; i < files.size(); ++i) {
         const Bytes c = testing::read_file(files[i].output);
-        ASSERT_GE(c.size(), kHeaderSize);
+        ASSERT_GE(c.size(), format::kHeaderSize);
         EXPECT_TRUE(std::equal(first.begin() + 24, first.begin() + 40, c.begin() + 24)) << i;
         EXPECT_FALSE(std::equal(first.begin() + 60, first.begin() + 108, c.begin() + 60)) << i;
     }
-    ContainerJobs reader(engine_settings(), nullptr);
+    testing::Jobs reader(engine_settings());
     expect_restored(reader, files, inputs, make_folder(dir_, "back"), pw);
-    const BatchResult wrong =
-        reader.run_batch(BatchOp::kVerify, reversed(files, ""), {}, passphrase("wrong"), false);
-    for (const FileOutcome& o : wrong.files) EXPECT_EQ(o.status.code(), StatusCode::kAuthFailed);
+    const testing::BatchRun wrong =
+        reader.run_batch(Operation::kVerify, reversed(files, ""), {}, passphrase("wrong"), false);
+    for (const FileResult& o : wrong.files) EXPECT_EQ(o.status.code(), StatusCode::kAuthFailed);
 }
 
-// Cancels a batch from another thread at a random moment, many times over one ContainerJobs.
+// Cancels a batch from another thread at a random moment, many times over one testing::Jobs.
 // Whatever the moment: every token back, no temporary file, each output either absent (its file
 // reports kCancelled) or complete, the inputs untouched, and the engine usable afterwards.
 TEST_F(BatchTest, CancelAtRandomMomentsLeavesOnlyCompleteOutputs) {
@@ -876,24 +879,24 @@ TEST_F(BatchTest, CancelAtRandomMomentsLeavesOnlyCompleteOutputs) {
     Inputs inputs;
     for (std::size_t i = 0; i < 100; ++i)
         inputs.add(in + "/" + name_of(i), slice(sizes[i % 10], i));
-    std::atomic<bool> cancel{false};
-    EngineSettings e = engine_settings();
+    EngineConfig e = engine_settings();
     e.small_file_threshold = 16 * kKiB;
     e.large_file_threshold = 128 * kKiB;
-    ContainerJobs jobs(e, &cancel);
-    ContainerJobs checker(engine_settings(), nullptr);
-    PackSettings s;
+    testing::Jobs jobs(e);
+    testing::Jobs checker(engine_settings());
+    testing::TestPack s;
     s.chunk_size = kChunk;
     const std::string out = dir_ / "out";
 
     // How long an uncancelled run takes here, only to spread the cancel moments over it.
     std::filesystem::create_directories(out);
     const auto t0 = std::chrono::steady_clock::now();
-    const BatchResult full = jobs.run_batch(BatchOp::kPack, inputs.to(out, ".tbp"), s, {}, false);
+    const testing::BatchRun full =
+        jobs.run_batch(Operation::kPack, inputs.to(out, ".tbp"), s, {}, false);
     const std::int64_t run_us =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
             .count();
-    for (const FileOutcome& o : full.files) ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+    for (const FileResult& o : full.files) ASSERT_TRUE(o.status.is_ok()) << o.status.message();
 
     std::mt19937 rng(20240607);
     int cancelled_files = 0, completed_files = 0;
@@ -901,23 +904,23 @@ TEST_F(BatchTest, CancelAtRandomMomentsLeavesOnlyCompleteOutputs) {
         SCOPED_TRACE(::testing::Message() << "round " << round);
         std::filesystem::remove_all(out);
         std::filesystem::create_directories(out);
-        const UserSecret secret = round % 2 ? key_secret(1) : UserSecret();
-        const std::vector<BatchFile> files = inputs.to(out, ".tbp");
+        const Secret secret = round % 2 ? key_secret(1) : Secret();
+        const std::vector<Job::File> files = inputs.to(out, ".tbp");
         const auto delay = std::chrono::microseconds(
             std::uniform_int_distribution<std::int64_t>(0, std::max<std::int64_t>(1, run_us))(rng));
-        cancel = false;
-        std::thread canceller([&] {
+        jobs.stop = std::stop_source{};
+        std::thread canceller([&, stop = jobs.stop] {
             std::this_thread::sleep_for(delay);
-            cancel = true;
+            stop.request_stop();
         });
-        const BatchResult r = jobs.run_batch(BatchOp::kPack, files, s, secret, false);
+        const testing::BatchRun r = jobs.run_batch(Operation::kPack, files, s, secret, false);
         canceller.join();
         ASSERT_EQ(r.files.size(), files.size());
         EXPECT_EQ(r.run.tokens_outstanding, 0);
         EXPECT_TRUE(temp_files(out).empty()) << temp_files(out).front();
         std::vector<bool> done(files.size(), false);
         for (std::size_t i = 0; i < files.size(); ++i) {
-            const FileOutcome& o = r.files[i];
+            const FileResult& o = r.files[i];
             done[i] = o.status.is_ok();
             EXPECT_EQ(testing::exists(files[i].output), done[i])
                 << files[i].output << ": " << o.status.message();
@@ -938,44 +941,47 @@ TEST_F(BatchTest, CancelAtRandomMomentsLeavesOnlyCompleteOutputs) {
         EXPECT_TRUE(testing::read_file(inputs.paths[i]) == inputs.data[i]) << inputs.paths[i];
     }
     // The same engine, no cancel: everything completes.
-    cancel = false;
+    jobs.stop = std::stop_source{};
     std::filesystem::remove_all(out);
     std::filesystem::create_directories(out);
-    const std::vector<BatchFile> files = inputs.to(out, ".tbp");
-    const BatchResult r = jobs.run_batch(BatchOp::kPack, files, s, key_secret(1), false);
+    const std::vector<Job::File> files = inputs.to(out, ".tbp");
+    const testing::BatchRun r = jobs.run_batch(Operation::kPack, files, s, key_secret(1), false);
     EXPECT_TRUE(r.run.status.is_ok()) << r.run.status.message();
-    for (const FileOutcome& o : r.files) ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+    for (const FileResult& o : r.files) ASSERT_TRUE(o.status.is_ok()) << o.status.message();
     expect_restored(jobs, files, inputs, make_folder(dir_, "back"), key_secret(1));
 }
 
-// ContainerJobs keeps the salt and KEK of a pack run for the next one (one derivation per run,
+// testing::Jobs keeps the salt and KEK of a pack run for the next one (one derivation per run,
 // not per file): a later run with another key or passphrase must encrypt under that secret,
 // never under the one before.
 TEST_F(BatchTest, ALaterPackRunWithAnotherSecretEncryptsUnderThatSecret) {
     const Bytes data = slice(5000, 1);
     testing::write_file(dir_ / "in", data);
-    ContainerJobs jobs(engine_settings(), nullptr);
-    PackSettings s;
-    s.scrypt = {14, 8, 1};
-    const std::vector<std::pair<std::string, UserSecret>> steps = {{"key1", key_secret(1)},
-                                                                   {"key2", key_secret(2)},
-                                                                   {"pw1", passphrase("one")},
-                                                                   {"pw2", passphrase("two")},
-                                                                   {"key3", key_secret(3)}};
+    testing::Jobs jobs(engine_settings());
+    testing::TestPack s;
+    s.scrypt_log2_n = 14;
+    const std::vector<std::pair<std::string, Secret>> steps = {{"key1", key_secret(1)},
+                                                               {"key2", key_secret(2)},
+                                                               {"pw1", passphrase("one")},
+                                                               {"pw2", passphrase("two")},
+                                                               {"key3", key_secret(3)}};
     for (const auto& [name, secret] : steps) {
-        const FileOutcome packed = jobs.pack(dir_ / "in", dir_ / (name + ".tbp"), s, secret, false);
+        const testing::Outcome packed =
+            jobs.pack(dir_ / "in", dir_ / (name + ".tbp"), s, secret, false);
         ASSERT_TRUE(packed.status.is_ok()) << name << ": " << packed.status.message();
     }
-    ContainerJobs reader(engine_settings(), nullptr);
+    testing::Jobs reader(engine_settings());
     for (std::size_t i = 0; i < steps.size(); ++i) {
         const auto& [name, secret] = steps[i];
-        const FileOutcome own = reader.unpack(dir_ / (name + ".tbp"), dir_ / name, secret, false);
+        const testing::Outcome own =
+            reader.unpack(dir_ / (name + ".tbp"), dir_ / name, secret, false);
         EXPECT_TRUE(own.status.is_ok()) << name << " with its own secret: " << own.status.message();
         if (own.status.is_ok()) {
             EXPECT_EQ(testing::read_file(dir_ / name), data) << name;
         }
-        if (i > 0 && steps[i - 1].second.kind == secret.kind) {
-            const FileOutcome previous = reader.verify(dir_ / (name + ".tbp"), steps[i - 1].second);
+        if (i > 0 && steps[i - 1].second.kind() == secret.kind()) {
+            const testing::Outcome previous =
+                reader.verify(dir_ / (name + ".tbp"), steps[i - 1].second);
             EXPECT_EQ(previous.status.code(), StatusCode::kAuthFailed)
                 << name << " opened with the previous run's secret " << steps[i - 1].first;
         }
@@ -1042,19 +1048,20 @@ TEST_F(BatchTest, FilesThatChangeSizeAfterTheListingFailAlone) {
     testing::write_file(dir_ / "big", big);  // to "-": 4 chunks of 1 MiB
     testing::write_file(dir_ / "grows", slice(1000, 1));
     testing::write_file(dir_ / "steady", slice(2000, 2));
-    EngineSettings e = engine_settings(SchedulerPolicy::kFifo);
-    e.memory_budget = 5 * kMiB;  // two 1 MiB chunks in flight
-    ContainerJobs jobs(e, nullptr);
-    const std::vector<BatchFile> files = {{dir_ / "big", "-"},
-                                          {dir_ / "grows", out + "/grows.tbp"},
-                                          {dir_ / "steady", out + "/steady.tbp"}};
-    BatchResult r;
+    EngineConfig e = engine_settings(Scheduler::kFifo);
+    e.memory_limit = 5 * kMiB;  // two 1 MiB chunks in flight
+    testing::Jobs jobs(e);
+    std::vector<Job::File> files = {{dir_ / "big", "(stdout)"},
+                                    {dir_ / "grows", out + "/grows.tbp"},
+                                    {dir_ / "steady", out + "/steady.tbp"}};
+    files[0].output_fd = STDOUT_FILENO;
+    testing::BatchRun r;
     bool header_seen = false;
     {
         StdoutPipe pipe;
         ASSERT_TRUE(pipe.valid());
         std::jthread runner([&] {
-            r = jobs.run_batch(BatchOp::kPack, files, {}, {}, false);
+            r = jobs.run_batch(Operation::kPack, files, {}, {}, false);
             pipe.restore();
         });
         header_seen = pipe.read_one();
@@ -1082,4 +1089,4 @@ TEST_F(BatchTest, FilesThatChangeSizeAfterTheListingFailAlone) {
 }
 
 }  // namespace
-}  // namespace tbbpipe::nodes
+}  // namespace tbbpipe::jobs

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "nodes/container_jobs.hpp"
+#include "tbbpipe/engine.hpp"
 #include "tests/cli_support.hpp"
 
 namespace tbbpipe {
@@ -41,7 +41,7 @@ TEST_F(CliTest, HelpDocumentsCommandsAndExitCodes) {
 TEST_F(CliTest, BadCommandLinesExitTwo) {
     make("f", 100);
     for (const char* args :
-         {"frobnicate f", "pack --bogus f", "unpack --compress lz4 f.tbp", "pack -T 0 f",
+         {"frobnicate f", "pack --bogus f", "unpack --compress lz4 f.tbp", "pack -T 2000 f",
           "pack --compress none --level 3 f", "pack --chunk-size 3K f", "pack --chunk-size 12Q f",
           "pack --cipher rot13 f", "pack -o x -c f", "pack -q -v f", "verify -o x f.tbp",
           "keygen --rm", "pack --rm -c f", "pack --key-file f --passphrase-file f f"}) {
@@ -627,14 +627,15 @@ public:
 
 TEST_F(CliTest, AContainerNeedingAnUnregisteredStageExitsOneNamingIt) {
     make("f", 200000);
-    auto registry = std::make_shared<StageRegistry>();
-    ASSERT_TRUE(registry->add("rot1", std::make_shared<Rot1>()).is_ok());
-    nodes::EngineSettings settings;
-    settings.stages = registry;
-    nodes::ContainerJobs jobs(settings, nullptr);
-    nodes::PackSettings pack;
-    pack.stages = "rot1,lz4";
-    ASSERT_TRUE(jobs.pack(dir_ / "f", dir_ / "f.tbp", pack, {}, false).status.is_ok());
+    EngineConfig config;  // a program with a stage the CLI does not have
+    ASSERT_TRUE(config.stages.add("rot1", std::make_shared<Rot1>()).is_ok());
+    Engine engine(config);
+    Job job;
+    job.files = {{dir_ / "f", dir_ / "f.tbp"}};
+    job.pack.stages = "rot1,lz4";
+    tbbpipe::Result<JobHandle> submitted = engine.submit(std::move(job));
+    ASSERT_TRUE(submitted.ok()) << submitted.status().message();
+    ASSERT_TRUE(submitted.value().wait().status.is_ok());
     for (const char* command : {"unpack -o out f.tbp", "verify f.tbp"}) {
         const Result r = sh(std::string("tbbpipe ") + command);
         EXPECT_EQ(r.code, 1) << command << ": " << r.err;

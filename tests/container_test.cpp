@@ -1,4 +1,4 @@
-// Whole containers through ContainerJobs: the round-trip matrix, determinism, the tampering
+// Whole containers through testing::Jobs: the round-trip matrix, determinism, the tampering
 // matrix (seekable and streamed), wrong keys, budgets in real runs, and no output after failure.
 #include <gtest/gtest.h>
 
@@ -11,12 +11,15 @@
 #include <chrono>
 #include <thread>
 
-#include "nodes/container_jobs.hpp"
+#include "format/footer.hpp"
+#include "format/header.hpp"
+#include "format/record.hpp"
 #include "tests/fifo_feeder.hpp"
+#include "tests/job_support.hpp"
 #include "tests/secret_support.hpp"
 #include "tests/test_support.hpp"
 
-namespace tbbpipe::nodes {
+namespace tbbpipe::format {
 namespace {
 
 using testing::Bytes;
@@ -29,12 +32,14 @@ constexpr std::uint32_t kChunk = 16 * 1024;
 using testing::key_secret;
 using testing::passphrase;
 
-EngineSettings engine_settings(int threads) {
-    EngineSettings e;
+EngineConfig engine_settings(int threads) {
+    EngineConfig e;
     e.cpu_tokens = threads;
     e.io_tokens = 2;
     return e;
 }
+
+using testing::Outcome;
 
 class ContainerTest : public ::testing::Test {
 protected:
@@ -46,40 +51,39 @@ protected:
 
 struct Combo {
     Compression compression;
-    CipherId cipher;
+    Cipher cipher;
 };
 
 TEST_F(ContainerTest, RoundTripMatrix) {
     const std::size_t sizes[] = {0, 1, kChunk - 1, kChunk, kChunk + 1, 7 * kChunk + 3};
     const DataKind kinds[] = {DataKind::kCompressible, DataKind::kIncompressible, DataKind::kMixed};
     const Compression compressions[] = {Compression::kLz4, Compression::kLz4Hc, Compression::kNone};
-    const CipherId ciphers[] = {CipherId::kNone, CipherId::kAes256Gcm, CipherId::kChaCha20Poly1305};
+    const Cipher ciphers[] = {Cipher::kNone, Cipher::kAes256Gcm, Cipher::kChaCha20Poly1305};
     for (const int threads : {1, 3}) {
-        ContainerJobs jobs(engine_settings(threads), nullptr);
+        testing::Jobs jobs(engine_settings(threads));
         for (const std::size_t size : sizes) {
             for (const DataKind kind : kinds) {
                 const Bytes data = testing::make_data(size, kind, static_cast<std::uint32_t>(size));
                 testing::write_file(dir_ / "in", data);
                 for (const Compression c : compressions) {
-                    for (const CipherId cipher : ciphers) {
+                    for (const Cipher cipher : ciphers) {
                         SCOPED_TRACE(::testing::Message()
                                      << "threads " << threads << " size " << size << " kind "
                                      << int(kind) << " " << compression_name(c) << " "
                                      << cipher_name(cipher));
-                        PackSettings s;
+                        testing::TestPack s;
                         s.compression = c;
                         s.cipher = cipher;
                         s.chunk_size = kChunk;
-                        const UserSecret secret =
-                            cipher == CipherId::kNone ? UserSecret() : key_secret(1);
-                        const FileOutcome packed =
+                        const Secret secret = cipher == Cipher::kNone ? Secret() : key_secret(1);
+                        const testing::Outcome packed =
                             jobs.pack(dir_ / "in", dir_ / "c.tbp", s, secret, true);
                         ASSERT_TRUE(packed.status.is_ok()) << packed.status.message();
                         EXPECT_EQ(packed.chunks,
                                   std::max<std::size_t>(1, (size + kChunk - 1) / kChunk));
-                        const FileOutcome verified = jobs.verify(dir_ / "c.tbp", secret);
+                        const testing::Outcome verified = jobs.verify(dir_ / "c.tbp", secret);
                         ASSERT_TRUE(verified.status.is_ok()) << verified.status.message();
-                        const FileOutcome unpacked =
+                        const testing::Outcome unpacked =
                             jobs.unpack(dir_ / "c.tbp", dir_ / "out", secret, true);
                         ASSERT_TRUE(unpacked.status.is_ok()) << unpacked.status.message();
                         ASSERT_EQ(testing::read_file(dir_ / "out"), data);
@@ -102,40 +106,40 @@ TEST_F(ContainerTest, PassphraseRoundTripAndOneDerivationPerRun) {
     const Bytes data = testing::make_data(100000, DataKind::kMixed);
     testing::write_file(dir_ / "a", data);
     testing::write_file(dir_ / "b", data);
-    ContainerJobs jobs(engine_settings(2), nullptr);
-    PackSettings s;
+    testing::Jobs jobs(engine_settings(2));
+    testing::TestPack s;
     s.chunk_size = kChunk;
-    s.scrypt = {14, 8, 1};
-    const UserSecret pw = passphrase("correct horse battery staple");
+    s.scrypt_log2_n = 14;
+    const Secret pw = passphrase("correct horse battery staple");
     ASSERT_TRUE(jobs.pack(dir_ / "a", dir_ / "a.tbp", s, pw, false).status.is_ok());
     ASSERT_TRUE(jobs.pack(dir_ / "b", dir_ / "b.tbp", s, pw, false).status.is_ok());
     // Same run, same salt (one scrypt), but each file has its own file key.
     const Bytes ca = testing::read_file(dir_ / "a.tbp"), cb = testing::read_file(dir_ / "b.tbp");
     EXPECT_TRUE(std::equal(ca.begin() + 24, ca.begin() + 40, cb.begin() + 24));
     EXPECT_FALSE(std::equal(ca.begin() + 60, ca.begin() + 108, cb.begin() + 60));
-    ContainerJobs reader(engine_settings(2), nullptr);
+    testing::Jobs reader(engine_settings(2));
     ASSERT_TRUE(reader.unpack(dir_ / "a.tbp", dir_ / "a.out", pw, false).status.is_ok());
     EXPECT_EQ(testing::read_file(dir_ / "a.out"), data);
-    const FileOutcome wrong = reader.verify(dir_ / "b.tbp", passphrase("wrong"));
+    const testing::Outcome wrong = reader.verify(dir_ / "b.tbp", passphrase("wrong"));
     EXPECT_EQ(wrong.status.code(), StatusCode::kAuthFailed);
     EXPECT_NE(wrong.status.message().find("wrong key or passphrase"), std::string::npos);
 }
 
 TEST_F(ContainerTest, StreamedInputAndStreamedContainerRoundTrip) {
     const Bytes data = testing::make_data(5 * kChunk + 77, DataKind::kMixed);
-    ContainerJobs jobs(engine_settings(2), nullptr);
-    PackSettings s;
+    testing::Jobs jobs(engine_settings(2));
+    testing::TestPack s;
     s.chunk_size = kChunk;
     {
         FifoFeeder feed(dir_ / "in.pipe", data);
-        const FileOutcome packed =
+        const testing::Outcome packed =
             jobs.pack(dir_ / "in.pipe", dir_ / "c.tbp", s, key_secret(3), false);
         ASSERT_TRUE(packed.status.is_ok()) << packed.status.message();
         EXPECT_EQ(packed.run.max_reads_in_flight, 1);  // a pipe is read by one reader at a time
     }
     {
         FifoFeeder feed(dir_ / "c.pipe", testing::read_file(dir_ / "c.tbp"));
-        const FileOutcome unpacked =
+        const testing::Outcome unpacked =
             jobs.unpack(dir_ / "c.pipe", dir_ / "out", key_secret(3), false);
         ASSERT_TRUE(unpacked.status.is_ok()) << unpacked.status.message();
     }
@@ -143,7 +147,7 @@ TEST_F(ContainerTest, StreamedInputAndStreamedContainerRoundTrip) {
 }
 
 TEST_F(ContainerTest, EmptyStreamRoundTrips) {
-    ContainerJobs jobs(engine_settings(2), nullptr);
+    testing::Jobs jobs(engine_settings(2));
     {
         FifoFeeder feed(dir_ / "in.pipe", {});
         ASSERT_TRUE(jobs.pack(dir_ / "in.pipe", dir_ / "c.tbp", {}, {}, false).status.is_ok());
@@ -156,18 +160,18 @@ TEST_F(ContainerTest, EmptyStreamRoundTrips) {
 
 TEST_F(ContainerTest, UnencryptedOutputIsIdenticalAtOneAndManyThreads) {
     testing::write_file(dir_ / "in", testing::make_data(3 * 1024 * 1024 + 5, DataKind::kMixed));
-    PackSettings s;
+    testing::TestPack s;
     s.chunk_size = 64 * 1024;
     for (const Compression c : {Compression::kLz4, Compression::kLz4Hc, Compression::kNone}) {
         s.compression = c;
-        ContainerJobs one(engine_settings(1), nullptr), many(engine_settings(4), nullptr);
+        testing::Jobs one(engine_settings(1)), many(engine_settings(4));
         ASSERT_TRUE(one.pack(dir_ / "in", dir_ / "one.tbp", s, {}, true).status.is_ok());
         ASSERT_TRUE(many.pack(dir_ / "in", dir_ / "many.tbp", s, {}, true).status.is_ok());
         EXPECT_EQ(testing::read_file(dir_ / "one.tbp"), testing::read_file(dir_ / "many.tbp"))
             << compression_name(c);
     }
     // Encrypted output differs run to run: each file gets a fresh random key and nonce.
-    ContainerJobs jobs(engine_settings(2), nullptr);
+    testing::Jobs jobs(engine_settings(2));
     ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "e1.tbp", s, key_secret(1), true).status.is_ok());
     ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "e2.tbp", s, key_secret(1), true).status.is_ok());
     EXPECT_NE(testing::read_file(dir_ / "e1.tbp"), testing::read_file(dir_ / "e2.tbp"));
@@ -178,7 +182,7 @@ TEST_F(ContainerTest, UnpackRestoresModeAndMtime) {
     ::chmod((dir_ / "in").c_str(), 0640);
     const timespec times[2] = {{1600000000, 123456789}, {1600000000, 123456789}};
     ::utimensat(AT_FDCWD, (dir_ / "in").c_str(), times, 0);
-    ContainerJobs jobs(engine_settings(2), nullptr);
+    testing::Jobs jobs(engine_settings(2));
     ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "in.tbp", {}, key_secret(2), false).status.is_ok());
     ASSERT_TRUE(jobs.unpack(dir_ / "in.tbp", dir_ / "out", key_secret(2), false).status.is_ok());
     struct stat st {};
@@ -190,25 +194,26 @@ TEST_F(ContainerTest, UnpackRestoresModeAndMtime) {
 
 TEST_F(ContainerTest, RealRunsStayWithinTheirBudgetsAndMemory) {
     testing::write_file(dir_ / "in", testing::make_data(8 * 1024 * 1024, DataKind::kMixed));
-    EngineSettings e;
+    EngineConfig e;
     e.cpu_tokens = 2;
     e.io_tokens = 1;
-    e.memory_budget = 6 * 1024 * 1024;  // ~2 chunks of 1 MiB (input + output buffers each)
-    ContainerJobs jobs(e, nullptr);
-    PackSettings s;
+    e.memory_limit = 6 * 1024 * 1024;  // ~2 chunks of 1 MiB (input + output buffers each)
+    testing::Jobs jobs(e);
+    testing::TestPack s;
     s.chunk_size = 1024 * 1024;
-    const FileOutcome packed = jobs.pack(dir_ / "in", dir_ / "c.tbp", s, key_secret(1), false);
+    const testing::Outcome packed = jobs.pack(dir_ / "in", dir_ / "c.tbp", s, key_secret(1), false);
     ASSERT_TRUE(packed.status.is_ok());
     EXPECT_EQ(packed.run.chunk_tokens, 2u);
     EXPECT_LE(packed.run.max_chunks_in_flight, 2);
     EXPECT_LE(packed.run.max_reads_in_flight, 1);
     EXPECT_LE(packed.run.max_transforms_in_flight, 2);
     EXPECT_EQ(packed.run.tokens_outstanding, 0);
-    EXPECT_LE(jobs.last_pipeline()->reserved_buffer_bytes(), e.memory_budget);
-    const FileOutcome unpacked = jobs.unpack(dir_ / "c.tbp", dir_ / "out", key_secret(1), false);
+    EXPECT_LE(jobs.last_pipeline()->reserved_buffer_bytes(), e.memory_limit);
+    const testing::Outcome unpacked =
+        jobs.unpack(dir_ / "c.tbp", dir_ / "out", key_secret(1), false);
     ASSERT_TRUE(unpacked.status.is_ok());
     EXPECT_LE(unpacked.run.max_chunks_in_flight, 2);
-    EXPECT_LE(jobs.last_pipeline()->reserved_buffer_bytes(), e.memory_budget);
+    EXPECT_LE(jobs.last_pipeline()->reserved_buffer_bytes(), e.memory_limit);
 }
 
 // Found by the unpack fuzzer: buffers used to be sized to the declared chunk size and one engine
@@ -216,9 +221,9 @@ TEST_F(ContainerTest, RealRunsStayWithinTheirBudgetsAndMemory) {
 // of MiB in one run. Now a chunk's buffers fit the chunk and one engine lives at a time.
 TEST_F(ContainerTest, TinyContainersWithHugeChunkSizesCostTinyBuffers) {
     testing::write_file(dir_ / "one", {'x'});
-    ContainerJobs jobs(engine_settings(2), nullptr);
+    testing::Jobs jobs(engine_settings(2));
     for (const std::uint32_t chunk : {16u << 20, 8u << 20, 4u << 20, 1u << 20}) {
-        PackSettings s;
+        testing::TestPack s;
         s.chunk_size = chunk;
         const std::string name = dir_ / ("one-" + std::to_string(chunk) + ".tbp");
         ASSERT_TRUE(jobs.pack(dir_ / "one", name, s, key_secret(4), false).status.is_ok());
@@ -231,14 +236,14 @@ TEST_F(ContainerTest, TinyContainersWithHugeChunkSizesCostTinyBuffers) {
 TEST_F(ContainerTest, RefusesToOverwriteWithoutForceAndNeverOverwritesItsInput) {
     testing::write_file(dir_ / "in", testing::make_data(1000, DataKind::kMixed));
     testing::write_file(dir_ / "in.tbp", {1, 2, 3});
-    ContainerJobs jobs(engine_settings(2), nullptr);
-    const FileOutcome refused = jobs.pack(dir_ / "in", dir_ / "in.tbp", {}, {}, false);
+    testing::Jobs jobs(engine_settings(2));
+    const testing::Outcome refused = jobs.pack(dir_ / "in", dir_ / "in.tbp", {}, {}, false);
     EXPECT_EQ(refused.status.code(), StatusCode::kAlreadyExists);
     EXPECT_EQ(testing::read_file(dir_ / "in.tbp"), (Bytes{1, 2, 3}));
     ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "in.tbp", {}, {}, true).status.is_ok());
-    const FileOutcome self = jobs.unpack(dir_ / "in.tbp", dir_ / "in.tbp", {}, true);
+    const testing::Outcome self = jobs.unpack(dir_ / "in.tbp", dir_ / "in.tbp", {}, true);
     EXPECT_EQ(self.status.code(), StatusCode::kInvalidArgument);
-    const FileOutcome packed_onto_itself = jobs.pack(dir_ / "in", dir_ / "in", {}, {}, true);
+    const testing::Outcome packed_onto_itself = jobs.pack(dir_ / "in", dir_ / "in", {}, {}, true);
     EXPECT_EQ(packed_onto_itself.status.code(), StatusCode::kInvalidArgument);
     EXPECT_TRUE(jobs.verify(dir_ / "in.tbp", {}).status.is_ok());
     EXPECT_EQ(dir_.list(), (std::vector<std::string>{"in", "in.tbp"}));
@@ -246,21 +251,21 @@ TEST_F(ContainerTest, RefusesToOverwriteWithoutForceAndNeverOverwritesItsInput) 
 
 // --- tampering ---------------------------------------------------------------------------------
 
-class TamperTest : public ContainerTest, public ::testing::WithParamInterface<CipherId> {
+class TamperTest : public ContainerTest, public ::testing::WithParamInterface<Cipher> {
 protected:
     void SetUp() override {
         // Incompressible data: every record has the same size, so records can be swapped.
         original_ = testing::make_data(4 * kChunk + 100, DataKind::kIncompressible, 9);
         testing::write_file(dir_ / "in", original_);
-        PackSettings s;
+        testing::TestPack s;
         s.chunk_size = kChunk;
-        s.cipher = encrypted() ? GetParam() : CipherId::kAes256Gcm;
+        s.cipher = encrypted() ? GetParam() : Cipher::kAes256Gcm;
         ASSERT_TRUE(jobs_.pack(dir_ / "in", dir_ / "good.tbp", s, secret(), false).status.is_ok());
         good_ = testing::read_file(dir_ / "good.tbp");
         record_size_ = kRecordHeaderSize + kChunk + (encrypted() ? kTagSize : 0);
     }
-    bool encrypted() const { return GetParam() != CipherId::kNone; }
-    UserSecret secret() const { return encrypted() ? key_secret(5) : UserSecret(); }
+    bool encrypted() const { return GetParam() != Cipher::kNone; }
+    Secret secret() const { return encrypted() ? key_secret(5) : Secret(); }
     std::size_t record_offset(std::size_t i) const { return kHeaderSize + i * record_size_; }
     std::size_t footer_offset() const {
         return record_offset(4) + kRecordHeaderSize + 100 + (encrypted() ? kTagSize : 0);
@@ -269,17 +274,18 @@ protected:
     // Unpacks damaged bytes as a file and as a stream; both must fail with an integrity code,
     // leave no output, and name a reason. Returns the file-mode message.
     std::string expect_detected(const Bytes& damaged, const std::string& what,
-                                const UserSecret* key = nullptr) {
-        const UserSecret use = key ? *key : secret();
+                                const Secret* key = nullptr) {
+        const Secret use = key ? *key : secret();
         testing::write_file(dir_ / "bad.tbp", damaged);
-        const FileOutcome file = jobs_.unpack(dir_ / "bad.tbp", dir_ / "out", use, false);
+        const testing::Outcome file = jobs_.unpack(dir_ / "bad.tbp", dir_ / "out", use, false);
         EXPECT_TRUE(file.status.code() == StatusCode::kCorruptData ||
                     file.status.code() == StatusCode::kAuthFailed)
             << what << ": " << status_code_name(file.status.code()) << " " << file.status.message();
         EXPECT_FALSE(testing::exists(dir_ / "out")) << what;
         {
             FifoFeeder feed(dir_ / "bad.pipe", damaged);
-            const FileOutcome stream = jobs_.unpack(dir_ / "bad.pipe", dir_ / "out", use, false);
+            const testing::Outcome stream =
+                jobs_.unpack(dir_ / "bad.pipe", dir_ / "out", use, false);
             EXPECT_TRUE(stream.status.code() == StatusCode::kCorruptData ||
                         stream.status.code() == StatusCode::kAuthFailed)
                 << what << " (streamed): " << status_code_name(stream.status.code()) << " "
@@ -291,7 +297,7 @@ protected:
         return file.status.message();
     }
 
-    ContainerJobs jobs_{engine_settings(2), nullptr};
+    testing::Jobs jobs_{engine_settings(2)};
     Bytes original_, good_;
     std::size_t record_size_ = 0;
 };
@@ -398,15 +404,15 @@ TEST_P(TamperTest, SwappedDuplicatedDroppedAndAppendedDataIsDetected) {
 TEST_P(TamperTest, WrongKeyAndWrongKeyTypeAreToldApart) {
     if (!encrypted()) {
         // A key offered for a plaintext container is refused: it could be a downgrade.
-        const UserSecret key = key_secret(5);
+        const Secret key = key_secret(5);
         const std::string msg = expect_detected(good_, "key for plaintext", &key);
         EXPECT_NE(msg.find("not encrypted"), std::string::npos) << msg;
         return;
     }
-    const UserSecret other = key_secret(99);
+    const Secret other = key_secret(99);
     std::string msg = expect_detected(good_, "wrong key", &other);
     EXPECT_NE(msg.find("wrong key or passphrase"), std::string::npos) << msg;
-    const UserSecret pw = passphrase("not a key file");
+    const Secret pw = passphrase("not a key file");
     msg = expect_detected(good_, "passphrase for a key-file container", &pw);
     EXPECT_NE(msg.find("wrong key type"), std::string::npos) << msg;
     // Corruption of the wrapped key with the right key is reported as corruption, not wrong key.
@@ -415,7 +421,7 @@ TEST_P(TamperTest, WrongKeyAndWrongKeyTypeAreToldApart) {
     msg = expect_detected(bad, "wrapped key damaged");
     EXPECT_NE(msg.find("header corrupt"), std::string::npos) << msg;
     // No key at all: a usage problem, not an integrity one.
-    const FileOutcome none = jobs_.verify(dir_ / "good.tbp", {});
+    const testing::Outcome none = jobs_.verify(dir_ / "good.tbp", {});
     EXPECT_EQ(none.status.code(), StatusCode::kInvalidArgument);
 }
 
@@ -428,13 +434,13 @@ TEST_P(TamperTest, BadDataMessagesNameTheChunkAndOffset) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Ciphers, TamperTest,
-                         ::testing::Values(CipherId::kNone, CipherId::kAes256Gcm,
-                                           CipherId::kChaCha20Poly1305),
+                         ::testing::Values(Cipher::kNone, Cipher::kAes256Gcm,
+                                           Cipher::kChaCha20Poly1305),
                          [](const auto& param_info) {
-                             const CipherId c = param_info.param;
-                             return std::string(c == CipherId::kNone        ? "plain"
-                                                : c == CipherId::kAes256Gcm ? "aes"
-                                                                            : "chacha");
+                             const Cipher c = param_info.param;
+                             return std::string(c == Cipher::kNone        ? "plain"
+                                                : c == Cipher::kAes256Gcm ? "aes"
+                                                                          : "chacha");
                          });
 
 // Found by the unpack fuzzer: an unencrypted container whose index disagrees with a record's
@@ -445,23 +451,23 @@ TEST_F(ContainerTest, StreamedRecordsAreCheckedAgainstTheIndexToo) {
     const Bytes forged = testing::read_file(TBBPIPE_TEST_DATA "/stream_index_gap.bin");
     ASSERT_FALSE(forged.empty());
     testing::write_file(dir_ / "forged.tbp", forged);
-    ContainerJobs jobs(engine_settings(2), nullptr);
+    testing::Jobs jobs(engine_settings(2));
     EXPECT_EQ(jobs.verify(dir_ / "forged.tbp", {}).status.code(), StatusCode::kCorruptData);
     FifoFeeder feed(dir_ / "forged.pipe", forged);
-    const FileOutcome streamed = jobs.verify(dir_ / "forged.pipe", {});
+    const testing::Outcome streamed = jobs.verify(dir_ / "forged.pipe", {});
     EXPECT_EQ(streamed.status.code(), StatusCode::kCorruptData) << streamed.status.message();
     EXPECT_NE(streamed.status.message().find("does not match the index"), std::string::npos);
 }
 
 TEST_F(ContainerTest, FailedPackLeavesNothingAndReturnsEveryToken) {
     testing::write_file(dir_ / "in", testing::make_data(200000, DataKind::kMixed));
-    ContainerJobs jobs(engine_settings(2), nullptr);
+    testing::Jobs jobs(engine_settings(2));
     // Output folder does not exist: fails before any chunk.
-    FileOutcome out = jobs.pack(dir_ / "in", dir_ / "missing/x.tbp", {}, {}, false);
+    testing::Outcome out = jobs.pack(dir_ / "in", dir_ / "missing/x.tbp", {}, {}, false);
     EXPECT_EQ(out.status.code(), StatusCode::kNotFound);
     // Cancelled mid-way: partial output removed.
-    std::atomic<bool> cancel{true};
-    ContainerJobs cancelled(engine_settings(2), &cancel);
+    testing::Jobs cancelled(engine_settings(2));
+    cancelled.stop.request_stop();
     out = cancelled.pack(dir_ / "in", dir_ / "in.tbp", {}, {}, false);
     EXPECT_EQ(out.status.code(), StatusCode::kCancelled);
     EXPECT_EQ(out.run.tokens_outstanding, 0);
@@ -469,4 +475,4 @@ TEST_F(ContainerTest, FailedPackLeavesNothingAndReturnsEveryToken) {
 }
 
 }  // namespace
-}  // namespace tbbpipe::nodes
+}  // namespace tbbpipe::format

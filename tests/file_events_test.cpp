@@ -8,28 +8,30 @@
 #include <thread>
 #include <vector>
 
-#include "engine/file_events.hpp"
 #include "engine/metrics.hpp"
-#include "nodes/container_jobs.hpp"
+#include "format/footer.hpp"
+#include "format/header.hpp"
+#include "jobs/file_events.hpp"
+#include "tests/job_support.hpp"
 #include "tests/test_support.hpp"
 
-namespace tbbpipe::nodes {
+namespace tbbpipe::jobs {
 namespace {
 
 using namespace std::chrono_literals;
-using Kind = engine::FileEvent::Kind;
+using Kind = FileEvent::Kind;
 
 struct Recorded {
     std::mutex mutex;
-    std::vector<engine::FileEvent> events;
-    void add(const engine::FileEvent& e) {
+    std::vector<FileEvent> events;
+    void add(const FileEvent& e) {
         std::lock_guard lock(mutex);
         events.push_back(e);
     }
 };
 
-PackSettings small_chunks() {
-    PackSettings s;
+testing::TestPack small_chunks() {
+    testing::TestPack s;
     s.chunk_size = 64 * 1024;
     return s;
 }
@@ -37,12 +39,11 @@ PackSettings small_chunks() {
 TEST(FileEventsTest, ListenersSeeStartedProgressAndFinishedInOrder) {
     testing::ScratchDir dir;
     testing::write_file(dir / "a", testing::make_data(10 * 64 * 1024, testing::DataKind::kMixed));
-    engine::FileEvents events;
+    FileEvents events;
     Recorded seen;
-    events.add_listener([&](const engine::FileEvent& e) { seen.add(e); });
-    EngineSettings settings;
-    settings.events = &events;
-    ContainerJobs jobs(settings, nullptr);
+    events.add_listener([&](const FileEvent& e) { seen.add(e); });
+    EngineConfig settings;
+    testing::Jobs jobs(settings, &events);
     ASSERT_TRUE(jobs.pack(dir / "a", dir / "a.tbp", small_chunks(), {}, false).status.is_ok());
     EXPECT_FALSE(jobs.verify(dir / "missing.tbp", {}).status.is_ok());
     events.flush();
@@ -71,19 +72,19 @@ TEST(FileEventsTest, ListenersSeeStartedProgressAndFinishedInOrder) {
 TEST(FileEventsTest, ASlowListenerNeverStallsTheRun) {
     testing::ScratchDir dir;
     testing::write_file(dir / "a", testing::make_data(4 * 1024 * 1024, testing::DataKind::kMixed));
-    engine::FileEvents events(/*capacity=*/8);
+    FileEvents events(/*capacity=*/8);
     std::atomic<bool> run_done{false};
     Recorded seen;
-    events.add_listener([&](const engine::FileEvent& e) {
+    events.add_listener([&](const FileEvent& e) {
         while (!run_done) std::this_thread::sleep_for(1ms);
         seen.add(e);
     });
-    EngineSettings settings;
-    settings.events = &events;
-    ContainerJobs jobs(settings, nullptr);
-    PackSettings s = small_chunks();  // 64 chunks: far more progress events than the queue holds
+    EngineConfig settings;
+    testing::Jobs jobs(settings, &events);
+    testing::TestPack s =
+        small_chunks();  // 64 chunks: far more progress events than the queue holds
     const auto start = std::chrono::steady_clock::now();
-    const FileOutcome out = jobs.pack(dir / "a", dir / "a.tbp", s, {}, false);
+    const testing::Outcome out = jobs.pack(dir / "a", dir / "a.tbp", s, {}, false);
     const auto took = std::chrono::steady_clock::now() - start;
     run_done = true;
     ASSERT_TRUE(out.status.is_ok());
@@ -98,13 +99,12 @@ TEST(FileEventsTest, ASlowListenerNeverStallsTheRun) {
 TEST(FileEventsTest, AThrowingListenerNeitherBreaksTheRunNorOtherListeners) {
     testing::ScratchDir dir;
     testing::write_file(dir / "a", testing::make_data(300000, testing::DataKind::kMixed));
-    engine::FileEvents events;
+    FileEvents events;
     Recorded seen;
-    events.add_listener([](const engine::FileEvent&) { throw std::runtime_error("listener bug"); });
-    events.add_listener([&](const engine::FileEvent& e) { seen.add(e); });
-    EngineSettings settings;
-    settings.events = &events;
-    ContainerJobs jobs(settings, nullptr);
+    events.add_listener([](const FileEvent&) { throw std::runtime_error("listener bug"); });
+    events.add_listener([&](const FileEvent& e) { seen.add(e); });
+    EngineConfig settings;
+    testing::Jobs jobs(settings, &events);
     ASSERT_TRUE(jobs.pack(dir / "a", dir / "a.tbp", small_chunks(), {}, false).status.is_ok());
     ASSERT_TRUE(jobs.unpack(dir / "a.tbp", dir / "b", {}, false).status.is_ok());
     events.flush();
@@ -119,16 +119,15 @@ TEST(PipelineMetricsTest, CountersAgreeAndGaugesComeBackToRest) {
     const std::size_t size = 3 * 1024 * 1024 + 100;
     testing::write_file(dir / "a", testing::make_data(size, testing::DataKind::kMixed));
     engine::MetricsRegistry registry;
-    EngineSettings settings;
+    EngineConfig settings;
     settings.cpu_tokens = 2;
     settings.io_tokens = 2;
-    settings.metrics = &registry;
-    ContainerJobs jobs(settings, nullptr);
-    const FileOutcome packed = jobs.pack(dir / "a", dir / "a.tbp", {}, {}, false);
+    testing::Jobs jobs(settings, nullptr, &registry);
+    const testing::Outcome packed = jobs.pack(dir / "a", dir / "a.tbp", {}, {}, false);
     ASSERT_TRUE(packed.status.is_ok());
-    const FileOutcome unpacked = jobs.unpack(dir / "a.tbp", dir / "b", {}, false);
+    const testing::Outcome unpacked = jobs.unpack(dir / "a.tbp", dir / "b", {}, false);
     ASSERT_TRUE(unpacked.status.is_ok());
-    const engine::MetricsSnapshot snap = registry.snapshot();
+    const MetricsSnapshot snap = registry.snapshot();
     const auto value = [&](const char* name, const char* labels = "") {
         const auto* m = snap.find(name, labels);
         EXPECT_NE(m, nullptr) << name << "{" << labels << "}";
@@ -141,9 +140,10 @@ TEST(PipelineMetricsTest, CountersAgreeAndGaugesComeBackToRest) {
     EXPECT_EQ(value("tbbpipe_chunks_total"), 8);  // 4 chunks packed + 4 unpacked
     // Pack reads the source; unpack reads the records, which end where the footer starts.
     const testing::Bytes container = testing::read_file(dir / "a.tbp");
-    const Trailer trailer = decode_trailer(container.data() + container.size() - kTrailerSize);
+    const format::Trailer trailer =
+        format::decode_trailer(container.data() + container.size() - format::kTrailerSize);
     EXPECT_EQ(value("tbbpipe_input_bytes_total"),
-              static_cast<double>(size + trailer.footer_offset - kHeaderSize));
+              static_cast<double>(size + trailer.footer_offset - format::kHeaderSize));
     EXPECT_EQ(value("tbbpipe_files_total", "status=\"ok\""), 2);
     for (const char* kind : {"kind=\"cpu\"", "kind=\"io\"", "kind=\"chunk\""}) {
         EXPECT_EQ(value("tbbpipe_tokens_in_use", kind), 0) << kind;
@@ -166,4 +166,4 @@ TEST(PipelineMetricsTest, CountersAgreeAndGaugesComeBackToRest) {
 }
 
 }  // namespace
-}  // namespace tbbpipe::nodes
+}  // namespace tbbpipe::jobs

@@ -10,11 +10,12 @@
 #include <chrono>
 #include <thread>
 
-#include "engine/status.hpp"
-#include "nodes/file_io.hpp"
+#include "core/status_error.hpp"
+#include "jobs/file_io.hpp"
+#include "tbbpipe/cleanup.hpp"
 #include "tests/test_support.hpp"
 
-namespace tbbpipe::nodes {
+namespace tbbpipe::jobs {
 namespace {
 
 using namespace std::chrono_literals;
@@ -34,21 +35,21 @@ struct Pipe {
 // closed after 3 s so a broken implementation fails the timing check instead of hanging.
 TEST(StreamIo, ReadBlockedOnAStalledPipeGivesUpWhenCancelled) {
     Pipe pipe;
-    std::atomic<bool> cancel{false};
+    std::stop_source cancel;
     StatusCode code = StatusCode::kOk;
     Clock::duration took{};
     std::thread reader([&] {
         std::uint8_t buf[64];
         const auto start = Clock::now();
         try {
-            (void)read_full(pipe.fds[0], buf, sizeof buf, &cancel);
-        } catch (const PipelineError& e) {
+            (void)read_full(pipe.fds[0], buf, sizeof buf, cancel.get_token());
+        } catch (const StatusError& e) {
             code = e.code();
         }
         took = Clock::now() - start;
     });
     std::this_thread::sleep_for(200ms);
-    cancel = true;
+    cancel.request_stop();
     std::thread closer([&] {
         std::this_thread::sleep_for(3s);
         ::close(pipe.fds[1]);
@@ -63,21 +64,21 @@ TEST(StreamIo, ReadBlockedOnAStalledPipeGivesUpWhenCancelled) {
 TEST(StreamIo, WriteBlockedOnAFullPipeGivesUpWhenCancelled) {
     ::signal(SIGPIPE, SIG_IGN);
     Pipe pipe;
-    std::atomic<bool> cancel{false};
+    std::stop_source cancel;
     StatusCode code = StatusCode::kOk;
     Clock::duration took{};
     const std::vector<std::uint8_t> big(4 << 20, 7);  // far more than a pipe holds
     std::thread writer([&] {
         const auto start = Clock::now();
         try {
-            write_full(pipe.fds[1], big.data(), big.size(), "output", &cancel);
-        } catch (const PipelineError& e) {
+            write_full(pipe.fds[1], big.data(), big.size(), "output", cancel.get_token());
+        } catch (const StatusError& e) {
             code = e.code();
         }
         took = Clock::now() - start;
     });
     std::this_thread::sleep_for(200ms);
-    cancel = true;
+    cancel.request_stop();
     std::thread closer([&] {
         std::this_thread::sleep_for(3s);
         ::close(pipe.fds[0]);
@@ -94,9 +95,9 @@ TEST(StreamIo, ReadsEverythingThenEof) {
     ASSERT_EQ(::write(pipe.fds[1], "hello", 5), 5);
     ::close(pipe.fds[1]);
     pipe.fds[1] = -1;
-    std::atomic<bool> cancel{false};
+    std::stop_source cancel;
     std::uint8_t buf[16];
-    EXPECT_EQ(read_full(pipe.fds[0], buf, sizeof buf, &cancel), 5u);
+    EXPECT_EQ(read_full(pipe.fds[0], buf, sizeof buf, cancel.get_token()), 5u);
     EXPECT_EQ(std::string(reinterpret_cast<char*>(buf), 5), "hello");
 }
 
@@ -115,14 +116,14 @@ TEST(OutputFileTest, AppearsOnlyOnCommitAndNeverReplacesWithoutOverwrite) {
         write_full(abandoned.fd(), reinterpret_cast<const std::uint8_t*>("zz"), 2, "y");
     }  // destroyed without commit
     EXPECT_EQ(dir.list(), (std::vector<std::string>{"x"}));
-    EXPECT_THROW(OutputFile(dir / "x", false), PipelineError);
+    EXPECT_THROW(OutputFile(dir / "x", false), StatusError);
     // Appeared between creation and commit: refused, temporary removed, original kept.
     OutputFile racing(dir / "z", false);
     testing::write_file(dir / "z", {1});
     try {
         racing.commit();
         ADD_FAILURE() << "commit replaced a file that appeared meanwhile";
-    } catch (const PipelineError& e) {
+    } catch (const StatusError& e) {
         EXPECT_EQ(e.code(), StatusCode::kAlreadyExists);
     }
     EXPECT_EQ(dir.list(), (std::vector<std::string>{"x", "z"}));
@@ -136,9 +137,9 @@ TEST(OutputFileTest, RegisteredTemporariesAreRemovedForASecondSignal) {
     OutputFile a(dir / "a", false);
     OutputFile b(dir / "b", false);
     EXPECT_EQ(dir.list().size(), 2u);
-    remove_registered_temp_files();
+    remove_temporary_outputs();
     EXPECT_TRUE(dir.list().empty());
 }
 
 }  // namespace
-}  // namespace tbbpipe::nodes
+}  // namespace tbbpipe::jobs

@@ -5,15 +5,17 @@
 #include <chrono>
 #include <cstring>
 
-#include "engine/status.hpp"
-#include "nodes/byte_order.hpp"
-#include "nodes/cipher.hpp"
-#include "nodes/codec.hpp"
-#include "nodes/container_format.hpp"
-#include "nodes/container_reader.hpp"
+#include "core/status_error.hpp"
+#include "format/byte_order.hpp"
+#include "format/cipher.hpp"
+#include "format/codec.hpp"
+#include "format/footer.hpp"
+#include "format/header.hpp"
+#include "format/open.hpp"
+#include "format/record.hpp"
 #include "tests/test_support.hpp"
 
-namespace tbbpipe::nodes {
+namespace tbbpipe::format {
 namespace {
 
 using testing::Bytes;
@@ -21,7 +23,7 @@ using testing::Bytes;
 StatusCode code_of(const std::function<void()>& f) {
     try {
         f();
-    } catch (const PipelineError& e) {
+    } catch (const StatusError& e) {
         return e.code();
     }
     return StatusCode::kOk;
@@ -31,8 +33,8 @@ Header sample_header() {
     Header h;
     h.compression = Compression::kLz4Hc;
     h.level = 9;
-    h.cipher = CipherId::kChaCha20Poly1305;
-    h.kdf = KdfId::kScrypt;
+    h.cipher = Cipher::kChaCha20Poly1305;
+    h.kdf = KeyDerivation::kScrypt;
     h.scrypt = {15, 8, 4};
     h.chunk_size = 256 * 1024;
     for (int i = 0; i < 16; ++i) h.salt[i] = static_cast<std::uint8_t>(i);
@@ -91,13 +93,10 @@ TEST(Header, RejectsHostileOrUnknownFields) {
 TEST(Header, HostileScryptCostIsRefusedBeforeDeriving) {
     auto bytes = encode_header(sample_header());
     bytes[21] = 40;
-    UserSecret secret;
-    secret.kind = KdfId::kScrypt;
-    secret.bytes.Assign(reinterpret_cast<const std::uint8_t*>("pw"), 2);
+    const Secret secret = Secret::passphrase("pw");
     const auto start = std::chrono::steady_clock::now();
-    EXPECT_EQ(
-        code_of([&] { (void)authenticate_header(bytes.data(), bytes.size(), &secret, true); }),
-        StatusCode::kCorruptData);
+    EXPECT_EQ(code_of([&] { (void)authenticate_header(bytes.data(), bytes.size(), secret, true); }),
+              StatusCode::kCorruptData);
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
 }
 
@@ -166,7 +165,7 @@ TEST(Nonce, IsBigEndianCounterThenLastFlag) {
     EXPECT_NE(chunk_nonce(5, false), chunk_nonce(6, false));
 }
 
-class AeadTest : public ::testing::TestWithParam<CipherId> {};
+class AeadTest : public ::testing::TestWithParam<Cipher> {};
 
 TEST_P(AeadTest, SealsOpensAndDetectsEveryChange) {
     SecretBytes key(32);
@@ -200,7 +199,7 @@ TEST_P(AeadTest, SealsOpensAndDetectsEveryChange) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Ciphers, AeadTest,
-                         ::testing::Values(CipherId::kAes256Gcm, CipherId::kChaCha20Poly1305));
+                         ::testing::Values(Cipher::kAes256Gcm, Cipher::kChaCha20Poly1305));
 
 TEST(Keys, KeyIdSeparatesKeysAndFileKeysDifferByHeader) {
     SecretBytes a(32), b(32);
@@ -217,11 +216,9 @@ TEST(Keys, KeyIdSeparatesKeysAndFileKeysDifferByHeader) {
 }
 
 TEST(Keys, KekCacheDerivesOncePerSalt) {
-    UserSecret secret;
-    secret.kind = KdfId::kScrypt;
-    secret.bytes.Assign(reinterpret_cast<const std::uint8_t*>("correct horse"), 13);
+    const Secret secret = Secret::passphrase("correct horse");
     Header h;
-    h.kdf = KdfId::kScrypt;
+    h.kdf = KeyDerivation::kScrypt;
     h.scrypt = {14, 8, 1};
     KekCache cache;
     const auto t0 = std::chrono::steady_clock::now();
@@ -232,8 +229,7 @@ TEST(Keys, KekCacheDerivesOncePerSalt) {
     EXPECT_EQ(first, again);
     EXPECT_LT(t2 - t1, (t1 - t0) / 4);  // a hit costs nothing next to scrypt
     // A different passphrase with the same salt must derive, not hit the cache.
-    UserSecret other = secret;
-    other.bytes[0] ^= 1;
+    const Secret other = Secret::passphrase("dorrect horse");
     EXPECT_NE(cache.get(other, h), first);
     h.salt[0] = 1;
     EXPECT_NE(cache.get(secret, h), first);
@@ -259,7 +255,7 @@ TEST(Codec, IncompressibleIsReportedAndBadDataRejected) {
         out[n / 2] ^= 0xff;
         EXPECT_NE(code_of([&] {
                       decompress_chunk(out.data(), n, back.data(), back.size());
-                      if (back != text) throw PipelineError(StatusCode::kCorruptData, "differs");
+                      if (back != text) throw StatusError(StatusCode::kCorruptData, "differs");
                   }),
                   StatusCode::kOk);
     }
@@ -269,4 +265,4 @@ TEST(Codec, IncompressibleIsReportedAndBadDataRejected) {
 }
 
 }  // namespace
-}  // namespace tbbpipe::nodes
+}  // namespace tbbpipe::format

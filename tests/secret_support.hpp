@@ -1,28 +1,23 @@
-// Test secrets for the nodes-level suites: a key file's 32 bytes or a passphrase.
+// Test secrets: a key file's 32 bytes or a passphrase.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
+#include <vector>
 
-#include "nodes/cipher.hpp"
+#include "tbbpipe/secret.hpp"
 
 namespace tbbpipe::testing {
 
 /// A key-file secret whose bytes are fill, fill+1, ... (distinct fills, distinct keys).
-inline nodes::UserSecret key_secret(std::uint8_t fill) {
-    nodes::UserSecret s;
-    s.kind = nodes::KdfId::kKeyFile;
-    s.bytes = nodes::SecretBytes(32);
-    for (std::size_t i = 0; i < 32; ++i) s.bytes[i] = static_cast<std::uint8_t>(fill + i);
-    return s;
+inline Secret key_secret(std::uint8_t fill) {
+    std::vector<std::uint8_t> bytes(32);
+    for (std::size_t i = 0; i < 32; ++i) bytes[i] = static_cast<std::uint8_t>(fill + i);
+    return Secret::key(bytes);
 }
 
-inline nodes::UserSecret passphrase(const char* text) {
-    nodes::UserSecret s;
-    s.kind = nodes::KdfId::kScrypt;
-    s.bytes.Assign(reinterpret_cast<const std::uint8_t*>(text), std::strlen(text));
-    return s;
+inline Secret passphrase(const char* text) {
+    return Secret::passphrase(text);
 }
 
 }  // namespace tbbpipe::testing

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "nodes/container_jobs.hpp"
+#include "tests/job_support.hpp"
 #include "tests/test_support.hpp"
 
 namespace {
@@ -35,7 +35,7 @@ void operator delete(void* p, std::size_t) noexcept {
     std::free(p);
 }
 
-namespace tbbpipe::nodes {
+namespace tbbpipe::jobs {
 namespace {
 
 class Negate final : public Stage {
@@ -55,20 +55,20 @@ TEST(StageMemory, BuffersFollowTheRecordNotTheDeclaredChunkSize) {
     testing::ScratchDir dir;
     auto registry = std::make_shared<StageRegistry>();
     ASSERT_TRUE(registry->add("negate", std::make_shared<Negate>()).is_ok());
-    EngineSettings settings;
+    EngineConfig settings;
     settings.cpu_tokens = 1;
     settings.io_tokens = 1;
-    settings.stages = registry;
-    ContainerJobs jobs(settings, nullptr);
+    settings.stages = *registry;
+    testing::Jobs jobs(settings);
     testing::write_file(dir / "in", testing::make_data(1000, testing::DataKind::kCompressible, 1));
     for (const char* spec : {"lz4", "lz4,negate", "negate,lz4", "negate,deflate"}) {
-        PackSettings pack;
+        testing::TestPack pack;
         pack.chunk_size = 8u << 20;
         pack.stages = spec;
         ASSERT_TRUE(jobs.pack(dir / "in", dir / "c.tbp", pack, {}, true).status.is_ok()) << spec;
         largest = 0;
         tracking = true;
-        const FileOutcome out = jobs.unpack(dir / "c.tbp", dir / "out", {}, true);
+        const testing::Outcome out = jobs.unpack(dir / "c.tbp", dir / "out", {}, true);
         tracking = false;
         ASSERT_TRUE(out.status.is_ok()) << spec << ": " << out.status.message();
         EXPECT_LT(largest.load(), 256u * 1024) << spec;
@@ -76,4 +76,4 @@ TEST(StageMemory, BuffersFollowTheRecordNotTheDeclaredChunkSize) {
 }
 
 }  // namespace
-}  // namespace tbbpipe::nodes
+}  // namespace tbbpipe::jobs

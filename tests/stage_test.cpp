@@ -11,15 +11,18 @@
 #include <functional>
 #include <stdexcept>
 
-#include "nodes/byte_order.hpp"
-#include "nodes/container_jobs.hpp"
-#include "nodes/deflate_stage.hpp"
-#include "nodes/stage_spec.hpp"
+#include "core/status_error.hpp"
+#include "format/byte_order.hpp"
+#include "format/deflate_stage.hpp"
+#include "format/header.hpp"
+#include "format/record.hpp"
+#include "format/stage_spec.hpp"
 #include "tests/fifo_feeder.hpp"
+#include "tests/job_support.hpp"
 #include "tests/secret_support.hpp"
 #include "tests/test_support.hpp"
 
-namespace tbbpipe::nodes {
+namespace tbbpipe::format {
 namespace {
 
 using testing::Bytes;
@@ -90,7 +93,7 @@ public:
 StatusCode code_of(const std::function<void()>& f, std::string* message = nullptr) {
     try {
         f();
-    } catch (const PipelineError& e) {
+    } catch (const StatusError& e) {
         if (message) *message = e.what();
         return e.code();
     }
@@ -109,7 +112,7 @@ TEST(StageSpec, ParsesIntoStepsCipherAndACanonicalForm) {
         parse_stage_spec(" deflate , lz4hc,chacha20-poly1305", &registry, SpecSource::kUser);
     EXPECT_EQ(plan.spec, "deflate,lz4hc,chacha20-poly1305,sha256");  // the digest is implied
     EXPECT_EQ(plan.compression, Compression::kLz4Hc);
-    EXPECT_EQ(plan.cipher, CipherId::kChaCha20Poly1305);
+    EXPECT_EQ(plan.cipher, Cipher::kChaCha20Poly1305);
     ASSERT_EQ(plan.steps.size(), 2u);
     EXPECT_EQ(plan.steps[0].name, "deflate");
     EXPECT_NE(plan.steps[0].stage, nullptr);
@@ -209,11 +212,11 @@ class StageContainerTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() { ::signal(SIGPIPE, SIG_IGN); }
 
-    EngineSettings settings(std::shared_ptr<const StageRegistry> registry) const {
-        EngineSettings e;
+    EngineConfig settings(std::shared_ptr<const StageRegistry> registry) const {
+        EngineConfig e;
         e.cpu_tokens = 2;
         e.io_tokens = 2;
-        e.stages = std::move(registry);
+        e.stages = *registry;
         return e;
     }
     std::shared_ptr<StageRegistry> with_test_stages() {
@@ -224,8 +227,8 @@ protected:
         EXPECT_TRUE(registry->add("thrower", std::make_shared<Thrower>()).is_ok());
         return registry;
     }
-    static PackSettings spec(const std::string& stages) {
-        PackSettings s;
+    static testing::TestPack spec(const std::string& stages) {
+        testing::TestPack s;
         s.chunk_size = kChunk;
         s.stages = stages;
         return s;
@@ -236,7 +239,7 @@ protected:
 };
 
 TEST_F(StageContainerTest, RegisteredStagesRoundTripAndAreRecorded) {
-    ContainerJobs jobs(settings(with_test_stages()), nullptr);
+    testing::Jobs jobs(settings(with_test_stages()));
     const Bytes original = testing::make_data(5 * kChunk + 321, DataKind::kCompressible, 7);
     testing::write_file(dir_ / "in", original);
     const std::vector<std::string> specs = {"xor-mask,lz4,sha256", "lz4,tagger",
@@ -244,10 +247,10 @@ TEST_F(StageContainerTest, RegisteredStagesRoundTripAndAreRecorded) {
                                             "xor-mask,lz4hc,chacha20-poly1305,sha256"};
     for (const std::string& s : specs) {
         const StagePlan plan = parse_stage_spec(s, &*with_test_stages(), SpecSource::kUser);
-        const UserSecret secret =
-            plan.cipher == CipherId::kNone ? UserSecret() : testing::key_secret(3);
+        const Secret secret = plan.cipher == Cipher::kNone ? Secret() : testing::key_secret(3);
         const int before = xor_->encodes.load();
-        const FileOutcome packed = jobs.pack(dir_ / "in", dir_ / "c.tbp", spec(s), secret, true);
+        const testing::Outcome packed =
+            jobs.pack(dir_ / "in", dir_ / "c.tbp", spec(s), secret, true);
         ASSERT_TRUE(packed.status.is_ok()) << s << ": " << packed.status.message();
         if (contains(s, "xor-mask")) {
             EXPECT_EQ(xor_->encodes.load() - before, 6) << s;  // once per chunk
@@ -259,16 +262,17 @@ TEST_F(StageContainerTest, RegisteredStagesRoundTripAndAreRecorded) {
         EXPECT_EQ(header.flags, kHeaderFlagStageList) << s;
         const std::size_t list = stage_list_size(container.data() + kHeaderSize);
         EXPECT_EQ(decode_stage_list(container.data() + kHeaderSize, list), plan.spec);
-        const ContainerInfo info = jobs.inspect(dir_ / "c.tbp", secret);
-        EXPECT_EQ(info.opened.stages.spec, plan.spec);
-        EXPECT_EQ(info.footer->entries.front().offset, kHeaderSize + list);
+        const ContainerInfo info = testing::Jobs::inspect(dir_ / "c.tbp", secret);
+        EXPECT_EQ(info.stages, plan.spec);
+        EXPECT_EQ(info.chunks.front().offset, kHeaderSize + list);
 
         ASSERT_TRUE(jobs.unpack(dir_ / "c.tbp", dir_ / "out", secret, true).status.is_ok()) << s;
         EXPECT_EQ(testing::read_file(dir_ / "out"), original) << s;
         EXPECT_TRUE(jobs.verify(dir_ / "c.tbp", secret).status.is_ok()) << s;
         {
             FifoFeeder feed(dir_ / "c.pipe", container);
-            const FileOutcome streamed = jobs.unpack(dir_ / "c.pipe", dir_ / "out2", secret, true);
+            const testing::Outcome streamed =
+                jobs.unpack(dir_ / "c.pipe", dir_ / "out2", secret, true);
             ASSERT_TRUE(streamed.status.is_ok()) << s << ": " << streamed.status.message();
         }
         EXPECT_EQ(testing::read_file(dir_ / "out2"), original) << s;
@@ -276,9 +280,9 @@ TEST_F(StageContainerTest, RegisteredStagesRoundTripAndAreRecorded) {
 }
 
 TEST_F(StageContainerTest, BuiltInOnlySpecsWriteTheSameContainerAsTheFlags) {
-    ContainerJobs jobs(settings(with_test_stages()), nullptr);
+    testing::Jobs jobs(settings(with_test_stages()));
     testing::write_file(dir_ / "in", testing::make_data(3 * kChunk, DataKind::kCompressible, 2));
-    PackSettings flags;
+    testing::TestPack flags;
     flags.chunk_size = kChunk;
     flags.compression = Compression::kLz4Hc;
     ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "a.tbp", flags, {}, false).status.is_ok());
@@ -289,14 +293,14 @@ TEST_F(StageContainerTest, BuiltInOnlySpecsWriteTheSameContainerAsTheFlags) {
 }
 
 TEST_F(StageContainerTest, AMissingStageIsNamedAndNothingIsWritten) {
-    ContainerJobs full(settings(with_test_stages()), nullptr);
+    testing::Jobs full(settings(with_test_stages()));
     testing::write_file(dir_ / "in", testing::make_data(2 * kChunk, DataKind::kCompressible, 5));
     ASSERT_TRUE(full.pack(dir_ / "in", dir_ / "c.tbp", spec("deflate,xor-mask,aes-256-gcm"),
                           testing::key_secret(1), false)
                     .status.is_ok());
-    ContainerJobs plain(settings(std::make_shared<StageRegistry>()), nullptr);
+    testing::Jobs plain(settings(std::make_shared<StageRegistry>()));
     for (const bool verify : {false, true}) {
-        const FileOutcome out =
+        const testing::Outcome out =
             verify ? plain.verify(dir_ / "c.tbp", testing::key_secret(1))
                    : plain.unpack(dir_ / "c.tbp", dir_ / "out", testing::key_secret(1), false);
         EXPECT_EQ(out.status.code(), StatusCode::kFailedPrecondition);
@@ -308,16 +312,15 @@ TEST_F(StageContainerTest, AMissingStageIsNamedAndNothingIsWritten) {
         EXPECT_TRUE(contains(m, "registered: lz4, lz4hc")) << m;
     }
     // info still shows what ran, without the stage.
-    EXPECT_EQ(plain.inspect(dir_ / "c.tbp", {}).opened.stages.spec,
-              "deflate,xor-mask,aes-256-gcm,sha256");
+    EXPECT_EQ(plain.inspect(dir_ / "c.tbp", {}).stages, "deflate,xor-mask,aes-256-gcm,sha256");
     EXPECT_EQ(dir_.list(), (std::vector<std::string>{"c.tbp", "in"}));
 }
 
 TEST_F(StageContainerTest, AChangedOrCutStageListIsDetected) {
-    ContainerJobs jobs(settings(with_test_stages()), nullptr);
+    testing::Jobs jobs(settings(with_test_stages()));
     testing::write_file(dir_ / "in", testing::make_data(2 * kChunk, DataKind::kCompressible, 6));
     for (const bool encrypted : {false, true}) {
-        const UserSecret secret = encrypted ? testing::key_secret(2) : UserSecret();
+        const Secret secret = encrypted ? testing::key_secret(2) : Secret();
         const std::string s = encrypted ? "tagger,xor-mask,aes-256-gcm" : "tagger,xor-mask";
         ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "c.tbp", spec(s), secret, true).status.is_ok());
         const Bytes good = testing::read_file(dir_ / "c.tbp");
@@ -332,7 +335,7 @@ TEST_F(StageContainerTest, AChangedOrCutStageListIsDetected) {
         bad_magic[kHeaderSize] ^= 1;
         for (const Bytes* damaged : {&swapped, &cut, &bad_magic}) {
             testing::write_file(dir_ / "bad.tbp", *damaged);
-            const FileOutcome out = jobs.unpack(dir_ / "bad.tbp", dir_ / "out", secret, false);
+            const testing::Outcome out = jobs.unpack(dir_ / "bad.tbp", dir_ / "out", secret, false);
             EXPECT_TRUE(out.status.code() == StatusCode::kCorruptData ||
                         out.status.code() == StatusCode::kAuthFailed)
                 << out.status.message();
@@ -342,10 +345,10 @@ TEST_F(StageContainerTest, AChangedOrCutStageListIsDetected) {
 }
 
 TEST_F(StageContainerTest, EmptyFilesRoundTripThroughStages) {
-    ContainerJobs jobs(settings(with_test_stages()), nullptr);
+    testing::Jobs jobs(settings(with_test_stages()));
     testing::write_file(dir_ / "in", Bytes{});
     for (const std::string s : {"xor-mask", "xor-mask,lz4", "deflate,aes-256-gcm"}) {
-        const UserSecret secret = contains(s, "aes") ? testing::key_secret(4) : UserSecret();
+        const Secret secret = contains(s, "aes") ? testing::key_secret(4) : Secret();
         ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "c.tbp", spec(s), secret, true).status.is_ok());
         ASSERT_TRUE(jobs.unpack(dir_ / "c.tbp", dir_ / "out", secret, true).status.is_ok()) << s;
         EXPECT_TRUE(testing::read_file(dir_ / "out").empty());
@@ -355,7 +358,7 @@ TEST_F(StageContainerTest, EmptyFilesRoundTripThroughStages) {
 // A list naming only built-ins would be a second encoding of a container the header's fields
 // already describe; a list with control characters is shown escaped.
 TEST_F(StageContainerTest, ListsNoWriterMakesAreRefused) {
-    ContainerJobs jobs(settings(with_test_stages()), nullptr);
+    testing::Jobs jobs(settings(with_test_stages()));
     testing::write_file(dir_ / "in", testing::make_data(1000, DataKind::kCompressible, 1));
     ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "c.tbp", spec("lz4"), {}, false).status.is_ok());
     const Bytes good = testing::read_file(dir_ / "c.tbp");
@@ -381,15 +384,17 @@ TEST_F(StageContainerTest, ListsNoWriterMakesAreRefused) {
 }
 
 TEST_F(StageContainerTest, AStageThatFailsFailsOnlyItsFileNamingStageAndChunk) {
-    ContainerJobs jobs(settings(with_test_stages()), nullptr);
+    testing::Jobs jobs(settings(with_test_stages()));
     testing::write_file(dir_ / "in", testing::make_data(3 * kChunk, DataKind::kIncompressible, 8));
 
-    const FileOutcome grown = jobs.pack(dir_ / "in", dir_ / "g.tbp", spec("doubler"), {}, false);
+    const testing::Outcome grown =
+        jobs.pack(dir_ / "in", dir_ / "g.tbp", spec("doubler"), {}, false);
     EXPECT_EQ(grown.status.code(), StatusCode::kResourceExhausted);
     EXPECT_TRUE(contains(grown.status.message(), "stage 'doubler' made 32768 bytes of it"))
         << grown.status.message();
 
-    const FileOutcome thrown = jobs.pack(dir_ / "in", dir_ / "t.tbp", spec("thrower"), {}, false);
+    const testing::Outcome thrown =
+        jobs.pack(dir_ / "in", dir_ / "t.tbp", spec("thrower"), {}, false);
     EXPECT_EQ(thrown.status.code(), StatusCode::kInternal);
     EXPECT_TRUE(contains(thrown.status.message(), "stage 'thrower' failed: boom"))
         << thrown.status.message();
@@ -399,10 +404,10 @@ TEST_F(StageContainerTest, AStageThatFailsFailsOnlyItsFileNamingStageAndChunk) {
     // decode refuses it.
     ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "c.tbp", spec("tagger"), {}, false).status.is_ok());
     Bytes damaged = testing::read_file(dir_ / "c.tbp");
-    const ContainerInfo info = jobs.inspect(dir_ / "c.tbp", {});
-    damaged[info.footer->entries[1].offset + kRecordHeaderSize] ^= 1;
+    const ContainerInfo info = testing::Jobs::inspect(dir_ / "c.tbp", {});
+    damaged[info.chunks[1].offset + kRecordHeaderSize] ^= 1;
     testing::write_file(dir_ / "bad.tbp", damaged);
-    const FileOutcome bad = jobs.unpack(dir_ / "bad.tbp", dir_ / "out", {}, false);
+    const testing::Outcome bad = jobs.unpack(dir_ / "bad.tbp", dir_ / "out", {}, false);
     EXPECT_EQ(bad.status.code(), StatusCode::kCorruptData);
     EXPECT_TRUE(contains(bad.status.message(), "chunk 1 at offset")) << bad.status.message();
     EXPECT_TRUE(contains(bad.status.message(), "stage 'tagger' cannot decode it"))
@@ -411,27 +416,20 @@ TEST_F(StageContainerTest, AStageThatFailsFailsOnlyItsFileNamingStageAndChunk) {
 }
 
 TEST_F(StageContainerTest, ASpecAndTheSecretMustAgree) {
-    ContainerJobs jobs(settings(with_test_stages()), nullptr);
+    testing::Jobs jobs(settings(with_test_stages()));
     testing::write_file(dir_ / "in", Bytes{1, 2, 3});
-    std::string message;
-    EXPECT_EQ(code_of(
-                  [&] {
-                      (void)jobs.pack(dir_ / "in", dir_ / "c.tbp", spec("lz4,aes-256-gcm"), {},
-                                      false);
-                  },
-                  &message),
-              StatusCode::kInvalidArgument);
-    EXPECT_TRUE(contains(message, "aes-256-gcm needs a key")) << message;
-    EXPECT_EQ(code_of(
-                  [&] {
-                      (void)jobs.pack(dir_ / "in", dir_ / "c.tbp", spec("lz4"),
-                                      testing::key_secret(1), false);
-                  },
-                  &message),
-              StatusCode::kInvalidArgument);
-    EXPECT_TRUE(contains(message, "encrypt nothing")) << message;
+    const testing::Outcome no_key =
+        jobs.pack(dir_ / "in", dir_ / "c.tbp", spec("lz4,aes-256-gcm"), {}, false);
+    EXPECT_EQ(no_key.status.code(), StatusCode::kInvalidArgument);
+    EXPECT_TRUE(contains(no_key.status.message(), "aes-256-gcm needs a key"))
+        << no_key.status.message();
+    const testing::Outcome no_cipher =
+        jobs.pack(dir_ / "in", dir_ / "c.tbp", spec("lz4"), testing::key_secret(1), false);
+    EXPECT_EQ(no_cipher.status.code(), StatusCode::kInvalidArgument);
+    EXPECT_TRUE(contains(no_cipher.status.message(), "encrypt nothing"))
+        << no_cipher.status.message();
     EXPECT_EQ(dir_.list(), (std::vector<std::string>{"in"}));
 }
 
 }  // namespace
-}  // namespace tbbpipe::nodes
+}  // namespace tbbpipe::format

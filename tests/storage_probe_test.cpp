@@ -10,10 +10,10 @@
 #include <fstream>
 #include <string>
 
-#include "nodes/storage_probe.hpp"
+#include "tbbpipe/storage.hpp"
 #include "tests/test_support.hpp"
 
-namespace tbbpipe::nodes {
+namespace tbbpipe {
 namespace {
 
 namespace fs = std::filesystem;
@@ -266,4 +266,4 @@ TEST(RealSysfs, ProbeDoesNotThrow) {
 }
 
 }  // namespace
-}  // namespace tbbpipe::nodes
+}  // namespace tbbpipe

@@ -1,4 +1,4 @@
-#include "apps/lab/child_process.hpp"
+#include "lab/child_process.hpp"
 
 #include <fcntl.h>
 #include <spawn.h>

@@ -2,7 +2,7 @@
 // parameter is its own column, empty where the point leaves it at tbbpipe's default.
 #include <sstream>
 
-#include "apps/lab/lab_reports.hpp"
+#include "lab/lab_reports.hpp"
 
 namespace tbbpipe::lab {
 namespace {

@@ -1,4 +1,4 @@
-#include "apps/lab/dataset_spec.hpp"
+#include "lab/dataset_spec.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -147,11 +147,11 @@ std::string DatasetSpec::to_string() const {
     return s + ",compress=" + format_real(compress) + ",seed=" + std::to_string(seed);
 }
 
-perf::DataMix DatasetSpec::mix() const {
+datagen::DataMix DatasetSpec::mix() const {
     // Weights in thousandths; perf's generator needs only their ratios.
     const auto compressible = static_cast<unsigned>(std::lround(compress * 1000));
     const auto text = static_cast<unsigned>(std::lround(compress * 1000 * 2 / 3));
-    return perf::DataMix{text, 1000 - compressible, compressible - text};
+    return datagen::DataMix{text, 1000 - compressible, compressible - text};
 }
 
 DatasetSpec parse_dataset_spec(const std::string& text) {
@@ -175,7 +175,7 @@ DatasetSpec parse_dataset_spec(const std::string& text) {
     bool have_total = false;
     for (const auto& [key, value] : items) {
         if (key == "total") {
-            spec.total = perf::parse_byte_size(value);
+            spec.total = datagen::parse_byte_size(value);
             have_total = true;
         } else if (key == "files") {
             spec.files = static_cast<std::uint32_t>(parse_count(key, value, kMaxFiles));
@@ -283,11 +283,11 @@ bool write_dataset(const DatasetSpec& spec, const std::string& dir) {
         m.files.emplace_back(dataset_file_name(i), sizes[i]);
     }
     write_manifest(dir, m);
-    const perf::DataMix mix = spec.mix();
+    const datagen::DataMix mix = spec.mix();
     for (std::uint32_t i = 0; i < sizes.size(); ++i) {
         const std::string path = dir + "/" + m.files[i].first;
         try {
-            perf::write_mixed_file(path, sizes[i], file_seed(spec.seed, i), mix);
+            datagen::write_mixed_file(path, sizes[i], file_seed(spec.seed, i), mix);
         } catch (const std::exception& e) {
             throw std::runtime_error(path + ": " + e.what());
         }

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "perf/dataset.hpp"
+#include "datagen/dataset.hpp"
 
 namespace tbbpipe::lab {
 
@@ -34,7 +34,7 @@ struct DatasetSpec {
     std::string to_string() const;
     /// The generator's mix: compress of the bytes as text and binary records (2:1, as the
     /// benchmarks' default), the rest random. compress=0.75 is perf's default mix.
-    perf::DataMix mix() const;
+    datagen::DataMix mix() const;
 };
 
 /// Parses "key=value,...": total (K/M/G suffixes), files, dist=fixed|uniform|lognormal, sigma,

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <sstream>
 
-#include "apps/lab/child_process.hpp"
-#include "apps/lab/lab_reports.hpp"
-#include "apps/lab/lab_setup.hpp"
+#include "lab/child_process.hpp"
+#include "lab/lab_reports.hpp"
+#include "lab/lab_setup.hpp"
 
 namespace tbbpipe::lab {
 namespace {

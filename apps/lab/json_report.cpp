@@ -1,8 +1,8 @@
 // results.json: everything the CSV has, plus the run's context and every repetition's time,
 // written with the tbbpipe CLI's own small JSON emitter (apps/json_writer).
-#include "apps/json_writer.hpp"
-#include "apps/lab/knee.hpp"
-#include "apps/lab/lab_reports.hpp"
+#include "common/json_writer.hpp"
+#include "lab/knee.hpp"
+#include "lab/lab_reports.hpp"
 
 namespace tbbpipe::lab {
 namespace {

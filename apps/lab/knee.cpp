@@ -1,10 +1,10 @@
-#include "apps/lab/knee.hpp"
+#include "lab/knee.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
-#include "perf/dataset.hpp"
+#include "datagen/dataset.hpp"
 
 namespace tbbpipe::lab {
 namespace {
@@ -47,7 +47,7 @@ bool is_thread_parameter(const std::string& name) {
 
 std::optional<double> numeric_value(const std::string& text) {
     try {
-        return static_cast<double>(perf::parse_byte_size(text));
+        return static_cast<double>(datagen::parse_byte_size(text));
     } catch (const std::invalid_argument&) {
         return std::nullopt;
     }

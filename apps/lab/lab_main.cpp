@@ -3,10 +3,10 @@
 #include <exception>
 #include <iostream>
 
-#include "apps/lab/dataset_spec.hpp"
-#include "apps/lab/lab_options.hpp"
-#include "apps/lab/peer_compare.hpp"
-#include "apps/lab/sweep_runner.hpp"
+#include "lab/dataset_spec.hpp"
+#include "lab/lab_options.hpp"
+#include "lab/peer_compare.hpp"
+#include "lab/sweep_runner.hpp"
 
 namespace {
 

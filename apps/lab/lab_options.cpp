@@ -1,4 +1,4 @@
-#include "apps/lab/lab_options.hpp"
+#include "lab/lab_options.hpp"
 
 #include <boost/program_options.hpp>
 

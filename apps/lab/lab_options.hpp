@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/lab/dataset_spec.hpp"
+#include "lab/dataset_spec.hpp"
 
 namespace tbbpipe::lab {
 

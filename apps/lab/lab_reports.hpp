@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/lab/lab_results.hpp"
+#include "lab/lab_results.hpp"
 
 namespace tbbpipe::lab {
 

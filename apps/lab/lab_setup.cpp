@@ -1,4 +1,4 @@
-#include "apps/lab/lab_setup.hpp"
+#include "lab/lab_setup.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "apps/lab/child_process.hpp"
+#include "lab/child_process.hpp"
 
 namespace tbbpipe::lab {
 namespace fs = std::filesystem;

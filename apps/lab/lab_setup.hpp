@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "apps/lab/dataset_spec.hpp"
-#include "apps/lab/lab_options.hpp"
-#include "apps/lab/lab_results.hpp"
+#include "lab/dataset_spec.hpp"
+#include "lab/lab_options.hpp"
+#include "lab/lab_results.hpp"
 
 namespace tbbpipe::lab {
 

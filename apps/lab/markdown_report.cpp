@@ -3,8 +3,8 @@
 // checked against results.csv.
 #include <sstream>
 
-#include "apps/lab/knee.hpp"
-#include "apps/lab/lab_reports.hpp"
+#include "lab/knee.hpp"
+#include "lab/lab_reports.hpp"
 
 namespace tbbpipe::lab {
 namespace {

@@ -1,14 +1,14 @@
-#include "apps/lab/peer_compare.hpp"
+#include "lab/peer_compare.hpp"
 
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <stdexcept>
 
-#include "apps/lab/child_process.hpp"
-#include "apps/lab/lab_reports.hpp"
-#include "apps/lab/lab_setup.hpp"
-#include "apps/lab/trial_runner.hpp"
+#include "lab/child_process.hpp"
+#include "lab/lab_reports.hpp"
+#include "lab/lab_setup.hpp"
+#include "lab/trial_runner.hpp"
 
 namespace tbbpipe::lab {
 namespace {

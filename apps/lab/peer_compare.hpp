@@ -2,7 +2,7 @@
 // same run: tar | lz4 -1, tar | zstd -1 -T0, tar | pigz -1, and the same with age, both ways.
 #pragma once
 
-#include "apps/lab/lab_options.hpp"
+#include "lab/lab_options.hpp"
 
 namespace tbbpipe::lab {
 

@@ -2,9 +2,9 @@
 #include <cctype>
 #include <cstdio>
 
-#include "apps/lab/knee.hpp"
-#include "apps/lab/lab_reports.hpp"
-#include "apps/lab/lab_setup.hpp"
+#include "lab/knee.hpp"
+#include "lab/lab_reports.hpp"
+#include "lab/lab_setup.hpp"
 
 namespace tbbpipe::lab {
 

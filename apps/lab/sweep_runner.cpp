@@ -1,15 +1,15 @@
-#include "apps/lab/sweep_runner.hpp"
+#include "lab/sweep_runner.hpp"
 
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <stdexcept>
 
-#include "apps/lab/child_process.hpp"
-#include "apps/lab/knee.hpp"
-#include "apps/lab/lab_reports.hpp"
-#include "apps/lab/lab_setup.hpp"
-#include "apps/lab/trial_runner.hpp"
+#include "lab/child_process.hpp"
+#include "lab/knee.hpp"
+#include "lab/lab_reports.hpp"
+#include "lab/lab_setup.hpp"
+#include "lab/trial_runner.hpp"
 
 namespace tbbpipe::lab {
 namespace {

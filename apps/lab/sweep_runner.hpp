@@ -1,8 +1,8 @@
 // `tbbpipe-lab sweep`: times the tbbpipe CLI over the values of one or more flags.
 #pragma once
 
-#include "apps/lab/lab_options.hpp"
-#include "apps/lab/lab_results.hpp"
+#include "lab/lab_options.hpp"
+#include "lab/lab_results.hpp"
 
 namespace tbbpipe::lab {
 

@@ -1,4 +1,4 @@
-#include "apps/lab/trial_runner.hpp"
+#include "lab/trial_runner.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,7 +9,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "apps/lab/child_process.hpp"
+#include "lab/child_process.hpp"
 
 namespace tbbpipe::lab {
 namespace fs = std::filesystem;

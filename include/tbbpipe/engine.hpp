@@ -1,101 +1,103 @@
 // tbbpipe::Engine: the pipeline as a library. Jobs (pack, unpack or verify of one or many files)
-// are submitted from any thread and run one after another on the engine's own task_arena, so two
-// engines in one process each keep their own CPU, I/O and memory budgets.
+// are submitted from any thread and run one after another on the engine's own task_arena, each
+// as one flow graph over all its files, so two engines in one process each keep their own CPU,
+// I/O and memory budgets.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "engine/file_events.hpp"
-#include "engine/metrics.hpp"
-#include "engine/status.hpp"
+#include "tbbpipe/events.hpp"
+#include "tbbpipe/metrics.hpp"
+#include "tbbpipe/options.hpp"
 #include "tbbpipe/result.hpp"
-#include "tbbpipe/stages.hpp"
+#include "tbbpipe/secret.hpp"
+#include "tbbpipe/status.hpp"
 
 namespace tbbpipe {
 
-enum class Scheduler { kFair, kFifo };
-enum class Compression { kLz4, kLz4Hc, kNone };
-enum class Cipher { kAes256Gcm, kChaCha20Poly1305 };
-
-/// Budgets and policies of one engine. Zero means "the default" (as the CLI's).
-struct EngineConfig {
-    int cpu_tokens = 0;            ///< chunks transformed at once; 0: all cores
-    int io_tokens = 4;             ///< reads in flight at once
-    std::size_t memory_limit = 0;  ///< chunk-buffer bytes in flight; 0: max(64 MiB, 8 MiB/core)
-    Scheduler scheduler = Scheduler::kFair;
-    std::size_t queue_capacity = 16;  ///< jobs waiting to run; try_submit() refuses beyond it
-    bool durable = true;              ///< flush outputs before their rename (batched)
-    /// The stages pack specs may name and unpack can reverse (the engine keeps a copy).
-    StageRegistry stages;
-};
-
-/// A key: 32 bytes (a key file's contents; another length makes the job fail with
-/// kInvalidArgument), or a passphrase (scrypt, one derivation per secret per engine).
-/// Thread-safety: a value type. The bytes are wiped when the last copy goes.
-class Secret {
-public:
-    Secret();  ///< no secret: no encryption
-    static Secret key(const std::vector<std::uint8_t>& bytes32);
-    static Result<Secret> key_file(const std::string& path);
-    static Secret passphrase(const std::string& text);
-    bool present() const;
-
-private:
-    friend struct SecretAccess;
-    struct Bytes;
-    std::shared_ptr<const Bytes> bytes_;
-    int kind_ = 0;
-};
-
-struct PackOptions {
-    Compression compression = Compression::kLz4;
-    int level = 0;                       ///< 0: the compression's default
-    Cipher cipher = Cipher::kAes256Gcm;  ///< used when the secret is present
-    std::uint32_t chunk_size = 0;        ///< 0: adaptive (auto); else 4 KiB .. 64 MiB
-    std::uint8_t scrypt_log2_n = 15;     ///< passphrase cost
-    /// A stage spec, e.g. "xor-mask,lz4,aes-256-gcm,sha256" (tbbpipe/stages.hpp). When set it
-    /// replaces compression and cipher; a cipher in it needs the secret and a secret needs one.
-    std::string stages;
-};
-
-enum class Operation { kPack, kUnpack, kVerify };
-
-/// One unit of work: every file through one graph. output is ignored for verify. Paths are
-/// files ("-" is refused: use pack_stream/unpack_stream). A FIFO given as an input is read as a
-/// stream; opening it waits for its writer, and that wait is not interruptible by cancel().
+/// One unit of work: an operation on a list of files, every file through one graph.
 /// Value type; the engine keeps its own copy until the job ran (the secret is dropped then).
+/// @code
+///   tbbpipe::Job job;                                   // pack is the default
+///   job.files = {{"data/a.log", "backup/a.log.tbp"}};
+///   job.secret = tbbpipe::Secret::key_file("my.key").value();
+///   auto handle = engine.submit(std::move(job));
+/// @endcode
 struct Job {
     Operation operation = Operation::kPack;
+    /// An input and where its output goes. A FIFO given as an input is read as a stream;
+    /// opening it waits for its writer, and that wait is not interruptible by cancel().
     struct File {
-        std::string input;
-        std::string output;
+        std::string input;   ///< the input's path; with input_fd, only its name in messages
+        std::string output;  ///< pack and unpack: the output path; verify: unused
+        /// >= 0: read the input from this open descriptor (not owned, never closed; standard
+        /// input, a pipe, a memory file) instead of opening `input`. A regular file is read in
+        /// parallel (pread), anything else in order as a stream. "-" as a path is refused
+        /// without it: it would be the process's standard input.
+        int input_fd = -1;
+        /// When set, `output` lies below this folder: the folders between are created, and
+        /// refused if one is a symbolic link or not a folder (a planted link cannot redirect an
+        /// output out of the tree). Empty: the output's folder must exist.
+        std::string output_root;
+        /// >= 0: write the output to this open descriptor (not owned, never closed; standard
+        /// output, a pipe, a socket, a memory file) instead of a path; `output` then only names
+        /// it in messages.
+        int output_fd = -1;
+        /// Pack: record the input's name, mode and modification time in the container.
+        bool store_metadata = true;
     };
     std::vector<File> files;
-    PackOptions pack;
+    PackOptions pack;  ///< pack only
     Secret secret;
-    bool overwrite = false;
+    bool overwrite = false;  ///< replace outputs that exist
 };
 
+/// What happened to one file of a job. Value type.
 struct FileResult {
     std::string input;
     std::string output;
-    Status status;
-    std::uint64_t bytes_in = 0;
-    std::uint64_t bytes_out = 0;
+    Status status;  ///< its message names the file (and for bad data the chunk and offset)
+    std::uint64_t bytes_in = 0;         ///< bytes read from the input
+    std::uint64_t bytes_out = 0;        ///< bytes written to the output (0 for verify)
+    std::uint64_t plaintext_bytes = 0;  ///< the file's plaintext (packed or restored)
     std::uint64_t chunks = 0;
-    double seconds = 0;
+    int syncs = 0;              ///< durability flushes made for this file alone (0 when batched)
+    double seconds = 0;         ///< from the file's first chunk to its completion
+    double finished_after = 0;  ///< from the start of the job to the file's completion
 };
 
-struct JobResult {
-    Status status;  ///< ok, or the first failure (kCancelled when cancelled)
-    std::vector<FileResult> files;
+/// What the engine used and observed while it ran a job: the budgets and the most that was ever
+/// in flight against each, so a program (or a test) can check them. Value type.
+struct RunStats {
+    int cpu_tokens = 0;            ///< transforms allowed at once
+    int io_tokens = 0;             ///< reads allowed at once (1 when an input is a stream)
+    std::size_t chunk_tokens = 0;  ///< chunks in flight (buffer slots) the memory limit affords
+    std::size_t memory_limit = 0;  ///< bytes
+    int arena_threads = 0;         ///< threads of the engine's task_arena
+    int io_threads = 0;            ///< dedicated threads for blocking reads
+    std::int64_t max_chunks_in_flight = 0;
+    std::int64_t max_reads_in_flight = 0;
+    std::int64_t max_transforms_in_flight = 0;
     std::int64_t tokens_outstanding = 0;  ///< always 0 after a job: the engine's own check
+    double buffer_reuse_rate = 0;         ///< chunk-buffer acquisitions that reused a buffer
+    int syncs = 0;                        ///< durability flushes for the whole job
+    std::uint32_t chunk_size = 0;         ///< pack: the containers' (maximum) chunk size
+    std::uint32_t final_chunk_size = 0;   ///< pack, adaptive: where the size ended
+    int chunk_size_adjustments = 0;       ///< pack, adaptive: how often it changed
+    std::uint64_t peak_rss_bytes = 0;     ///< the process's peak resident set size so far
+};
+
+/// Value type.
+struct JobResult {
+    Status status;                  ///< ok, or the first failure (kCancelled when cancelled)
+    std::vector<FileResult> files;  ///< one per file, in the job's order
+    RunStats stats;
+    double seconds = 0;
 };
 
 /// A submitted job. Copyable; all copies refer to the same job.
@@ -108,6 +110,7 @@ public:
     JobResult wait() const;
     /// false: still queued or running after the timeout.
     bool wait_for(std::chrono::milliseconds timeout) const;
+    /// Whether wait() would return at once.
     bool done() const;
     /// Asks the job to stop: a queued job never runs, a running one stops admitting chunks,
     /// drains and removes its partial outputs. The result then says kCancelled.
@@ -126,11 +129,23 @@ struct ShutdownReport {
     bool timed_out = false;
 };
 
+/// Runs jobs, one at a time, in submission order, each on the engine's own task_arena, I/O
+/// threads and chunk buffers (reused from job to job).
+///
+/// Ownership: the engine owns its threads and buffers; handles may outlive it (cancel() then does
+/// nothing). The destructor is shutdown(0): what is still queued or running is cancelled.
 /// Thread-safety: every method may be called from any thread, shutdown included (concurrent
-/// calls: the first does the work, the others return an empty report). The destructor is
-/// shutdown(0): what is still queued or running is cancelled. Listeners run on the engine's
-/// event thread and must not block long (never wait() on a job there); no lock is held while
-/// they run. The engine keeps derived keys (one KDF per passphrase) until it is destroyed.
+/// calls: the first does the work, the others return an empty report). Listeners run on the
+/// engine's event thread and must not block long (never wait() on a job there); no lock is held
+/// while they run. The engine keeps derived keys (one KDF per passphrase) until it is destroyed.
+/// @code
+///   tbbpipe::EngineConfig config;
+///   config.cpu_tokens = 4;
+///   tbbpipe::Engine engine(config);
+///   auto handle = engine.submit(job);
+///   if (!handle.ok()) return fail(handle.status());
+///   const tbbpipe::JobResult result = handle.value().wait();
+/// @endcode
 class Engine {
 public:
     explicit Engine(const EngineConfig& config = {});
@@ -138,8 +153,9 @@ public:
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
 
-    /// Queues a job, waiting while the queue is full. Fails only after shutdown (kCancelled) or
-    /// for a job that cannot run at all (kInvalidArgument: no files).
+    /// Queues a job, waiting while the queue is full. Fails at once for a job that cannot run
+    /// (kInvalidArgument: no files, a bad option, a bad config; see validate()) and after
+    /// shutdown (kCancelled).
     Result<JobHandle> submit(Job job);
     /// Never blocks: a full queue gives kResourceExhausted naming the capacity.
     Result<JobHandle> try_submit(Job job);
@@ -148,12 +164,12 @@ public:
     ShutdownReport shutdown(std::chrono::milliseconds timeout);
 
     /// Every metric the engine records (docs/METRICS.md), as of now.
-    engine::MetricsSnapshot metrics() const;
-    /// Per-file started / progress / finished / failed events.
-    void add_listener(engine::FileListener listener);
+    MetricsSnapshot metrics() const;
+    /// Per-file started / progress / finished / failed events of every job.
+    void add_listener(FileListener listener);
     const EngineConfig& config() const;
 
-    struct Impl;  // shared with the handles, which outlive it safely (cancel becomes a no-op)
+    struct Impl;
 
 private:
     std::shared_ptr<Impl> impl_;

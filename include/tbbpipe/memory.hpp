@@ -1,7 +1,8 @@
 // Pack and unpack without paths: from byte spans and standard streams. Each call runs its own
 // short-lived engine (budgets from config); for many calls, or many files, use Engine.
 // Thread-safety: calls on distinct streams may run concurrently; in and out must be distinct.
-// Linux: the engine reads memory files and pipes through /proc/self/fd.
+// (Inside, spans become memory files and streams become pipes fed by helper threads, so the same
+// graph runs, in parallel, with the same checks as for files.)
 #pragma once
 
 #include <cstdint>
@@ -9,13 +10,18 @@
 #include <span>
 #include <vector>
 
-#include "engine/status.hpp"
 #include "tbbpipe/engine.hpp"
 #include "tbbpipe/result.hpp"
+#include "tbbpipe/secret.hpp"
+#include "tbbpipe/status.hpp"
 
 namespace tbbpipe {
 
 /// A container holding `data`.
+/// @code
+///   const std::vector<std::uint8_t> data(1 << 20, 'x');
+///   auto container = tbbpipe::pack_bytes(data, {}, tbbpipe::Secret::passphrase("pw"));
+/// @endcode
 Result<std::vector<std::uint8_t>> pack_bytes(std::span<const std::uint8_t> data,
                                              const PackOptions& options = {},
                                              const Secret& secret = {},

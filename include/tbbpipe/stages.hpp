@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/status.hpp"
+#include "tbbpipe/status.hpp"
 
 namespace tbbpipe {
 

@@ -11,22 +11,20 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "nodes/cipher.hpp"
+#include <vector>
+
+#include "tbbpipe/secret.hpp"
 
 namespace tbbpipe::fuzz {
 
 /// The key-file secret of every encrypted seed in tests/fuzz/corpus: bytes 0x01..0x20
 /// (tests/fuzz/make_corpus.sh writes the same 32 bytes). Fuzzing with the right key is what lets
 /// mutations get past the header into records and footers.
-inline const nodes::UserSecret& fuzz_key() {
-    static const nodes::UserSecret key = [] {
-        nodes::UserSecret s;
-        s.kind = nodes::KdfId::kKeyFile;
-        s.bytes = nodes::SecretBytes(nodes::kFileKeySize);
-        for (std::size_t i = 0; i < s.bytes.size(); ++i) {
-            s.bytes[i] = static_cast<std::uint8_t>(i + 1);
-        }
-        return s;
+inline const Secret& fuzz_key() {
+    static const Secret key = [] {
+        std::vector<std::uint8_t> bytes(32);
+        for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i + 1);
+        return Secret::key(bytes);
     }();
     return key;
 }

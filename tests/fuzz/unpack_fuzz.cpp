@@ -1,10 +1,10 @@
-// libFuzzer target: verify and unpack of a whole archive held in memory, through ContainerJobs
+// libFuzzer target: verify and unpack of a whole archive held in memory, through the JobRunner
 // with 2 CPU tokens and a 6 MiB memory budget (2 chunks in flight at 1 MiB chunks, the engine's
 // cap of 8 at 4 KiB; larger chunk sizes are refused as over budget).
 //
-// Each input runs three times on one ContainerJobs shared by all iterations (as a CLI run shares
-// it across files): verify of a memfd ("/proc/self/fd/N", seekable), unpack of the same memfd to
-// a file in a per-process scratch folder, and verify of a pipe fed by a writer thread (a stream).
+// Each input runs three times on one JobRunner shared by all iterations (as an Engine shares it
+// across jobs): verify of a memfd (seekable), unpack of the same memfd to a file in a per-process
+// scratch folder, and verify of a pipe fed by a writer thread (a stream).
 // The secret is the fixed key file when the header's cipher byte says encrypted, and none when it
 // says plain: a reader refuses a key for a plain container (downgrade protection), so the key
 // alone would stop every plain input at the header. One more verify with the other choice keeps
@@ -39,42 +39,69 @@
 #include <thread>
 #include <vector>
 
-#include "engine/status.hpp"
-#include "nodes/byte_order.hpp"
-#include "nodes/container_jobs.hpp"
-#include "nodes/file_io.hpp"
-#include "nodes/pack_stages.hpp"
+#include "core/status_error.hpp"
+#include "format/byte_order.hpp"
+#include "format/footer.hpp"
+#include "format/header.hpp"
+#include "format/record.hpp"
+#include "jobs/file_io.hpp"
+#include "jobs/job_runner.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
 
 using namespace tbbpipe;
-using namespace tbbpipe::nodes;
+using namespace tbbpipe::format;
+using jobs::FileHandle;
+using jobs::write_full;
 using Bytes = std::vector<std::uint8_t>;
 
 constexpr int kCpuTokens = 2;
 constexpr int kIoTokens = 2;
 constexpr std::size_t kMemoryBudget = 6 * 1024 * 1024;
-// ContainerJobs keeps one Pipeline (and its chunk buffers) per chunk size it has seen, for the
-// life of the object. A CLI run sees a few; a fuzz process would see millions if the checksum
-// fix-up let every chunk size through, so it only lets through powers of two up to this.
+// The runner rebuilds its Pipeline (and chunk buffers) whenever the chunk size changes. A CLI run
+// sees a few; a fuzz process would see millions if the checksum fix-up let every chunk size
+// through, so it only lets through powers of two up to this.
 constexpr std::uint32_t kLargestFixedUpChunk = 1024 * 1024;
 
-// Never set: a cancel flag makes the readers take the poll() paths the CLI takes.
-std::atomic<bool> g_cancel{false};
+// Never stopped: a stop token that can be stopped makes the readers take the poll() paths a
+// cancellable job takes.
+std::stop_source g_stop;
 
-ContainerJobs& jobs() {
-    static ContainerJobs instance(
+jobs::JobRunner& runner() {
+    static jobs::JobRunner instance(
         [] {
-            EngineSettings settings;
-            settings.cpu_tokens = kCpuTokens;
-            settings.io_tokens = kIoTokens;
-            settings.memory_budget = kMemoryBudget;
-            settings.durable = false;  // fsync per iteration would cost milliseconds, test nothing
-            return settings;
+            EngineConfig config;
+            config.cpu_tokens = kCpuTokens;
+            config.io_tokens = kIoTokens;
+            config.memory_limit = kMemoryBudget;
+            config.commit.durable = false;  // an fsync per iteration costs ms, tests nothing
+            return config;
         }(),
-        &g_cancel);
+        nullptr, nullptr);
     return instance;
+}
+
+// One file's result and the graph's report.
+struct Outcome : FileResult {
+    engine::RunReport run;
+};
+
+Outcome run_one(Operation op, int input_fd, const std::string& output, const Secret& secret) {
+    Job job;
+    job.operation = op;
+    Job::File file;
+    file.input = "(fuzz input)";
+    file.input_fd = input_fd;
+    file.output = output;
+    job.files.push_back(file);
+    job.secret = secret;
+    job.overwrite = true;
+    JobResult result = runner().run(job, g_stop.get_token());
+    Outcome outcome;
+    static_cast<FileResult&>(outcome) = std::move(result.files.front());
+    outcome.run = runner().last_report();
+    return outcome;
 }
 
 // A per-process scratch folder for unpack outputs (under TMPDIR), removed at exit.
@@ -93,12 +120,8 @@ void remove_scratch_dir() {
     std::filesystem::remove_all(scratch_dir(), ignored);
 }
 
-std::string fd_path(int fd) {
-    return "/proc/self/fd/" + std::to_string(fd);
-}
-
 // What one run must satisfy whatever the input: no internal error, the engine's books balanced.
-void check_run(const char* what, const FileOutcome& outcome) {
+void check_run(const char* what, const Outcome& outcome) {
     const engine::RunReport& run = outcome.run;
     if (outcome.status.code() == StatusCode::kInternal) {
         fuzz::fuzz_fail(what, ("returned an internal error: " + outcome.status.message()).c_str());
@@ -114,8 +137,8 @@ void check_run(const char* what, const FileOutcome& outcome) {
 }
 
 // The key for what claims to be encrypted (cipher byte set), no secret for the rest.
-const UserSecret& secret_for(const Bytes& bytes, bool other = false) {
-    static const UserSecret none;
+const Secret& secret_for(const Bytes& bytes, bool other = false) {
+    static const Secret none;
     const bool encrypted = bytes.size() > 14 && bytes[14] != 0;
     return encrypted != other ? fuzz::fuzz_key() : none;
 }
@@ -127,17 +150,17 @@ FileHandle memfd_holding(const Bytes& bytes) {
     return fd;
 }
 
-FileOutcome verify_file(const Bytes& bytes, const UserSecret& secret) {
+Outcome verify_file(const Bytes& bytes, const Secret& secret) {
     const FileHandle fd = memfd_holding(bytes);
-    FileOutcome outcome = jobs().verify(fd_path(fd.fd()), secret);
+    Outcome outcome = run_one(Operation::kVerify, fd.fd(), "", secret);
     check_run("verify (file)", outcome);
     return outcome;
 }
 
-FileOutcome unpack_file(const Bytes& bytes) {
+Outcome unpack_file(const Bytes& bytes) {
     const FileHandle fd = memfd_holding(bytes);
     const std::string output = scratch_dir() + "/out";
-    FileOutcome outcome = jobs().unpack(fd_path(fd.fd()), output, secret_for(bytes), true);
+    Outcome outcome = run_one(Operation::kUnpack, fd.fd(), output, secret_for(bytes));
     check_run("unpack (file)", outcome);
 
     struct stat st {};
@@ -223,13 +246,13 @@ private:
     std::thread thread_;            // last: starts once the state above exists
 };
 
-FileOutcome verify_stream(const Bytes& bytes) {
+Outcome verify_stream(const Bytes& bytes) {
     static PipeFeeder feeder;
     int ends[2];
     if (::pipe2(ends, O_CLOEXEC) != 0) fuzz::fuzz_fail("pipe2 failed", std::strerror(errno));
     FileHandle read_end(ends[0]);
     feeder.start(FileHandle(ends[1]), bytes);
-    FileOutcome outcome = jobs().verify(fd_path(read_end.fd()), secret_for(bytes));
+    Outcome outcome = run_one(Operation::kVerify, read_end.fd(), "", secret_for(bytes));
     read_end.reset();  // the last read end: a write still blocked gets EPIPE and ends
     feeder.finish();
     check_run("verify (stream)", outcome);
@@ -243,7 +266,7 @@ std::size_t allocation_cap(const Bytes& bytes) {
     try {
         const Header header = decode_header(bytes.data(), bytes.size());
         chunk_buffers = kRecordHeaderSize + max_stored_size(header.chunk_size, true);
-    } catch (const PipelineError&) {
+    } catch (const StatusError&) {
     }
     return chunk_buffers + 3 * bytes.size() + 1024 * 1024;
 }
@@ -258,7 +281,7 @@ bool fix_up_checksums(Bytes& bytes) {
     Header header;
     try {
         header = decode_header(data, size);
-    } catch (const PipelineError&) {
+    } catch (const StatusError&) {
         return false;
     }
     if (header.encrypted() || header.chunk_size > kLargestFixedUpChunk ||
@@ -270,7 +293,7 @@ bool fix_up_checksums(Bytes& bytes) {
     if (header.flags & kHeaderFlagStageList) {
         try {
             data_offset += stage_list_size(data + kHeaderSize);
-        } catch (const PipelineError&) {
+        } catch (const StatusError&) {
             return false;
         }
         if (data_offset > size) return false;
@@ -301,7 +324,7 @@ bool fix_up_checksums(Bytes& bytes) {
         }
         const Digest digest = root.finish(total);
         std::memcpy(stored + body_size - 32, digest.data(), digest.size());
-    } catch (const PipelineError&) {
+    } catch (const StatusError&) {
         // An unparseable body still gets a valid checksum, so its parse errors are reached.
     }
     const auto aad = footer_aad(header_digest, stored_size, footer_offset, chunk_count);
@@ -313,11 +336,11 @@ bool fix_up_checksums(Bytes& bytes) {
 }
 
 void run_all(const Bytes& bytes) {
-    const FileOutcome verified = verify_file(bytes, secret_for(bytes));
-    const FileOutcome unpacked = unpack_file(bytes);
-    const FileOutcome streamed = verify_stream(bytes);
+    const Outcome verified = verify_file(bytes, secret_for(bytes));
+    const Outcome unpacked = unpack_file(bytes);
+    const Outcome streamed = verify_stream(bytes);
     // Downgrade protection: a key for a plain container, or none for an encrypted one, is refused.
-    const FileOutcome other = verify_file(bytes, secret_for(bytes, true));
+    const Outcome other = verify_file(bytes, secret_for(bytes, true));
     if (other.status.is_ok() && bytes.size() > 14) {
         fuzz::fuzz_fail("verified with the wrong kind of secret (key or none)");
     }

@@ -1,0 +1,281 @@
+#include "live_report.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+
+#include "atomic_file.hpp"
+
+namespace tbbpipe::cli {
+namespace {
+
+constexpr int kTickMs = 100;  // sampling period for rates and queue averages
+
+double value_of(const MetricsSnapshot& s, const char* name, const char* labels = "") {
+    const auto* m = s.find(name, labels);
+    return m ? m->value : 0;
+}
+
+std::string fmt(const char* format, double a, double b = 0, double c = 0) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, format, a, b, c);
+    return buf;
+}
+
+std::string human(double bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4) {
+        bytes /= 1024;
+        ++u;
+    }
+    return fmt(u ? "%.1f " : "%.0f ", bytes) + units[u];
+}
+
+std::string duration(double seconds) {
+    if (seconds < 1e-3) return fmt("%.0fus", seconds * 1e6);
+    if (seconds < 1) return fmt("%.2fms", seconds * 1e3);
+    return fmt("%.2fs", seconds);
+}
+
+void write_stderr(const std::string& text) {
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(STDERR_FILENO, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;  // a signal must not cut an escape sequence
+        if (n <= 0) return;
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+}  // namespace
+
+LiveReport::LiveReport(const LiveReportOptions& options, SnapshotFn snapshot,
+                       std::uint64_t bytes_total, std::uint64_t files_total)
+    : options_(options),
+      snapshot_(std::move(snapshot)),
+      bytes_total_(bytes_total),
+      files_total_(files_total) {
+    if (options_.dashboard_interval_ms > 0) options_.progress = false;
+    if (options_.dashboard_interval_ms > 0)
+        options_.file_interval_ms = options_.dashboard_interval_ms;
+    // Progress appears only for runs long enough to need it.
+    next_draw_ = options_.dashboard_interval_ms > 0 ? options_.dashboard_interval_ms / 1000.0 : 0.5;
+    next_file_ = options_.file_interval_ms / 1000.0;
+    if (options_.progress || options_.dashboard_interval_ms > 0 || options_.metrics_file) {
+        thread_ = std::thread([this] { loop(); });
+    }
+}
+
+LiveReport::~LiveReport() {
+    if (thread_.joinable()) {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+    }
+    // Unwinding without stop(): leave the terminal clean for whatever is printed next.
+    std::lock_guard draw(draw_mutex_);
+    write_stderr(clear_drawn());
+}
+
+void LiveReport::stop() {
+    if (thread_.joinable()) {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+    }
+    tick(true);
+}
+
+void LiveReport::loop() {
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::milliseconds(kTickMs), [&] { return stopping_; })) {
+        lock.unlock();
+        tick(false);
+        lock.lock();
+    }
+}
+
+void LiveReport::tick(bool final) {
+    const MetricsSnapshot snap = snapshot_();
+    const double now = snap.uptime_seconds;
+    // Rates over the last sampling period, smoothed so the line does not flicker.
+    const double bytes = value_of(snap, "tbbpipe_input_bytes_total");
+    const double chunks = value_of(snap, "tbbpipe_chunks_total");
+    const double files = static_cast<double>(files_done_.load(std::memory_order_relaxed));
+    const double dt = now - last_time_;
+    if (dt > 0) {
+        const double alpha = last_time_ == 0 ? 1.0 : 0.3;
+        rate_mb_ += alpha * ((bytes - last_bytes_) / dt / 1e6 - rate_mb_);
+        rate_chunks_ += alpha * ((chunks - last_chunks_) / dt - rate_chunks_);
+        rate_files_ += alpha * ((files - last_files_) / dt - rate_files_);
+    }
+    last_time_ = now;
+    last_bytes_ = bytes;
+    last_chunks_ = chunks;
+    last_files_ = files;
+    cpu_depth_sum_ += value_of(snap, "tbbpipe_queue_depth", "queue=\"cpu\"");
+    reorder_depth_sum_ += value_of(snap, "tbbpipe_queue_depth", "queue=\"reorder\"");
+    ++depth_samples_;
+
+    draw(snap, now, final);
+    if (options_.metrics_file && (final || now >= next_file_)) {
+        next_file_ = now + options_.file_interval_ms / 1000.0;
+        try {
+            write_metrics_file(snap);
+            file_error_.reset();
+        } catch (const std::exception& e) {
+            // Keep drawing; stop() reports the failure (the final write decides).
+            file_error_ = e.what();
+        }
+    }
+    if (final && file_error_) throw std::runtime_error(*file_error_);
+}
+
+void LiveReport::draw(const MetricsSnapshot& snap, double now, bool final) {
+    std::lock_guard lock(draw_mutex_);
+    std::string text;
+    const bool dashboard = options_.dashboard_interval_ms > 0;
+    if (dashboard && (final || now >= next_draw_)) {
+        next_draw_ = now + options_.dashboard_interval_ms / 1000.0;
+        text = render_dashboard(snap, rate_files_, rate_mb_, rate_chunks_,
+                                cpu_depth_sum_ / static_cast<double>(depth_samples_),
+                                reorder_depth_sum_ / static_cast<double>(depth_samples_));
+    } else if (!dashboard && options_.progress && (final || now >= next_draw_)) {
+        if (final && drawn_lines_ == 0) return;
+        // Off a terminal each refresh is a new line: once a second is plenty.
+        next_draw_ = now + (options_.terminal ? kTickMs / 1000.0 : 1.0);
+        text = final ? std::string() : progress_line(snap);
+    } else {
+        return;
+    }
+    std::string out = clear_drawn();
+    if (!dashboard) {
+        out += text;
+        if (!options_.terminal && !text.empty()) out += '\n';
+        drawn_lines_ = options_.terminal && !text.empty() ? 1 : 0;
+    } else {
+        out += text;
+        if (options_.terminal && !final) {
+            out.pop_back();  // keep the cursor on the last line so the next redraw overwrites it
+            drawn_lines_ = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+        }
+    }
+    write_stderr(out);
+}
+
+std::string LiveReport::clear_drawn() {
+    std::string out;
+    if (options_.terminal && drawn_lines_ > 0) {
+        // Back to the start of what we drew last time, and clear it.
+        out += "\r";
+        for (std::size_t i = 1; i < drawn_lines_; ++i) out += "\x1b[1A";
+        out += "\x1b[J";
+    }
+    drawn_lines_ = 0;
+    return out;
+}
+
+void LiveReport::emit(const std::string& text) {
+    std::lock_guard draw(draw_mutex_);
+    write_stderr(clear_drawn() + text);
+}
+
+std::string LiveReport::progress_line(const MetricsSnapshot& snap) const {
+    const double done = value_of(snap, "tbbpipe_input_bytes_total");
+    std::string line = human(done);
+    if (bytes_total_ > 0) {
+        line += " / " + human(static_cast<double>(bytes_total_)) +
+                fmt(" (%.1f%%)", 100.0 * done / static_cast<double>(bytes_total_));
+    }
+    line += fmt("  %.0f MB/s", rate_mb_);
+    if (bytes_total_ > 0 && rate_mb_ > 0.01 && done < static_cast<double>(bytes_total_)) {
+        const int eta =
+            static_cast<int>((static_cast<double>(bytes_total_) - done) / (rate_mb_ * 1e6));
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "  ETA %d:%02d", eta / 60, eta % 60);
+        line += buf;
+    }
+    line += "  files " + std::to_string(files_done_.load(std::memory_order_relaxed)) + "/" +
+            std::to_string(files_total_);
+    return line;
+}
+
+std::string LiveReport::render_dashboard(const MetricsSnapshot& snap, double files_per_s,
+                                         double mb_per_s, double chunks_per_s, double cpu_avg,
+                                         double reorder_avg) {
+    const auto gauge = [&](const char* name, const char* labels) -> const MetricSample* {
+        return snap.find(name, labels);
+    };
+    const auto value = [&](const char* name, const char* labels) {
+        const auto* m = gauge(name, labels);
+        return m ? m->value : 0.0;
+    };
+    const auto max = [&](const char* name, const char* labels) {
+        const auto* m = gauge(name, labels);
+        return m ? m->max : 0.0;
+    };
+    std::ostringstream out;
+    out << fmt("== tbbpipe PIPELINE METRICS  t=%.1fs ", snap.uptime_seconds)
+        << "==================================\n";
+    out << fmt("throughput  files/s %8.1f   MB/s %8.1f", files_per_s, mb_per_s)
+        << fmt("   chunks/s %8.1f\n", chunks_per_s);
+    out << "tokens free";
+    for (const char* kind : {"cpu", "io", "chunk"}) {
+        const std::string labels = std::string("kind=\"") + kind + "\"";
+        const double total = value("tbbpipe_tokens", labels.c_str());
+        const double used = value("tbbpipe_tokens_in_use", labels.c_str());
+        out << "  " << kind << ' ' << fmt("%.0f/%.0f", total - used, total);
+    }
+    out << '\n';
+    out << fmt("queues      cpu avg %.1f max %.0f", cpu_avg,
+               max("tbbpipe_queue_depth", "queue=\"cpu\""))
+        << fmt("   reorder avg %.1f max %.0f\n", reorder_avg,
+               max("tbbpipe_queue_depth", "queue=\"reorder\""));
+    out << "memory      " << human(value("tbbpipe_memory_bytes", "")) << " of "
+        << human(value("tbbpipe_memory_limit_bytes", "")) << " (max "
+        << human(max("tbbpipe_memory_bytes", "")) << ")\n";
+    const double acquired = value("tbbpipe_buffer_acquisitions_total", "");
+    out << fmt("buffer pool reuse %.1f%%\n",
+               acquired > 0 ? 100.0 * value("tbbpipe_buffer_reuse_total", "") / acquired : 0.0);
+    out << "latency            P50       P95       P99\n";
+    const struct {
+        const char* title;
+        const char* name;
+        const char* labels;
+    } rows[] = {{"chunk cpu  ", "tbbpipe_chunk_transform_seconds", ""},
+                {"queue wait ", "tbbpipe_reorder_wait_seconds", ""},
+                {"token wait ", "tbbpipe_cpu_token_wait_seconds", ""},
+                {"io read    ", "tbbpipe_io_seconds", "op=\"read\""},
+                {"io write   ", "tbbpipe_io_seconds", "op=\"write\""}};
+    for (const auto& row : rows) {
+        const auto* m = snap.find(row.name, row.labels);
+        out << "  " << row.title;
+        for (const double q : {0.50, 0.95, 0.99}) {
+            char cell[16];
+            std::snprintf(cell, sizeof cell, "%10s",
+                          m ? duration(m->histogram.percentile(q)).c_str() : "-");
+            out << cell;
+        }
+        out << '\n';
+    }
+    return out.str();
+}
+
+void LiveReport::write_metrics_file(const MetricsSnapshot& snap) const {
+    // node_exporter's textfile convention: write elsewhere, rename into place atomically.
+    write_file_atomically(*options_.metrics_file, to_prometheus_text(snap));
+}
+
+}  // namespace tbbpipe::cli

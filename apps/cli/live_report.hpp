@@ -1,0 +1,82 @@
+// LiveReport: what a person watching a run sees on stderr (a progress line or a metrics
+// dashboard) and the Prometheus textfile, all refreshed from one background thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "tbbpipe/metrics.hpp"
+
+namespace tbbpipe::cli {
+
+struct LiveReportOptions {
+    bool progress = false;          ///< one line, redrawn in place
+    int dashboard_interval_ms = 0;  ///< >0: the multi-line dashboard instead of the progress line
+    std::optional<std::string> metrics_file;
+    int file_interval_ms = 1000;
+    bool terminal = false;  ///< stderr is a terminal: redraw in place; otherwise append
+};
+
+/// Thread-safety: file_done() may be called from any thread; stop() once, from the owner.
+class LiveReport {
+public:
+    /// Where the numbers come from (an Engine's metrics()); called on the report's thread.
+    using SnapshotFn = std::function<MetricsSnapshot()>;
+    LiveReport(const LiveReportOptions& options, SnapshotFn snapshot, std::uint64_t bytes_total,
+               std::uint64_t files_total);
+    ~LiveReport();
+    LiveReport(const LiveReport&) = delete;
+    LiveReport& operator=(const LiveReport&) = delete;
+
+    void file_done() { files_done_.fetch_add(1, std::memory_order_relaxed); }
+    /// Prints text on stderr without garbling what is drawn there: clears the progress line or
+    /// dashboard first; the next refresh draws it again below.
+    void emit(const std::string& text);
+    /// Stops the thread, clears the progress line, writes the metrics file a last time.
+    /// Throws std::runtime_error if the metrics file cannot be written.
+    void stop();
+
+    /// The dashboard text for a snapshot (exposed for tests).
+    static std::string render_dashboard(const MetricsSnapshot& snap, double files_per_s,
+                                        double mb_per_s, double chunks_per_s, double cpu_avg,
+                                        double reorder_avg);
+
+private:
+    void loop();
+    void tick(bool final);
+    void draw(const MetricsSnapshot& snap, double now, bool final);
+    std::string clear_drawn();  // needs draw_mutex_
+    std::string progress_line(const MetricsSnapshot& snap) const;
+    void write_metrics_file(const MetricsSnapshot& snap) const;
+
+    LiveReportOptions options_;
+    SnapshotFn snapshot_;
+    const std::uint64_t bytes_total_;
+    const std::uint64_t files_total_;
+    // relaxed: a display count, read by the reporter thread for the next redraw.
+    std::atomic<std::uint64_t> files_done_{0};
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;  // guarded by mutex_
+
+    std::mutex draw_mutex_;        // serialises everything written to stderr during the run
+    std::size_t drawn_lines_ = 0;  // guarded by draw_mutex_
+    // Reporter-thread state.
+    double last_time_ = 0;
+    double last_bytes_ = 0, last_chunks_ = 0, last_files_ = 0;
+    double rate_mb_ = 0, rate_chunks_ = 0, rate_files_ = 0;
+    double cpu_depth_sum_ = 0, reorder_depth_sum_ = 0;
+    std::uint64_t depth_samples_ = 0;
+    double next_draw_ = 0, next_file_ = 0;
+    std::optional<std::string> file_error_;  // the last metrics-file write failed
+    std::thread thread_;
+};
+
+}  // namespace tbbpipe::cli

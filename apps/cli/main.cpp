@@ -1,0 +1,28 @@
+// tbbpipe: parse, dispatch, map to an exit code. Everything else lives in the other files here.
+#include <exception>
+#include <iostream>
+
+#include "cli_options.hpp"
+#include "commands.hpp"
+#include "exit_codes.hpp"
+#include "signals.hpp"
+
+int main(int argc, char** argv) {
+    using namespace tbbpipe::cli;
+    install_signal_watcher();  // first: every thread started later inherits the blocked signals
+    try {
+        const CliOptions options = parse_cli(argc, argv);
+        switch (options.command) {
+            case Command::kHelp: std::cout << help_text(); return kExitOk;
+            case Command::kNone: std::cerr << help_text(); return kExitUsage;
+            case Command::kVersion: std::cout << version_text(); return kExitOk;
+            default: return run_command(options);
+        }
+    } catch (const UsageError& e) {
+        std::cerr << "tbbpipe: " << e.what() << "\nTry 'tbbpipe --help'.\n";
+        return kExitUsage;
+    } catch (const std::exception& e) {
+        std::cerr << "tbbpipe: " << e.what() << '\n';
+        return kExitFailed;
+    }
+}

@@ -1,0 +1,41 @@
+// RunReport: what the CLI prints about a pack, unpack or verify run: a line per file, and at the
+// end a totals line or (--json) one document with every file, the engine and the metrics.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli_options.hpp"
+#include "tbbpipe/engine.hpp"
+#include "tbbpipe/metrics.hpp"
+#include "tbbpipe/storage.hpp"
+
+namespace tbbpipe::cli {
+
+/// One file as the user named it ("-" for standard input and output) and what happened to it.
+struct FileReport {
+    std::string input;
+    std::string output;  ///< "" for verify
+    FileResult result;
+};
+
+/// What the run as a whole used and observed, for --json and -v.
+struct RunFacts {
+    const JobResult* job = nullptr;  ///< null when no file could start
+    EngineConfig config;
+    std::string io_tokens_from;  ///< "flag", "preset" or "device"
+    IoDepthChoice storage;
+};
+
+/// "f: 1.0 MiB -> 300 KiB (29.3%) in 0.01 s, 100 MB/s -> f.tbp\n" (and more with -v).
+std::string file_line(const CliOptions& o, const FileReport& r);
+
+/// The end of a run: one JSON document on stdout (--json), or a totals line for several files.
+void print_summary(const CliOptions& o, const std::vector<FileReport>& reports,
+                   const MetricsSnapshot& metrics, const RunFacts& facts, double wall,
+                   int exit_code);
+
+/// "1.5 MiB".
+std::string human_bytes(std::uint64_t n);
+
+}  // namespace tbbpipe::cli

@@ -1,0 +1,281 @@
+// pack, unpack and verify: the command line's names become a file plan, the plan one job, and
+// the job runs on an Engine configured from the options; then the report.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <set>
+
+#include "commands.hpp"
+#include "exit_codes.hpp"
+#include "live_report.hpp"
+#include "metrics_http.hpp"
+#include "run_report.hpp"
+#include "secrets.hpp"
+#include "signals.hpp"
+#include "tbbpipe/engine.hpp"
+#include "tbbpipe/plan.hpp"
+#include "tbbpipe/storage.hpp"
+
+namespace tbbpipe::cli {
+namespace {
+
+// What the user sees for a failed file: the library's message, and the flag that fixes it
+// where there is one.
+std::string with_hint(const Status& status) {
+    if (status.code() == StatusCode::kAlreadyExists) {
+        return status.message() + " (use -f to overwrite)";
+    }
+    return status.message();
+}
+
+std::string plan_error_message(const PlanError& e) {
+    const std::string name = e.path == "-" ? "(stdin)" : e.path;
+    switch (e.reason) {
+        case PlanError::Reason::kFolder: return name + ": is a folder (use -r to take its files)";
+        case PlanError::Reason::kNoOutputName:
+            if (e.path == "-") return name + ": standard input needs -o or -c, not --output-dir";
+            return name + ": " + e.status.message() + "; use -o to name the output";
+        case PlanError::Reason::kUnreadable: break;
+    }
+    return name + ": " + e.status.message();
+}
+
+// The folders a run reads and writes, for the device probe: one path per distinct folder.
+std::vector<std::string> probe_paths(const std::vector<Job::File>& files) {
+    std::set<std::string> folders;
+    auto folder_of = [](const std::string& path) {
+        const auto slash = path.rfind('/');
+        return slash == std::string::npos ? std::string(".") : path.substr(0, slash + 1);
+    };
+    for (const auto& f : files) {
+        if (f.input_fd < 0) folders.insert(folder_of(f.input));
+        if (!f.output.empty() && f.output_fd < 0) folders.insert(folder_of(f.output));
+    }
+    return {folders.begin(), folders.end()};
+}
+
+std::uint64_t total_input_bytes(const std::vector<Job::File>& files) {
+    std::uint64_t total = 0;
+    for (const auto& f : files) {
+        struct stat st {};
+        if (f.input_fd < 0 && ::stat(f.input.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+            total += static_cast<std::uint64_t>(st.st_size);
+        }
+    }
+    return total;
+}
+
+// The plan's files as the job's: standard input and output become descriptors (refused on a
+// terminal); a file that cannot start fails alone, in its report.
+Job make_job(const CliOptions& o, const Secret& secret, const FilePlan& plan,
+             std::vector<FileReport>& reports, std::vector<std::size_t>& job_report) {
+    Job job;
+    job.operation = o.plan.operation;
+    job.pack = o.pack;
+    job.secret = secret;
+    job.overwrite = o.force;
+    for (const Job::File& planned : plan.files) {
+        FileReport report{planned.input, planned.output, {}};
+        Job::File f = planned;
+        if (f.input == "-") {
+            if (::isatty(STDIN_FILENO)) {
+                report.result.status = {StatusCode::kInvalidArgument,
+                                        "(stdin): refusing to read from a terminal (give a "
+                                        "file or a pipe)"};
+            }
+            f.input = "(stdin)";
+            f.input_fd = STDIN_FILENO;
+            f.store_metadata = false;
+        }
+        if (f.output == "-") {
+            if (job.operation == Operation::kPack && ::isatty(STDOUT_FILENO)) {
+                report.result.status = {StatusCode::kInvalidArgument,
+                                        f.input +
+                                            ": refusing to write binary data to a "
+                                            "terminal (use -o or a pipe)"};
+            }
+            f.output = "(stdout)";
+            f.output_fd = STDOUT_FILENO;
+        }
+        if (report.result.status.is_ok()) {
+            job_report.push_back(reports.size());
+            job.files.push_back(std::move(f));
+        }
+        reports.push_back(std::move(report));
+    }
+    return job;
+}
+
+// The engine's budgets: the options', and the I/O depth from the devices unless given.
+EngineConfig engine_config(const CliOptions& o, const Job& job, RunFacts& facts) {
+    EngineConfig config = o.engine;
+    if (o.io_tokens_given) {
+        facts.io_tokens_from = o.optimize == CliOptions::Optimize::kResources ? "preset" : "flag";
+        facts.storage.type = o.storage_type;
+        facts.storage.reason = "--io-tokens given";
+    } else {
+        // TBBPIPE_SYSFS_ROOT points the device probe at a fake /sys (the tests' fake devices).
+        const char* sysfs = std::getenv("TBBPIPE_SYSFS_ROOT");
+        facts.storage = choose_io_depth(probe_paths(job.files), o.storage_type,
+                                        sysfs && *sysfs ? sysfs : "/sys");
+        config.io_tokens = facts.storage.io_tokens;
+        facts.io_tokens_from = o.storage_type == StorageType::kAuto ? "device" : "flag";
+    }
+    facts.config = config;
+    return config;
+}
+
+// Submits and waits; the first SIGINT/SIGTERM cancels the job (it drains and removes its
+// partial outputs). A job the engine refuses is the command line's mistake.
+JobResult run_job(Engine& engine, Job job) {
+    Result<JobHandle> submitted = engine.submit(std::move(job));
+    if (!submitted.ok()) throw UsageError(submitted.status().message());
+    const JobHandle handle = submitted.value();
+    on_interrupt([handle] { handle.cancel(); });
+    JobResult result = handle.wait();
+    on_interrupt({});
+    return result;
+}
+
+// --rm: unpack verified every chunk before its rename; pack re-reads what it wrote first.
+void remove_inputs(const CliOptions& o, Engine& engine, const Job& job, JobResult& result) {
+    std::vector<std::size_t> removable;
+    for (std::size_t i = 0; i < job.files.size(); ++i) {
+        if (result.files[i].status.is_ok() && job.files[i].input_fd < 0) removable.push_back(i);
+    }
+    if (removable.empty() || interrupted()) return;
+    JobResult verified;
+    if (o.plan.operation == Operation::kPack) {
+        Job check;
+        check.operation = Operation::kVerify;
+        check.secret = job.secret;
+        for (std::size_t i : removable) {
+            Job::File container;
+            container.input = job.files[i].output;
+            check.files.push_back(std::move(container));
+        }
+        verified = run_job(engine, std::move(check));
+    }
+    for (std::size_t k = 0; k < removable.size(); ++k) {
+        FileResult& file = result.files[removable[k]];
+        const Status checked = verified.files.empty() ? Status::ok() : verified.files[k].status;
+        if (!checked.is_ok()) {
+            file.status = {checked.code(),
+                           job.files[removable[k]].input +
+                               ": output failed verification, input kept: " + checked.message()};
+        } else if (::unlink(job.files[removable[k]].input.c_str()) != 0) {
+            file.status = {
+                StatusCode::kIoError,
+                job.files[removable[k]].input + ": cannot remove input: " + std::strerror(errno)};
+        }
+    }
+}
+
+// Started before the job, stopped after it: the endpoint lives exactly as long as the run.
+std::unique_ptr<MetricsHttpServer> serve_metrics(const CliOptions& o, const Engine& engine) {
+    if (!o.metrics_listen) return nullptr;
+    auto http = std::make_unique<MetricsHttpServer>(
+        *o.metrics_listen, o.metrics_listen_any,
+        [&engine] { return to_prometheus_text(engine.metrics()); });
+    if (o.verbosity > 0) {
+        std::cerr << "tbbpipe: serving metrics on http://"
+                  << o.metrics_listen->substr(0, o.metrics_listen->rfind(':')) << ':'
+                  << http->port() << "/metrics\n";
+    }
+    return http;
+}
+
+LiveReportOptions live_options(const CliOptions& o) {
+    LiveReportOptions live;
+    live.terminal = ::isatty(STDERR_FILENO) != 0;
+    live.progress = o.progress == CliOptions::Progress::kOn ||
+                    (o.progress == CliOptions::Progress::kAuto && live.terminal);
+    live.dashboard_interval_ms = o.metrics_interval_ms;
+    live.metrics_file = o.metrics_file;
+    return live;
+}
+
+}  // namespace
+
+int run_transfer(const CliOptions& o) {
+    const auto wall_start = std::chrono::steady_clock::now();
+    std::string warning;
+    const Secret secret = load_secret(o, o.command == Command::kPack, &warning);
+    if (!warning.empty() && o.verbosity > 0) std::cerr << "tbbpipe: warning: " << warning << '\n';
+
+    Result<FilePlan> planned = plan_files(o.plan);
+    if (!planned.ok()) throw UsageError(planned.status().message());
+    if (o.verbosity > 0) {
+        for (const auto& w : planned.value().warnings)
+            std::cerr << "tbbpipe: warning: " << w << '\n';
+    }
+    std::vector<FileReport> reports;
+    for (const PlanError& e : planned.value().errors) {
+        reports.push_back({e.path, "", {}});
+        reports.back().result.status = {e.status.code(), plan_error_message(e)};
+    }
+    std::vector<std::size_t> job_report;  // job file index -> reports index
+    Job job = make_job(o, secret, planned.value(), reports, job_report);
+    std::vector<Job::File>().swap(planned.value().files);  // the job has its own copy
+
+    RunFacts facts;
+    Engine engine(engine_config(o, job, facts));
+    std::unique_ptr<MetricsHttpServer> http;
+    try {
+        http = serve_metrics(o, engine);
+    } catch (const UsageError&) {
+        throw;
+    } catch (const std::runtime_error& e) {
+        std::cerr << "tbbpipe: " << e.what() << '\n';
+        return kExitFailed;
+    }
+    LiveReport live(
+        live_options(o), [&engine] { return engine.metrics(); }, total_input_bytes(job.files),
+        job.files.size());
+
+    JobResult result;
+    if (!job.files.empty() && !interrupted()) {
+        result = run_job(engine, job);
+        facts.job = &result;
+        if (o.remove_input) remove_inputs(o, engine, job, result);
+    }
+    for (std::size_t i = 0; i < job.files.size(); ++i) {
+        FileResult& file = reports[job_report[i]].result;
+        if (i < result.files.size()) {
+            file = std::move(result.files[i]);
+        } else {  // interrupted before the job could start
+            file.status = {StatusCode::kCancelled, job.files[i].input + ": interrupted"};
+        }
+    }
+    int exit_code = kExitOk;
+    for (const FileReport& report : reports) {
+        const Status& status = report.result.status;
+        if (!status.is_ok()) {
+            live.emit("tbbpipe: " + with_hint(status) + "\n");
+            exit_code = worst_exit(exit_code, exit_code_for(status.code()));
+        } else if (o.verbosity > 0 && !o.json) {
+            live.emit(file_line(o, report));
+        }
+        live.file_done();
+    }
+    try {
+        live.stop();  // writes the final metrics file, peak RSS included
+    } catch (const std::runtime_error& e) {
+        std::cerr << "tbbpipe: " << *o.metrics_file << ": " << e.what() << '\n';
+        exit_code = worst_exit(exit_code, kExitFailed);
+    }
+    http.reset();
+    if (interrupted()) exit_code = kExitInterrupted;
+
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+    print_summary(o, reports, engine.metrics(), facts, wall, exit_code);
+    return exit_code;
+}
+
+}  // namespace tbbpipe::cli

@@ -1,0 +1,337 @@
+#include "jobs/job_runner.hpp"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/status_error.hpp"
+#include "format/codec.hpp"
+#include "format/record.hpp"
+#include "format/stage_spec.hpp"
+#include "jobs/chunk_tuner.hpp"
+#include "jobs/commit_batch.hpp"
+#include "jobs/container_file.hpp"
+#include "jobs/job_scheduler.hpp"
+#include "jobs/job_steps.hpp"
+#include "jobs/pack_file.hpp"
+#include "jobs/unpack_file.hpp"
+
+namespace tbbpipe::jobs {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::size_t buffers_per_chunk(std::uint32_t chunk_size) {
+    // A chunk in flight holds an input and an output buffer of up to the largest record.
+    return 2 * (format::kRecordHeaderSize + format::max_stored_size(chunk_size, true));
+}
+
+// What planning learns of an input: its size and whether it is a stream (read in order).
+void stat_input(const Job::File& file, FileEntry& entry) {
+    struct stat st {};
+    const bool known = file.input_fd >= 0 ? ::fstat(file.input_fd, &st) == 0
+                                          : ::stat(file.input.c_str(), &st) == 0;
+    if (!known) return;  // the first claim reports why, in order
+    entry.planned_size = S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
+    entry.stream = !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+// The chunk size a container declares, read without authentication: it only sizes the engine's
+// buffers (every real check happens when the file is opened). 0 when unreadable.
+std::uint32_t peek_chunk_size(const Job::File& file) {
+    FileHandle fd = file.input_fd >= 0
+                        ? FileHandle(file.input_fd, false)
+                        : FileHandle(::open(file.input.c_str(), O_RDONLY | O_CLOEXEC));
+    std::uint8_t raw[format::kHeaderSize];
+    if (!fd.valid() || pread_full(fd.fd(), raw, format::kHeaderSize, 0) != format::kHeaderSize) {
+        return 0;
+    }
+    try {
+        return format::decode_header(raw, format::kHeaderSize).chunk_size;
+    } catch (const StatusError&) {
+        return 0;
+    }
+}
+
+// The folders between a file's output root and its output, created now (a file whose folders
+// cannot be made fails alone, before the run).
+void make_output_folders(const Job::File& file) {
+    if (file.output_root.empty() || file.output_fd >= 0) return;
+    const std::string& root = file.output_root;
+    std::string relative;
+    if (file.output.size() > root.size() + 1 && file.output.compare(0, root.size(), root) == 0) {
+        relative = file.output.substr(root.size() + (root.back() == '/' ? 0 : 1));
+        const auto slash = relative.rfind('/');
+        relative = slash == std::string::npos ? "" : relative.substr(0, slash);
+    }
+    make_folders(root, relative);
+}
+
+std::uint64_t peak_rss_bytes() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+}  // namespace
+
+JobRunner::JobRunner(const EngineConfig& config, engine::MetricsRegistry* metrics,
+                     FileEvents* events)
+    : config_(config),
+      memory_limit_(config.memory_limit ? config.memory_limit : default_memory_limit()),
+      metrics_(metrics),
+      events_(events) {
+    if (metrics) {
+        pipeline_metrics_ = std::make_unique<engine::PipelineMetrics>(*metrics);
+        pipeline_metrics_->memory_limit_bytes.set(static_cast<std::int64_t>(memory_limit_));
+        files_ok_ = &metrics->counter("tbbpipe_files_total", "Files processed", "status=\"ok\"");
+        files_failed_ =
+            &metrics->counter("tbbpipe_files_total", "Files processed", "status=\"failed\"");
+    }
+}
+
+JobRunner::~JobRunner() = default;
+
+engine::Pipeline& JobRunner::pipeline_for(std::uint32_t chunk_size) {
+    if (!pipeline_ || pipeline_chunk_size_ != chunk_size) {
+        pipeline_.reset();  // free the old buffers before the new engine can allocate any
+        const std::size_t per_chunk = buffers_per_chunk(chunk_size);
+        if (memory_limit_ < per_chunk) {
+            throw StatusError(StatusCode::kResourceExhausted,
+                              "memory limit of " + std::to_string(memory_limit_) +
+                                  " bytes is below one chunk's buffers (" +
+                                  std::to_string(per_chunk) + " bytes for " +
+                                  std::to_string(chunk_size) + "-byte chunks)");
+        }
+        engine::PipelineConfig config;
+        config.cpu_tokens = config_.cpu_tokens;
+        config.io_tokens = config_.io_tokens;
+        config.metrics = pipeline_metrics_.get();
+        config.isolate_failures = true;  // one file's failure is that file's alone
+        config.chunk_tokens = engine::chunk_tokens_for_budget(
+            memory_limit_, per_chunk, config_.cpu_tokens, config_.io_tokens);
+        pipeline_ = std::make_unique<engine::Pipeline>(config);
+        pipeline_chunk_size_ = chunk_size;
+    }
+    return *pipeline_;
+}
+
+// The largest adaptive chunk size that still lets the memory limit afford every slot the engine
+// can keep busy: adaptive chunking never trades parallelism for chunk size.
+std::uint32_t JobRunner::auto_chunk_ceiling() const {
+    const std::size_t useful =
+        engine::chunk_tokens_for_budget(SIZE_MAX, 1, config_.cpu_tokens, config_.io_tokens);
+    std::uint32_t size = ChunkTunerConfig{}.max;
+    while (size > ChunkTuner::kAlign && memory_limit_ / buffers_per_chunk(size) < useful) {
+        size -= ChunkTuner::kAlign;
+    }
+    return size;
+}
+
+// One salt and KEK per secret for passphrase packing (one derivation, not one per file or per
+// run of the same secret); each file still gets its own random file key. A different secret or
+// cost derives anew.
+const format::SecretBytes* JobRunner::pack_kek(const Job& job, format::Header& header) {
+    const Secret& secret = job.secret;
+    if (!secret.present()) return nullptr;
+    const bool passphrase = secret.kind() == KeyDerivation::kScrypt;
+    format::ScryptParams cost{};
+    if (passphrase) cost.log2_n = job.pack.scrypt_log2_n;
+    const auto& bytes = SecretAccess::bytes(secret);
+    const auto& cached = SecretAccess::bytes(pack_secret_);
+    const bool same = pack_kdf_ && pack_secret_.kind() == secret.kind() && cached == bytes &&
+                      pack_kdf_->scrypt.log2_n == cost.log2_n && pack_kdf_->scrypt.r == cost.r &&
+                      pack_kdf_->scrypt.p == cost.p;
+    if (!same) {
+        format::Header kdf;
+        kdf.kdf = secret.kind();
+        if (passphrase) {
+            kdf.scrypt = cost;
+            format::random_bytes(kdf.salt.data(), kdf.salt.size());
+        } else {
+            kdf.scrypt = {};
+        }
+        pack_kek_ = format::derive_kek(secret, kdf);
+        pack_kdf_ = kdf;
+        pack_secret_ = secret;
+    }
+    header.kdf = secret.kind();
+    header.scrypt = pack_kdf_->scrypt;
+    header.salt = pack_kdf_->salt;
+    header.key_id = format::key_id_for(pack_kek_);
+    return &pack_kek_;
+}
+
+JobResult JobRunner::run(const Job& job, std::stop_token stop) {
+    try {
+        return run_files(job, std::move(stop));
+    } catch (...) {
+        // Nothing may escape (a planning step that throws fails the whole job).
+        JobResult result;
+        result.status = status_from_current_exception();
+        for (const Job::File& f : job.files) {
+            result.files.push_back({f.input, f.output, result.status, 0, 0, 0, 0, 0, 0, 0});
+        }
+        return result;
+    }
+}
+
+JobResult JobRunner::run_files(const Job& job, std::stop_token stop) {
+    const auto start = Clock::now();
+    JobResult result;
+    result.files.resize(job.files.size());
+    std::vector<FileEntry> files(job.files.size());
+    bool any_stream = false;
+    std::uint32_t sizing = 0;  // the chunk size the engine's buffers are sized for
+
+    // Plan: what each file is, and how large the engine's chunks must be.
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        const Job::File& f = job.files[i];
+        FileEntry& entry = files[i];
+        entry.file = &f;
+        entry.result = &result.files[i];
+        entry.result->input = f.input;
+        entry.result->output = job.operation == Operation::kVerify ? "" : f.output;
+        stat_input(f, entry);
+        any_stream = any_stream || entry.stream;
+        try {
+            if (job.operation != Operation::kVerify) make_output_folders(f);
+            if (job.operation == Operation::kPack) continue;
+            if (entry.stream) {
+                // A stream cannot be peeked: read its header now and hand it to the file.
+                entry.stream_input =
+                    f.input_fd >= 0 ? FileHandle(f.input_fd, false) : open_input(f.input);
+                entry.stream_header = read_header_bytes(entry.stream_input.fd(), false, stop);
+                sizing = std::max(
+                    sizing, format::decode_header(entry.stream_header.data(), format::kHeaderSize)
+                                .chunk_size);
+            } else {
+                sizing = std::max(sizing, peek_chunk_size(f));
+            }
+        } catch (const StatusError& e) {
+            entry.result->status = e.status();
+            entry.done = true;
+        }
+    }
+
+    RunContext run;
+    run.stop = stop;
+    run.operation = job.operation;
+    run.overwrite = job.overwrite;
+    run.durable = config_.commit.durable;
+    run.start = start;
+    std::unique_ptr<ChunkTuner> tuner;
+    format::StagePlan stage_plan;
+    format::ContainerRecipe recipe;
+    if (job.operation == Operation::kPack) {
+        sizing = job.pack.chunk_size ? job.pack.chunk_size : kDefaultChunkSize;
+        if (job.pack.chunk_size == 0) {  // adaptive
+            ChunkTunerConfig tuning;
+            tuning.max = auto_chunk_ceiling();
+            tuning.initial = std::min(kDefaultChunkSize, tuning.max);
+            tuner = std::make_unique<ChunkTuner>(tuning);
+            sizing = tuning.max;
+        }
+        stage_plan = format::plan_for_pack(job.pack, job.secret.present(), config_.stages);
+        format::Header& h = recipe.header;
+        h.compression = stage_plan.compression;
+        h.chunk_size = sizing;
+        if (stage_plan.recorded()) h.flags |= format::kHeaderFlagStageList;
+        const int level = job.pack.level ? job.pack.level : level_range(h.compression).fallback;
+        h.level = static_cast<std::int8_t>(std::min(level, 127));  // informational only
+        h.scrypt = {};
+        recipe.kek = pack_kek(job, h);
+        if (recipe.kek) h.cipher = stage_plan.cipher;
+        recipe.stages = &stage_plan;
+        recipe.level = level;
+        run.recipe = &recipe;
+        run.small_file_threshold = config_.small_file_threshold;
+        run.tuner = tuner.get();
+        result.stats.chunk_size = sizing;
+    } else {
+        run.secret = &job.secret;
+        run.stages = &config_.stages;
+        run.kek_cache = &kek_cache_;
+        if (sizing < kMinChunkSize) sizing = kDefaultChunkSize;  // nothing readable: any will do
+    }
+
+    JobScheduler scheduler(config_.scheduler, config_.large_file_threshold);
+    for (std::uint32_t i = 0; i < files.size(); ++i) {
+        FileEntry& entry = files[i];
+        if (entry.done) {  // failed while planning
+            if (events_) {
+                events_->post({FileEvent::Kind::kStarted, entry.file->input, 0, 0, {}});
+                events_->post(
+                    {FileEvent::Kind::kFailed, entry.file->input, 0, 0, entry.result->status});
+            }
+            if (files_failed_) files_failed_->add();
+            continue;
+        }
+        scheduler.add(i, entry.planned_size);
+    }
+
+    CommitBatch commits(config_.commit.durable, config_.commit.batch_files,
+                        config_.commit.batch_bytes, config_.commit.batch_wait);
+    const FileObservers observers{events_, files_ok_, files_failed_};
+    engine::RunReport report;
+    const auto run_graph = [&](auto& steps) {
+        if (!scheduler.empty()) {
+            try {
+                report = pipeline_for(sizing).run(steps, stop);
+            } catch (const StatusError& e) {
+                report.status = e.status();
+            }
+            steps.flush_commits();  // whatever completed waits for its rename
+        }
+        // Files the run never finished: cancelled, or the run itself failed. Their work goes now
+        // (nothing runs any more), which removes any partial output.
+        steps.finish_unfinished(report.status);
+    };
+    if (job.operation == Operation::kPack) {
+        JobSteps<PackFile> steps(run, files, scheduler, commits, observers, any_stream);
+        run_graph(steps);
+    } else {
+        JobSteps<UnpackFile> steps(run, files, scheduler, commits, observers, any_stream);
+        run_graph(steps);
+    }
+
+    for (const FileResult& file : result.files) {
+        if (!file.status.is_ok() && result.status.is_ok()) result.status = file.status;
+    }
+    if (result.status.is_ok() && !report.status.is_ok()) result.status = report.status;
+    if (job.files.size() == 1) result.files.front().syncs = commits.syncs();
+
+    last_report_ = report;
+    RunStats& stats = result.stats;
+    stats.cpu_tokens = report.cpu_tokens;
+    stats.io_tokens = report.io_tokens;
+    stats.chunk_tokens = report.chunk_tokens;
+    stats.memory_limit = memory_limit_;
+    stats.arena_threads = report.arena_threads;
+    stats.io_threads = report.io_threads;
+    stats.max_chunks_in_flight = report.max_chunks_in_flight;
+    stats.max_reads_in_flight = report.max_reads_in_flight;
+    stats.max_transforms_in_flight = report.max_transforms_in_flight;
+    stats.tokens_outstanding = report.tokens_outstanding;
+    stats.buffer_reuse_rate = pipeline_ ? pipeline_->buffer_reuse_rate() : 0;
+    stats.syncs = commits.syncs();
+    if (tuner) {
+        stats.final_chunk_size = tuner->current();
+        stats.chunk_size_adjustments = tuner->adjustments();
+    }
+    stats.peak_rss_bytes = peak_rss_bytes();
+    if (metrics_) {
+        metrics_
+            ->gauge("tbbpipe_peak_rss_bytes",
+                    "Peak resident set size of the process so far (VmHWM)")
+            .set(static_cast<std::int64_t>(stats.peak_rss_bytes));
+    }
+    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return result;
+}
+
+}  // namespace tbbpipe::jobs

@@ -1,0 +1,66 @@
+// JobRunner: runs one job at a time, every file of it through one graph. What the public Engine
+// runs on its dispatcher thread, and what the memory and stream calls run directly.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stop_token>
+
+#include "engine/metrics.hpp"
+#include "engine/pipeline.hpp"
+#include "engine/pipeline_metrics.hpp"
+#include "format/cipher.hpp"
+#include "format/header.hpp"
+#include "jobs/file_events.hpp"
+#include "tbbpipe/engine.hpp"
+
+namespace tbbpipe::jobs {
+
+/// Thread-safety: run() from one thread at a time (a run uses the whole engine).
+class JobRunner {
+public:
+    /// `config` must be valid (tbbpipe::validate). metrics and events may be null; not owned,
+    /// they must outlive the runner.
+    JobRunner(const EngineConfig& config, engine::MetricsRegistry* metrics, FileEvents* events);
+    ~JobRunner();
+    JobRunner(const JobRunner&) = delete;
+    JobRunner& operator=(const JobRunner&) = delete;
+
+    /// Runs a job (which must pass the public checks) until its files are done or a stop is
+    /// requested. Never throws: every outcome is in the result. Messages do not name the file
+    /// (the caller adds it).
+    JobResult run(const Job& job, std::stop_token stop = {});
+
+    /// The engine of the last run, and what its graph reported (tests read its buffer
+    /// statistics and chunk counts); null / empty before any.
+    const engine::Pipeline* last_pipeline() const { return pipeline_.get(); }
+    const engine::RunReport& last_report() const { return last_report_; }
+
+private:
+    JobResult run_files(const Job& job, std::stop_token stop);
+    engine::Pipeline& pipeline_for(std::uint32_t chunk_size);
+    const format::SecretBytes* pack_kek(const Job& job, format::Header& header);
+    std::uint32_t auto_chunk_ceiling() const;
+
+    EngineConfig config_;
+    std::size_t memory_limit_;
+    engine::MetricsRegistry* metrics_;
+    FileEvents* events_;
+    // One engine at a time: replaced when a run's chunk size differs, so the memory limit holds
+    // for the run, not per chunk size.
+    std::unique_ptr<engine::Pipeline> pipeline_;
+    std::uint32_t pipeline_chunk_size_ = 0;
+    std::unique_ptr<engine::PipelineMetrics> pipeline_metrics_;
+    engine::Counter* files_ok_ = nullptr;
+    engine::Counter* files_failed_ = nullptr;
+    engine::RunReport last_report_;
+    format::KekCache kek_cache_;
+    // Passphrase packing: one salt and KEK per secret and cost (each file still gets its own
+    // file key), kept from run to run.
+    std::optional<format::Header> pack_kdf_;
+    format::SecretBytes pack_kek_;
+    Secret pack_secret_;  // what pack_kek_ was derived from
+};
+
+}  // namespace tbbpipe::jobs

@@ -1,0 +1,77 @@
+// JobSteps: a job's files through one graph. It implements the engine's ChunkSteps by handing
+// each chunk to its file's work (a PackFile, or an UnpackFile for unpack and verify: one type per
+// run, so the call is direct), and adds the bookkeeping of files: which one the next chunk comes
+// from (JobScheduler), when a file is done or failed, when its work can go, and when finished
+// outputs are committed (CommitBatch).
+//
+// A file's failure stays its own: the engine runs with isolate_failures, a failed chunk reaches
+// fail() in order, the file's partial output is dropped and claims stop taking its chunks, while
+// every other file goes on.
+#pragma once
+
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "engine/chunk_steps.hpp"
+#include "engine/metrics.hpp"
+#include "jobs/commit_batch.hpp"
+#include "jobs/file_events.hpp"
+#include "jobs/job_scheduler.hpp"
+#include "jobs/run_context.hpp"
+
+namespace tbbpipe::jobs {
+
+class ChunkTuner;
+
+/// Where a run reports what happens to its files; every pointer may be null.
+struct FileObservers {
+    FileEvents* events = nullptr;
+    engine::Counter* files_ok = nullptr;
+    engine::Counter* files_failed = nullptr;
+};
+
+/// Work is PackFile or UnpackFile. Thread-safety: as engine::ChunkSteps says for each step;
+/// files_ and works_ are sized before the run and never reallocated, each entry touched as
+/// FileEntry's comments say.
+template <class Work>
+class JobSteps final : public engine::ChunkSteps {
+public:
+    /// Every file the scheduler holds must be in `files`.
+    JobSteps(const RunContext& run, std::vector<FileEntry>& files, JobScheduler& scheduler,
+             CommitBatch& commits, const FileObservers& observers, bool any_stream);
+
+    bool claim(engine::Chunk& chunk) override;
+    void fill(engine::Chunk& chunk) override;
+    void transform(engine::Chunk& chunk) override;
+    void write(const engine::Chunk& chunk) override;
+    void fail(const engine::Chunk& chunk) noexcept override;
+    /// A stream among the inputs is read inside claim(): then one read at a time.
+    int max_concurrent_reads() const override { return any_stream_ ? 1 : INT_MAX; }
+
+    /// Commits what waits in the commit batch (the writer does it when the batch is due; the
+    /// runner does it once after the run).
+    void flush_commits() noexcept;
+    /// After the run: a file it never finished (cancelled, or the run failed) gets `status`;
+    /// every work goes (removing partial outputs).
+    void finish_unfinished(const Status& status) noexcept;
+
+private:
+    void release(std::uint32_t file) noexcept;
+    void retire(std::uint32_t file);
+    void complete(std::uint32_t file, const Status& status) noexcept;
+
+    const RunContext& run_;
+    std::vector<FileEntry>& files_;
+    std::vector<std::optional<Work>> works_;  // made at a file's first claim, gone at its last ref
+    JobScheduler& scheduler_;
+    CommitBatch& commits_;
+    FileObservers observers_;
+    const bool any_stream_;
+};
+
+// Instantiated for PackFile and UnpackFile in job_steps.cpp (the member definitions live there).
+
+}  // namespace tbbpipe::jobs

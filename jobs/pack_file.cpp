@@ -1,0 +1,197 @@
+#include "jobs/pack_file.hpp"
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/buffer.hpp"
+#include "core/status_error.hpp"
+#include "jobs/chunk_tuner.hpp"
+
+namespace tbbpipe::jobs {
+namespace {
+
+struct stat stat_fd(int fd, const char* what) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        throw StatusError(status_code_from_errno(errno),
+                          std::string("cannot stat ") + what + ": " + std::strerror(errno));
+    }
+    return st;
+}
+
+}  // namespace
+
+PackFile::PackFile(const RunContext& run, FileEntry& entry)
+    : run_(run),
+      file_(*entry.file),
+      stream_(entry.stream),
+      small_(!entry.stream && entry.planned_size < run.small_file_threshold &&
+             entry.planned_size <= run.recipe->header.chunk_size) {
+    if (!small_) {
+        // Chunks of one large file are read in parallel: the descriptor, header and keys must
+        // exist before the first chunk is claimed.
+        open_input();
+        seal_header();
+    }
+}
+
+void PackFile::open_input() {
+    in_ = file_.input_fd >= 0 ? FileHandle(file_.input_fd, /*owned=*/false)
+                              : jobs::open_input(file_.input, !stream_);
+    st_before_ = stat_fd(in_.fd(), "the input");
+}
+
+void PackFile::seal_header() {
+    seal_.emplace(format::seal_header(*run_.recipe));
+}
+
+void PackFile::claim(engine::Chunk& chunk) {
+    if (small_) {
+        chunk.index = 0;
+        chunk.offset = 0;
+        chunk.last = true;
+        return;
+    }
+    if (S_ISREG(st_before_.st_mode)) {
+        claim_from_file(chunk);
+    } else {
+        claim_from_stream(chunk);
+    }
+}
+
+void PackFile::claim_from_file(engine::Chunk& chunk) {
+    const auto size = static_cast<std::uint64_t>(st_before_.st_size);
+    if (claimed_any_ && next_offset_ >= size) {
+        throw StatusError(StatusCode::kInternal, "claimed past the last chunk");
+    }
+    // Adaptive chunks: the size the tuner says now, never above the header's nominal size.
+    const std::uint32_t chunk_size =
+        run_.tuner ? run_.tuner->current() : run_.recipe->header.chunk_size;
+    // An empty file still gets one (empty, last) chunk: every container ends in a last chunk.
+    const std::uint64_t length = std::min<std::uint64_t>(chunk_size, size - next_offset_);
+    chunk.index = claimed_++;
+    chunk.offset = next_offset_;
+    chunk.input_size = static_cast<std::size_t>(length);
+    next_offset_ += length;
+    chunk.last = next_offset_ >= size;
+    claimed_any_ = true;
+}
+
+// A pipe is read here, under the claim lock (its reads are serial anyway: the run allows one
+// read at a time when an input is a stream); a one-byte look-ahead tells the last chunk.
+void PackFile::claim_from_stream(engine::Chunk& chunk) {
+    const std::uint32_t chunk_size = run_.recipe->header.chunk_size;
+    std::uint8_t* buf = ensure_size(chunk.input, chunk_size);
+    std::size_t have = 0;
+    if (lookahead_) {
+        buf[0] = *lookahead_;
+        lookahead_.reset();
+        have = 1;
+    }
+    have += read_full(in_.fd(), buf + have, chunk_size - have, run_.stop);
+    chunk.index = claimed_++;
+    chunk.offset = next_offset_;
+    chunk.input_size = have;
+    next_offset_ += have;
+    if (have == chunk_size) {
+        // A full chunk may or may not be the last: peek one byte to know.
+        std::uint8_t next = 0;
+        if (read_full(in_.fd(), &next, 1, run_.stop) == 1) lookahead_ = next;
+    }
+    chunk.last = !lookahead_;
+}
+
+void PackFile::fill(engine::Chunk& chunk) {
+    if (!small_) {
+        if (!S_ISREG(st_before_.st_mode)) return;  // a stream was read by claim()
+        // Sized to the chunk, not the nominal chunk size: a small file costs small buffers.
+        std::uint8_t* buf = ensure_size(chunk.input, chunk.input_size);
+        if (pread_full(in_.fd(), buf, chunk.input_size, chunk.offset) != chunk.input_size) {
+            throw StatusError(
+                StatusCode::kIoError,
+                "file shrank while being read (" + chunk_name(chunk.index, chunk.offset) + ")");
+        }
+        return;
+    }
+    // The fast path: open, read the whole file in one go, close; the header and keys are made
+    // here too (on an I/O thread, in parallel), not under the claim lock.
+    open_input();
+    if (!S_ISREG(st_before_.st_mode)) {
+        throw StatusError(StatusCode::kInvalidArgument, "not a regular file");
+    }
+    const auto size = static_cast<std::uint64_t>(st_before_.st_size);
+    if (size >= run_.small_file_threshold || size > run_.recipe->header.chunk_size) {
+        throw StatusError(StatusCode::kIoError, "file changed size while being read");
+    }
+    // One byte more than expected: a file that grew shows itself here.
+    std::uint8_t* buf = ensure_size(chunk.input, static_cast<std::size_t>(size) + 1);
+    const std::size_t got = pread_full(in_.fd(), buf, static_cast<std::size_t>(size) + 1, 0);
+    if (got != size) throw StatusError(StatusCode::kIoError, "file changed size while being read");
+    chunk.input_size = got;
+    in_.reset();
+    seal_header();
+}
+
+void PackFile::transform(engine::Chunk& chunk) {
+    const format::SealedChunk sealed =
+        format::seal_chunk(*seal_, chunk.index, chunk.last, {chunk.input.data(), chunk.input_size},
+                           chunk.output, chunk_name(chunk.index, chunk.offset));
+    chunk.meta.index = sealed.record.index;
+    chunk.meta.raw_size = sealed.record.raw_size;
+    chunk.meta.stored_size = sealed.record.stored_size;
+    chunk.meta.flags = sealed.record.flags;
+    chunk.meta.digest = sealed.digest;
+    chunk.result = sealed.payload;
+    chunk.result_size = sealed.record.stored_size;
+}
+
+void PackFile::write(const engine::Chunk& chunk) {
+    if (!index_) {
+        out_ = open_output(run_, file_, st_before_.st_dev, st_before_.st_ino, &out_fd_);
+        write_full(out_fd_, seal_->header_bytes.data(), seal_->header_bytes.size(), "output",
+                   run_.stop);
+        index_.emplace(*seal_);
+    }
+    // Called in chunk order by the engine's ordered writer: offsets and the root depend on it.
+    format::RecordHeader record;
+    record.flags = chunk.meta.flags;
+    record.index = chunk.meta.index;
+    record.raw_size = chunk.meta.raw_size;
+    record.stored_size = chunk.meta.stored_size;
+    std::uint8_t header[format::kRecordHeaderSize];
+    format::encode_record_header(record, header);
+    iovec iov[2] = {{header, format::kRecordHeaderSize},
+                    {const_cast<std::uint8_t*>(chunk.result), chunk.result_size}};
+    writev_full(out_fd_, iov, 2, "output", run_.stop);
+    index_->add(record, chunk.meta.digest);
+}
+
+std::unique_ptr<OutputFile> PackFile::finish(FileResult& result) {
+    if (!small_ && S_ISREG(st_before_.st_mode)) {
+        const struct stat st_after = stat_fd(in_.fd(), "the input");
+        if (st_after.st_size != st_before_.st_size) {
+            throw StatusError(StatusCode::kIoError, "file changed size while being read");
+        }
+    }
+    format::FileMetadata metadata;
+    if (file_.store_metadata) {
+        metadata.name = base_name(file_.input);
+        metadata.mode = static_cast<std::uint32_t>(st_before_.st_mode & 07777);
+        metadata.mtime_sec = st_before_.st_mtim.tv_sec;
+        metadata.mtime_nsec = static_cast<std::uint32_t>(st_before_.st_mtim.tv_nsec);
+    }
+    const std::vector<std::uint8_t> tail = index_->finish(std::move(metadata));
+    write_full(out_fd_, tail.data(), tail.size(), "output", run_.stop);
+    result.plaintext_bytes = result.bytes_in = index_->plaintext_bytes();
+    result.bytes_out = index_->container_size();
+    in_.reset();
+    if (out_ && S_ISREG(st_before_.st_mode)) {
+        out_->set_metadata(static_cast<std::uint32_t>(st_before_.st_mode & 0777), 0, 0);
+    }
+    return std::move(out_);
+}
+
+}  // namespace tbbpipe::jobs

@@ -1,0 +1,69 @@
+// PackFile: one file being packed inside a run: its input, its header and keys, chunk reads,
+// seals, and the ordered writes of its records, footer and trailer.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/chunk.hpp"
+#include "format/seal.hpp"
+#include "jobs/file_io.hpp"
+#include "jobs/run_context.hpp"
+
+namespace tbbpipe::jobs {
+
+/// Threads (engine/chunk_steps.hpp): made at the file's first claim (under the claim lock);
+/// claim() under the claim lock, fill() on I/O threads and transform() on arena threads (at once,
+/// for distinct chunks), write(), finish() and abandon() on the writer thread in chunk order.
+/// Files below the run's small-file threshold take the fast path: one chunk, opened and read
+/// whole in fill() (in parallel, off the claim lock), no descriptor kept.
+class PackFile {
+public:
+    PackFile(const RunContext& run, FileEntry& entry);
+
+    /// Sets the chunk's index, offset, size and last flag (a stream: reads it too).
+    void claim(engine::Chunk& chunk);
+    void fill(engine::Chunk& chunk);
+    void transform(engine::Chunk& chunk);
+    void write(const engine::Chunk& chunk);
+    /// After the last chunk was written: writes the footer and trailer, fills the result's byte
+    /// counts, and returns the output for the commit batch (null when there is nothing to rename:
+    /// a descriptor or stdout).
+    std::unique_ptr<OutputFile> finish(FileResult& result);
+    /// A failure: drops whatever partial output exists. Runs on the writer thread possibly while
+    /// later chunks of the same file are still claimed, filled or transformed elsewhere: it
+    /// touches only writer-side state (the output).
+    void abandon() noexcept { out_.reset(); }
+
+private:
+    void open_input();
+    void seal_header();
+    void claim_from_file(engine::Chunk& chunk);
+    void claim_from_stream(engine::Chunk& chunk);
+
+    const RunContext& run_;
+    const Job::File& file_;
+    const bool stream_;  // listed as a stream (a FIFO named explicitly)
+    const bool small_;
+    FileHandle in_;
+    struct stat st_before_ {};
+
+    // Claims (under the claim lock): where the next chunk starts.
+    std::uint64_t next_offset_ = 0;
+    std::uint64_t claimed_ = 0;
+    bool claimed_any_ = false;
+    std::optional<std::uint8_t> lookahead_;  // a stream: one byte read past a full chunk
+
+    std::optional<format::FileSeal> seal_;  // header, digest and keys; read-only once made
+
+    // Writer thread.
+    std::unique_ptr<OutputFile> out_;
+    int out_fd_ = -1;
+    std::optional<format::IndexBuilder> index_;
+};
+
+}  // namespace tbbpipe::jobs

@@ -1,0 +1,214 @@
+#include "jobs/unpack_file.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/buffer.hpp"
+#include "core/status_error.hpp"
+#include "format/byte_order.hpp"
+#include "jobs/container_file.hpp"
+
+namespace tbbpipe::jobs {
+namespace {
+
+using format::kFooterPrefixSize;
+using format::kRecordHeaderSize;
+
+[[noreturn]] void corrupt(const std::string& what) {
+    throw StatusError(StatusCode::kCorruptData, what);
+}
+
+}  // namespace
+
+UnpackFile::UnpackFile(const RunContext& run, FileEntry& entry) : run_(run), file_(*entry.file) {
+    if (entry.stream_input.valid()) {
+        in_ = std::move(entry.stream_input);
+    } else if (file_.input_fd >= 0) {
+        in_ = FileHandle(file_.input_fd, /*owned=*/false);
+    } else {
+        in_ = open_input(file_.input, !entry.stream);
+    }
+    if (::fstat(in_.fd(), &st_) != 0) {
+        throw StatusError(status_code_from_errno(errno),
+                          std::string("cannot stat the input: ") + std::strerror(errno));
+    }
+    seekable_ = S_ISREG(st_.st_mode);
+    const std::vector<std::uint8_t> raw = !entry.stream_header.empty()
+                                              ? std::move(entry.stream_header)  // read to plan
+                                              : read_header_bytes(in_.fd(), seekable_, run.stop);
+    opened_ = format::authenticate_header(raw.data(), raw.size(), *run.secret, true, run.kek_cache);
+    // Before any chunk: a container whose stages this engine lacks fails here, by name.
+    if (opened_.stages_recorded) format::resolve_recorded_stages(opened_.stages, *run.stages);
+    if (seekable_) {
+        footer_ = read_footer(in_.fd(), static_cast<std::uint64_t>(st_.st_size), opened_);
+    }
+    offset_ = opened_.data_offset;
+}
+
+void UnpackFile::claim(engine::Chunk& chunk) {
+    if (!seekable_) {
+        if (!claim_from_stream(chunk)) corrupt("no chunks before the footer");
+        return;
+    }
+    if (next_ >= footer_->entries.size()) corrupt("no chunks before the footer");
+    chunk.index = next_;
+    const format::IndexEntry& e = footer_->entries[next_++];
+    chunk.offset = e.offset;
+    chunk.input_size = kRecordHeaderSize + e.stored_size;
+    chunk.last = (e.flags & format::kFlagLast) != 0;
+}
+
+void UnpackFile::fill(engine::Chunk& chunk) {
+    if (!seekable_) return;  // a stream's record was read by claim()
+    const format::IndexEntry& e = footer_->entries[chunk.index];
+    std::uint8_t* buf =
+        ensure_size(chunk.input, format::record_buffer_size(e.raw_size, e.stored_size));
+    if (pread_full(in_.fd(), buf, chunk.input_size, chunk.offset) != chunk.input_size) {
+        corrupt(chunk_name(chunk.index, chunk.offset) + ": record truncated");
+    }
+}
+
+void UnpackFile::read_exact(std::uint8_t* buf, std::size_t n, const char* what) {
+    if (read_full(in_.fd(), buf, n, run_.stop) != n) {
+        corrupt(std::string("truncated: stream ended inside ") + what + " at offset " +
+                std::to_string(offset_));
+    }
+    offset_ += n;
+}
+
+// A stream's records come in order, read here under the claim lock (a run with a stream allows
+// one read at a time). What each says about itself is checked as far as it can be before the
+// footer arrives, and against the footer's index once it does.
+bool UnpackFile::claim_from_stream(engine::Chunk& chunk) {
+    if (footer_) return false;
+    std::uint8_t* buf = ensure_size(chunk.input, kRecordHeaderSize);
+    chunk.offset = offset_;
+    read_exact(buf, kFooterPrefixSize, "a record header");
+    if (format::get_u32(buf) == format::kFooterMagic) {
+        read_footer_and_trailer(buf);
+        return false;
+    }
+    read_exact(buf + kFooterPrefixSize, kRecordHeaderSize - kFooterPrefixSize, "a record header");
+    const format::RecordHeader record = format::decode_record_header(buf);
+    const std::string where = chunk_name(next_, chunk.offset);
+    if (saw_last_) corrupt(where + ": data after the last chunk");
+    if (record.index != next_) {
+        corrupt(where + ": record carries index " + std::to_string(record.index) +
+                " (chunks dropped, duplicated or reordered)");
+    }
+    const format::Header& h = opened_.header;
+    if (record.raw_size > h.chunk_size ||
+        record.stored_size > format::max_stored_size(h.chunk_size, h.encrypted())) {
+        corrupt(where + ": record sizes out of range");
+    }
+    // Sizes are checked: now the buffer can grow to this record (which may move it).
+    buf = ensure_size(chunk.input, format::record_buffer_size(record.raw_size, record.stored_size));
+    read_exact(buf + kRecordHeaderSize, record.stored_size, "a record");
+    seen_.push_back({chunk.offset, record.raw_size, record.stored_size, record.flags, {}});
+    chunk.index = next_++;
+    chunk.input_size = kRecordHeaderSize + record.stored_size;
+    chunk.last = (record.flags & format::kFlagLast) != 0;
+    saw_last_ = chunk.last;
+    if (chunk.last) {
+        // The footer follows the last record: read and check it now, so the file is complete
+        // when its last chunk is (a run finishes a file on its last chunk).
+        std::uint8_t prefix[kFooterPrefixSize];
+        read_exact(prefix, kFooterPrefixSize, "the footer");
+        if (format::get_u32(prefix) != format::kFooterMagic) {
+            corrupt("offset " + std::to_string(offset_ - kFooterPrefixSize) +
+                    ": data after the last chunk");
+        }
+        read_footer_and_trailer(prefix);
+    }
+    return true;
+}
+
+void UnpackFile::read_footer_and_trailer(const std::uint8_t* prefix) {
+    const std::uint64_t footer_offset = offset_ - kFooterPrefixSize;
+    const std::string where = "footer at offset " + std::to_string(footer_offset);
+    if (!saw_last_) corrupt(where + ": no final chunk before it (truncated)");
+    const std::uint32_t stored_size = format::get_u32(prefix + 4);
+    const std::size_t tag = opened_.header.encrypted() ? format::kTagSize : 32;
+    if (stored_size > tag + format::footer_body_size(next_, format::kMaxNameLength)) {
+        corrupt(where + ": size out of range");
+    }
+    std::vector<std::uint8_t> stored(stored_size);
+    read_exact(stored.data(), stored.size(), "the footer");
+    std::uint8_t raw_trailer[format::kTrailerSize];
+    read_exact(raw_trailer, format::kTrailerSize, "the trailer");
+    const format::Trailer trailer = format::decode_trailer(raw_trailer);
+    if (trailer.footer_offset != footer_offset || trailer.chunk_count != next_ ||
+        trailer.footer_size != kFooterPrefixSize + stored_size) {
+        corrupt("trailer does not match the records");
+    }
+    std::uint8_t extra = 0;
+    if (read_full(in_.fd(), &extra, 1, run_.stop) != 0) {
+        corrupt("unexpected data after the trailer at offset " + std::to_string(offset_));
+    }
+    format::FooterBody footer =
+        format::open_footer(opened_, stored.data(), stored_size, footer_offset, next_);
+    for (std::size_t i = 0; i < seen_.size(); ++i) {
+        const format::IndexEntry& want = footer.entries[i];
+        const format::IndexEntry& got = seen_[i];
+        if (got.offset != want.offset || got.raw_size != want.raw_size ||
+            got.stored_size != want.stored_size || got.flags != want.flags) {
+            corrupt(chunk_name(i, got.offset) + ": record header does not match the index");
+        }
+    }
+    footer_ = std::move(footer);
+}
+
+void UnpackFile::transform(engine::Chunk& chunk) {
+    // Seekable: the index is known, so each record is checked against it here. A stream's
+    // digests are compared with its footer at the end (finish()).
+    const format::IndexEntry* expected = seekable_ ? &footer_->entries[chunk.index] : nullptr;
+    const format::OpenedChunk opened =
+        format::open_chunk(opened_, chunk.index, expected, chunk.input, chunk.input_size,
+                           chunk.output, chunk_name(chunk.index, chunk.offset));
+    chunk.result = opened.plain;
+    chunk.result_size = opened.record.raw_size;
+    chunk.meta.index = opened.record.index;
+    chunk.meta.raw_size = opened.record.raw_size;
+    chunk.meta.digest = opened.digest;
+}
+
+void UnpackFile::write(const engine::Chunk& chunk) {
+    if (!writer_open_) {
+        out_ = open_output(run_, file_, st_.st_dev, st_.st_ino, &out_fd_);
+        writer_open_ = true;
+    }
+    // Called in chunk order by the engine's ordered writer.
+    if (out_fd_ >= 0) write_full(out_fd_, chunk.result, chunk.result_size, "output", run_.stop);
+    bytes_ += chunk.result_size;
+    if (!seekable_) digests_.push_back(chunk.meta.digest);
+}
+
+std::unique_ptr<OutputFile> UnpackFile::finish(FileResult& result) {
+    if (!seekable_) {
+        if (!footer_) corrupt("truncated: the footer is missing");
+        // After a streamed run: the digests seen must equal the footer's, one per entry.
+        if (digests_.size() != footer_->entries.size()) {
+            corrupt("chunk count differs from the footer");
+        }
+        for (std::size_t i = 0; i < digests_.size(); ++i) {
+            if (!format::digests_equal(digests_[i], footer_->entries[i].digest)) {
+                corrupt(chunk_name(i, footer_->entries[i].offset) +
+                        ": SHA-256 of the plaintext does not match the footer");
+            }
+        }
+    }
+    result.plaintext_bytes = bytes_;
+    result.bytes_out = run_.operation == Operation::kUnpack ? bytes_ : 0;
+    const auto& entries = footer_->entries;
+    result.bytes_in = seekable_ ? static_cast<std::uint64_t>(st_.st_size)
+                      : entries.empty()
+                          ? 0
+                          : entries.back().offset + kRecordHeaderSize + entries.back().stored_size;
+    in_.reset();
+    if (out_) out_->set_metadata(footer_->mode, footer_->mtime_sec, footer_->mtime_nsec);
+    return std::move(out_);
+}
+
+}  // namespace tbbpipe::jobs

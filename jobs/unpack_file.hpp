@@ -1,0 +1,66 @@
+// UnpackFile: one container being unpacked or verified inside a run: its header authenticated,
+// its index read (seekable) or its records followed (a stream), each record opened, and the
+// plaintext written in order (or only counted and checked, for verify).
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/chunk.hpp"
+#include "format/open.hpp"
+#include "jobs/file_io.hpp"
+#include "jobs/run_context.hpp"
+
+namespace tbbpipe::jobs {
+
+/// Threads as for PackFile (jobs/pack_file.hpp). Made at the file's first claim: the header is
+/// authenticated then, and for a seekable container the footer index read and checked before any
+/// chunk is; a container whose recorded stages this engine lacks fails there, by name.
+class UnpackFile {
+public:
+    UnpackFile(const RunContext& run, FileEntry& entry);
+
+    void claim(engine::Chunk& chunk);
+    void fill(engine::Chunk& chunk);
+    void transform(engine::Chunk& chunk);
+    void write(const engine::Chunk& chunk);
+    /// After the last chunk: a stream's digests are checked against its footer; fills the
+    /// result's byte counts and returns the output for the commit batch (null: nothing to
+    /// rename).
+    std::unique_ptr<OutputFile> finish(FileResult& result);
+    void abandon() noexcept { out_.reset(); }
+
+private:
+    bool claim_from_stream(engine::Chunk& chunk);
+    void read_exact(std::uint8_t* buf, std::size_t n, const char* what);
+    void read_footer_and_trailer(const std::uint8_t* prefix);
+
+    const RunContext& run_;
+    const Job::File& file_;
+    FileHandle in_;
+    struct stat st_ {};
+    bool seekable_ = false;
+    format::OpenedHeader opened_;
+    std::optional<format::FooterBody> footer_;  // seekable: from the start; a stream: at its end
+
+    // Claims (under the claim lock).
+    std::uint64_t next_ = 0;    // the next chunk's index
+    std::uint64_t offset_ = 0;  // a stream: where the next record starts
+    bool saw_last_ = false;     // a stream: the last record went by
+    // What each streamed record said about itself, checked against the footer's index at the
+    // end (the seekable path checks the same thing up front): 20 bytes a chunk.
+    std::vector<format::IndexEntry> seen_;
+
+    // Writer thread.
+    bool writer_open_ = false;
+    std::unique_ptr<OutputFile> out_;
+    int out_fd_ = -1;  // -1: verify (nothing written)
+    std::uint64_t bytes_ = 0;
+    std::vector<format::Digest> digests_;  // a stream: checked against the footer at the end
+};
+
+}  // namespace tbbpipe::jobs
