@@ -40,7 +40,11 @@ Job one_file_job(Operation op, int input_fd, int output_fd, const PackOptions* o
                  const Secret& secret) {
     Job job;
     job.operation = op;
-    job.files.push_back({"(memory)", "(memory)", input_fd, "", output_fd, false});
+    Job::File file("(memory)", "(memory)");
+    file.input_fd = input_fd;
+    file.output_fd = output_fd;
+    file.store_metadata = false;  // a memory file or a pipe has no name, mode or time to keep
+    job.files.push_back(std::move(file));
     if (options) job.pack = *options;
     job.secret = secret;
     job.overwrite = true;
@@ -108,8 +112,8 @@ std::thread feed(std::istream& in, jobs::FileHandle write_end, std::atomic<bool>
                 buf[0] = static_cast<char>(first);
                 const std::streamsize more = in.readsome(buf + 1, sizeof buf - 1);
                 jobs::write_full(fd.fd(), reinterpret_cast<const std::uint8_t*>(buf),
-                                  static_cast<std::size_t>(1 + std::max<std::streamsize>(0, more)),
-                                  "stream input");
+                                 static_cast<std::size_t>(1 + std::max<std::streamsize>(0, more)),
+                                 "stream input");
             }
             if (in.bad() || !in.eof()) failed->store(true);
         } catch (const StatusError&) {

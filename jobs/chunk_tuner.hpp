@@ -11,10 +11,12 @@
 #include <cstdint>
 #include <mutex>
 
+#include "tbbpipe/options.hpp"
+
 namespace tbbpipe::jobs {
 
 struct ChunkTunerConfig {
-    std::uint32_t initial = 1024 * 1024;
+    std::uint32_t initial = kDefaultChunkSize;
     std::uint32_t min = 128 * 1024;
     std::uint32_t max = 4 * 1024 * 1024;
     double band_low_seconds = 0.5e-3;  ///< grow below this mean per chunk

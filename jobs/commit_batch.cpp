@@ -9,15 +9,13 @@
 
 namespace tbbpipe::jobs {
 
-CommitBatch::CommitBatch(bool durable, std::size_t max_files, std::uint64_t max_bytes,
-                         std::chrono::milliseconds max_wait)
-    : durable_(durable),
-      max_files_(std::max<std::size_t>(1, max_files)),
-      max_bytes_(max_bytes),
-      max_wait_(max_wait) {}
+CommitBatch::CommitBatch(const CommitPolicy& policy)
+    : durable_(policy.durable),
+      max_files_(std::max<std::size_t>(1, policy.batch_files)),
+      max_bytes_(policy.batch_bytes),
+      max_wait_(policy.batch_wait) {}
 
-void CommitBatch::add(std::unique_ptr<OutputFile> output, std::uint64_t bytes,
-                      std::uint32_t file) {
+void CommitBatch::add(std::unique_ptr<OutputFile> output, std::uint64_t bytes, std::uint32_t file) {
     if (pending_.empty()) oldest_ = std::chrono::steady_clock::now();
     pending_.push_back({std::move(output), file});
     bytes_ += bytes;

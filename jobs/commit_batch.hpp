@@ -14,20 +14,19 @@
 #include <utility>
 #include <vector>
 
-#include "tbbpipe/status.hpp"
 #include "jobs/file_io.hpp"
+#include "tbbpipe/options.hpp"
+#include "tbbpipe/status.hpp"
 
 namespace tbbpipe::jobs {
 
 /// Thread-safety: one owner thread (the batch's writer, then the caller after the run).
 class CommitBatch {
 public:
-    /// A batch is due when it holds max_files files or max_bytes bytes, or when its oldest file
-    /// has waited max_wait (a finished file must not wait for a long run's end to appear).
-    /// Without durability there is nothing to share: every file is due at once.
-    CommitBatch(bool durable, std::size_t max_files = 64,
-                std::uint64_t max_bytes = 256ull * 1024 * 1024,
-                std::chrono::milliseconds max_wait = std::chrono::milliseconds(200));
+    /// A batch is due when it holds policy.batch_files files or batch_bytes bytes, or when its
+    /// oldest file has waited batch_wait (a finished file must not wait for a long run's end to
+    /// appear). Without durability there is nothing to share: every file is due at once.
+    explicit CommitBatch(const CommitPolicy& policy);
 
     /// Queues a complete output; `file` (an index in the caller's table) identifies it in
     /// flush()'s results.

@@ -81,15 +81,17 @@ public:
     void walk(const std::string& root, const std::string& folder, const std::string& relative) {
         struct stat st {};
         if (::stat(folder.c_str(), &st) == 0 && !visited_.insert({st.st_dev, st.st_ino}).second) {
-            result_.warnings.push_back(folder + ": folder already walked (link loop?), skipped");
+            warn(folder, PlanWarning::Reason::kWalkedBefore,
+                 "folder already walked (link loop?), skipped");
             return;
         }
         DIR* dir = ::opendir(folder.c_str());
         if (!dir) {
-            result_.errors.push_back({folder, PlanError::Reason::kUnreadable,
-                                      {status_code_from_errno(errno),
-                                       std::string("cannot open folder: ") +
-                                           std::strerror(errno)}});
+            result_.errors.push_back(
+                {folder,
+                 PlanError::Reason::kUnreadable,
+                 {status_code_from_errno(errno),
+                  std::string("cannot open folder: ") + std::strerror(errno)}});
             return;
         }
         std::vector<std::string> names;
@@ -104,19 +106,20 @@ public:
             const std::string rel = join(relative, name);
             struct stat lst {};
             if (::lstat(path.c_str(), &lst) != 0) {
-                result_.errors.push_back({path, PlanError::Reason::kUnreadable,
+                result_.errors.push_back({path,
+                                          PlanError::Reason::kUnreadable,
                                           {status_code_from_errno(errno), std::strerror(errno)}});
                 continue;
             }
             struct stat target = lst;
             if (S_ISLNK(lst.st_mode)) {
                 if (!r_.follow_symlinks) {
-                    result_.warnings.push_back(path +
-                                               ": symbolic link skipped (use --follow-symlinks)");
+                    warn(path, PlanWarning::Reason::kSymbolicLink, "symbolic link skipped");
                     continue;
                 }
                 if (::stat(path.c_str(), &target) != 0) {
-                    result_.warnings.push_back(path + ": dangling symbolic link skipped");
+                    warn(path, PlanWarning::Reason::kDanglingLink,
+                         "dangling symbolic link skipped");
                     continue;
                 }
             }
@@ -125,7 +128,7 @@ public:
             } else if (S_ISREG(target.st_mode)) {
                 add(path, rel);
             } else {
-                result_.warnings.push_back(path + ": special file skipped");
+                warn(path, PlanWarning::Reason::kSpecialFile, "special file skipped");
             }
         }
     }
@@ -145,6 +148,10 @@ public:
     }
 
 private:
+    void warn(const std::string& path, PlanWarning::Reason reason, const std::string& what) {
+        result_.warnings.push_back({path, reason, path + ": " + what});
+    }
+
     const PlanRequest& r_;
     FilePlan& result_;
     std::set<DirId> visited_;
@@ -161,7 +168,8 @@ FilePlan plan(const PlanRequest& r) {
         struct stat st {};
         if (input != "-" && ::stat(input.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
             if (!r.recursive) {
-                result.errors.push_back({input, PlanError::Reason::kFolder,
+                result.errors.push_back({input,
+                                         PlanError::Reason::kFolder,
                                          {StatusCode::kFailedPrecondition, "is a folder"}});
                 continue;
             }

@@ -180,15 +180,12 @@ JobResult JobRunner::run(const Job& job, std::stop_token stop) {
     }
 }
 
-JobResult JobRunner::run_files(const Job& job, std::stop_token stop) {
-    const auto start = Clock::now();
-    JobResult result;
-    result.files.resize(job.files.size());
-    std::vector<FileEntry> files(job.files.size());
-    bool any_stream = false;
-    std::uint32_t sizing = 0;  // the chunk size the engine's buffers are sized for
-
-    // Plan: what each file is, and how large the engine's chunks must be.
+// Planning: what each file is (size, stream or not), its output folders, and for unpack its
+// header's chunk size (a stream's header is read now and kept for the file). A file that fails
+// here is done before the run. Returns the chunk size the engine's buffers must hold.
+std::uint32_t JobRunner::plan(const Job& job, std::vector<FileEntry>& files, JobResult& result,
+                              const std::stop_token& stop, bool* any_stream) {
+    std::uint32_t sizing = 0;
     for (std::size_t i = 0; i < files.size(); ++i) {
         const Job::File& f = job.files[i];
         FileEntry& entry = files[i];
@@ -197,7 +194,7 @@ JobResult JobRunner::run_files(const Job& job, std::stop_token stop) {
         entry.result->input = f.input;
         entry.result->output = job.operation == Operation::kVerify ? "" : f.output;
         stat_input(f, entry);
-        any_stream = any_stream || entry.stream;
+        *any_stream = *any_stream || entry.stream;
         try {
             if (job.operation != Operation::kVerify) make_output_folders(f);
             if (job.operation == Operation::kPack) continue;
@@ -217,6 +214,80 @@ JobResult JobRunner::run_files(const Job& job, std::stop_token stop) {
             entry.done = true;
         }
     }
+    if (job.operation == Operation::kPack) return 0;
+    return sizing < kMinChunkSize ? kDefaultChunkSize : sizing;  // nothing readable: any will do
+}
+
+// What every container of a pack shares: the stages, the header's fields, the key.
+std::uint32_t JobRunner::prepare_pack(const Job& job, PackSetup& setup) {
+    std::uint32_t sizing = job.pack.chunk_size ? job.pack.chunk_size : kDefaultChunkSize;
+    if (job.pack.chunk_size == 0) {  // adaptive
+        ChunkTunerConfig tuning;
+        tuning.max = auto_chunk_ceiling();
+        tuning.initial = std::min(kDefaultChunkSize, tuning.max);
+        setup.tuner = std::make_unique<ChunkTuner>(tuning);
+        sizing = tuning.max;
+    }
+    setup.stages = format::plan_for_pack(job.pack, job.secret.present(), config_.stages);
+    format::Header& h = setup.recipe.header;
+    h.compression = setup.stages.compression;
+    h.chunk_size = sizing;
+    if (setup.stages.recorded()) h.flags |= format::kHeaderFlagStageList;
+    const int level = job.pack.level ? job.pack.level : level_range(h.compression).fallback;
+    h.level = static_cast<std::int8_t>(std::min(level, 127));  // informational only
+    h.scrypt = {};
+    setup.recipe.kek = pack_kek(job, h);
+    if (setup.recipe.kek) h.cipher = setup.stages.cipher;
+    setup.recipe.stages = &setup.stages;
+    setup.recipe.level = level;
+    return sizing;
+}
+
+// Files that failed while planning are reported now; the rest wait in the scheduler.
+void JobRunner::queue(std::vector<FileEntry>& files, JobScheduler& scheduler) {
+    for (std::uint32_t i = 0; i < files.size(); ++i) {
+        FileEntry& entry = files[i];
+        if (!entry.done) {
+            scheduler.add(i, entry.planned_size);
+            continue;
+        }
+        if (events_) {
+            events_->post({FileEvent::Kind::kStarted, entry.file->input, 0, 0, {}});
+            events_->post(
+                {FileEvent::Kind::kFailed, entry.file->input, 0, 0, entry.result->status});
+        }
+        if (files_failed_) files_failed_->add();
+    }
+}
+
+// One graph over every queued file; then what completed is committed and what did not is
+// failed (removing any partial output).
+template <class Work>
+engine::RunReport JobRunner::run_graph(const RunContext& run, std::vector<FileEntry>& files,
+                                       JobScheduler& scheduler, CommitBatch& commits,
+                                       bool any_stream, std::uint32_t sizing) {
+    JobSteps<Work> steps(run, files, scheduler, commits, {events_, files_ok_, files_failed_},
+                         any_stream);
+    engine::RunReport report;
+    if (!scheduler.empty()) {
+        try {
+            report = pipeline_for(sizing).run(steps, run.stop);
+        } catch (const StatusError& e) {
+            report.status = e.status();
+        }
+        steps.flush_commits();  // whatever completed waits for its rename
+    }
+    steps.finish_unfinished(report.status);
+    return report;
+}
+
+JobResult JobRunner::run_files(const Job& job, std::stop_token stop) {
+    const auto start = Clock::now();
+    JobResult result;
+    result.files.resize(job.files.size());
+    std::vector<FileEntry> files(job.files.size());
+    bool any_stream = false;
+    std::uint32_t sizing = plan(job, files, result, stop, &any_stream);
 
     RunContext run;
     run.stop = stop;
@@ -224,89 +295,40 @@ JobResult JobRunner::run_files(const Job& job, std::stop_token stop) {
     run.overwrite = job.overwrite;
     run.durable = config_.commit.durable;
     run.start = start;
-    std::unique_ptr<ChunkTuner> tuner;
-    format::StagePlan stage_plan;
-    format::ContainerRecipe recipe;
+    PackSetup pack;
     if (job.operation == Operation::kPack) {
-        sizing = job.pack.chunk_size ? job.pack.chunk_size : kDefaultChunkSize;
-        if (job.pack.chunk_size == 0) {  // adaptive
-            ChunkTunerConfig tuning;
-            tuning.max = auto_chunk_ceiling();
-            tuning.initial = std::min(kDefaultChunkSize, tuning.max);
-            tuner = std::make_unique<ChunkTuner>(tuning);
-            sizing = tuning.max;
-        }
-        stage_plan = format::plan_for_pack(job.pack, job.secret.present(), config_.stages);
-        format::Header& h = recipe.header;
-        h.compression = stage_plan.compression;
-        h.chunk_size = sizing;
-        if (stage_plan.recorded()) h.flags |= format::kHeaderFlagStageList;
-        const int level = job.pack.level ? job.pack.level : level_range(h.compression).fallback;
-        h.level = static_cast<std::int8_t>(std::min(level, 127));  // informational only
-        h.scrypt = {};
-        recipe.kek = pack_kek(job, h);
-        if (recipe.kek) h.cipher = stage_plan.cipher;
-        recipe.stages = &stage_plan;
-        recipe.level = level;
-        run.recipe = &recipe;
+        sizing = prepare_pack(job, pack);
+        run.recipe = &pack.recipe;
         run.small_file_threshold = config_.small_file_threshold;
-        run.tuner = tuner.get();
-        result.stats.chunk_size = sizing;
+        run.tuner = pack.tuner.get();
     } else {
         run.secret = &job.secret;
         run.stages = &config_.stages;
         run.kek_cache = &kek_cache_;
-        if (sizing < kMinChunkSize) sizing = kDefaultChunkSize;  // nothing readable: any will do
     }
-
     JobScheduler scheduler(config_.scheduler, config_.large_file_threshold);
-    for (std::uint32_t i = 0; i < files.size(); ++i) {
-        FileEntry& entry = files[i];
-        if (entry.done) {  // failed while planning
-            if (events_) {
-                events_->post({FileEvent::Kind::kStarted, entry.file->input, 0, 0, {}});
-                events_->post(
-                    {FileEvent::Kind::kFailed, entry.file->input, 0, 0, entry.result->status});
-            }
-            if (files_failed_) files_failed_->add();
-            continue;
-        }
-        scheduler.add(i, entry.planned_size);
-    }
-
-    CommitBatch commits(config_.commit.durable, config_.commit.batch_files,
-                        config_.commit.batch_bytes, config_.commit.batch_wait);
-    const FileObservers observers{events_, files_ok_, files_failed_};
-    engine::RunReport report;
-    const auto run_graph = [&](auto& steps) {
-        if (!scheduler.empty()) {
-            try {
-                report = pipeline_for(sizing).run(steps, stop);
-            } catch (const StatusError& e) {
-                report.status = e.status();
-            }
-            steps.flush_commits();  // whatever completed waits for its rename
-        }
-        // Files the run never finished: cancelled, or the run itself failed. Their work goes now
-        // (nothing runs any more), which removes any partial output.
-        steps.finish_unfinished(report.status);
-    };
-    if (job.operation == Operation::kPack) {
-        JobSteps<PackFile> steps(run, files, scheduler, commits, observers, any_stream);
-        run_graph(steps);
-    } else {
-        JobSteps<UnpackFile> steps(run, files, scheduler, commits, observers, any_stream);
-        run_graph(steps);
-    }
+    queue(files, scheduler);
+    CommitBatch commits(config_.commit);
+    const engine::RunReport report =
+        job.operation == Operation::kPack
+            ? run_graph<PackFile>(run, files, scheduler, commits, any_stream, sizing)
+            : run_graph<UnpackFile>(run, files, scheduler, commits, any_stream, sizing);
 
     for (const FileResult& file : result.files) {
         if (!file.status.is_ok() && result.status.is_ok()) result.status = file.status;
     }
     if (result.status.is_ok() && !report.status.is_ok()) result.status = report.status;
     if (job.files.size() == 1) result.files.front().syncs = commits.syncs();
-
     last_report_ = report;
-    RunStats& stats = result.stats;
+    result.stats = stats(report, commits, pack.tuner.get());
+    result.stats.chunk_size = job.operation == Operation::kPack ? sizing : 0;
+    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return result;
+}
+
+RunStats JobRunner::stats(const engine::RunReport& report, const CommitBatch& commits,
+                          const ChunkTuner* tuner) {
+    RunStats stats;
     stats.cpu_tokens = report.cpu_tokens;
     stats.io_tokens = report.io_tokens;
     stats.chunk_tokens = report.chunk_tokens;
@@ -330,8 +352,7 @@ JobResult JobRunner::run_files(const Job& job, std::stop_token stop) {
                     "Peak resident set size of the process so far (VmHWM)")
             .set(static_cast<std::int64_t>(stats.peak_rss_bytes));
     }
-    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    return result;
+    return stats;
 }
 
 }  // namespace tbbpipe::jobs

@@ -12,13 +12,26 @@
 #include "engine/pipeline_metrics.hpp"
 #include "format/cipher.hpp"
 #include "format/header.hpp"
+#include "format/seal.hpp"
+#include "format/stage_spec.hpp"
+#include "jobs/chunk_tuner.hpp"
+#include "jobs/commit_batch.hpp"
 #include "jobs/file_events.hpp"
+#include "jobs/job_scheduler.hpp"
+#include "jobs/run_context.hpp"
 #include "tbbpipe/engine.hpp"
 
 namespace tbbpipe::jobs {
 
 /// Thread-safety: run() from one thread at a time (a run uses the whole engine).
 class JobRunner {
+    /// What every container of one pack shares (prepare_pack makes it).
+    struct PackSetup {
+        format::StagePlan stages;
+        format::ContainerRecipe recipe;
+        std::unique_ptr<ChunkTuner> tuner;  ///< adaptive chunk sizes; null: fixed
+    };
+
 public:
     /// `config` must be valid (tbbpipe::validate). metrics and events may be null; not owned,
     /// they must outlive the runner.
@@ -39,6 +52,16 @@ public:
 
 private:
     JobResult run_files(const Job& job, std::stop_token stop);
+    std::uint32_t plan(const Job& job, std::vector<FileEntry>& files, JobResult& result,
+                       const std::stop_token& stop, bool* any_stream);
+    std::uint32_t prepare_pack(const Job& job, PackSetup& setup);
+    void queue(std::vector<FileEntry>& files, JobScheduler& scheduler);
+    template <class Work>
+    engine::RunReport run_graph(const RunContext& run, std::vector<FileEntry>& files,
+                                JobScheduler& scheduler, CommitBatch& commits, bool any_stream,
+                                std::uint32_t sizing);
+    RunStats stats(const engine::RunReport& report, const CommitBatch& commits,
+                   const ChunkTuner* tuner);
     engine::Pipeline& pipeline_for(std::uint32_t chunk_size);
     const format::SecretBytes* pack_kek(const Job& job, format::Header& header);
     std::uint32_t auto_chunk_ceiling() const;

@@ -354,8 +354,17 @@ std::unique_ptr<OutputFile> output_with(const std::string& path, const Bytes& da
     return out;
 }
 
+CommitPolicy commit_policy(bool durable, std::size_t files = 64,
+                           std::uint64_t bytes = 256ull * 1024 * 1024) {
+    CommitPolicy policy;
+    policy.durable = durable;
+    policy.batch_files = files;
+    policy.batch_bytes = bytes;
+    return policy;
+}
+
 TEST_F(BatchTest, CommitBatchPublishesEveryFileWithoutFlushesWhenNotDurable) {
-    CommitBatch batch(false);
+    CommitBatch batch(commit_policy(false));
     for (int i = 0; i < 5; ++i) {
         batch.add(output_with(dir_ / name_of(i), slice(100 + i, i), false, false), 100,
                   static_cast<std::uint32_t>(i));
@@ -377,7 +386,7 @@ TEST_F(BatchTest, CommitBatchPublishesEveryFileWithoutFlushesWhenNotDurable) {
 
 TEST_F(BatchTest, CommitBatchDurableCountsOneSyncfsAndOneSyncPerFolder) {
     const std::string a = make_folder(dir_, "a"), b = make_folder(dir_, "b");
-    CommitBatch batch(true);
+    CommitBatch batch(commit_policy(true));
     for (int i = 0; i < 6; ++i) {
         const std::string path = (i % 2 ? a : b) + "/" + name_of(i);
         batch.add(output_with(path, slice(1000, i), false, true), 1000,
@@ -402,7 +411,7 @@ TEST_F(BatchTest, CommitBatchOfOneFileIsCommittedWithFsync) {
     reference->commit();
     ASSERT_GT(reference->syncs(), 0);
 
-    CommitBatch batch(true);
+    CommitBatch batch(commit_policy(true));
     batch.add(output_with(dir_ / "one", {4, 5, 6}, false, true), 3, 0u);
     const auto results = batch.flush();
     ASSERT_EQ(results.size(), 1u);
@@ -410,7 +419,7 @@ TEST_F(BatchTest, CommitBatchOfOneFileIsCommittedWithFsync) {
     EXPECT_EQ(batch.syncs(), reference->syncs());
     EXPECT_EQ(testing::read_file(dir_ / "one"), (Bytes{4, 5, 6}));
 
-    CommitBatch lazy(false);
+    CommitBatch lazy(commit_policy(false));
     lazy.add(output_with(dir_ / "two", {7}, false, false), 1, 0u);
     EXPECT_TRUE(lazy.flush()[0].second.is_ok());
     EXPECT_EQ(lazy.syncs(), 0);
@@ -421,7 +430,7 @@ TEST_F(BatchTest, CommitBatchFailsOnlyTheOutputThatAppearedMeanwhile) {
     for (const bool durable : {false, true}) {
         SCOPED_TRACE(durable ? "durable" : "not durable");
         const std::string folder = make_folder(dir_, durable ? "durable" : "lazy");
-        CommitBatch batch(durable);
+        CommitBatch batch(commit_policy(durable));
         for (int i = 0; i < 3; ++i) {
             batch.add(output_with(folder + "/" + name_of(i), slice(500, i), false, durable), 500,
                       static_cast<std::uint32_t>(i));
@@ -442,7 +451,7 @@ TEST_F(BatchTest, CommitBatchFailsOnlyTheOutputThatAppearedMeanwhile) {
 }
 
 TEST_F(BatchTest, CommitBatchIsFullAtMaxFilesOrMaxBytes) {
-    CommitBatch by_files(false, 3, 1u << 30);
+    CommitBatch by_files(commit_policy(false, 3, 1u << 30));
     by_files.add(output_with(dir_ / "a", {1}, false, false), 1, 0u);
     by_files.add(output_with(dir_ / "b", {1}, false, false), 1, 0u);
     EXPECT_FALSE(by_files.full());
@@ -452,7 +461,7 @@ TEST_F(BatchTest, CommitBatchIsFullAtMaxFilesOrMaxBytes) {
     EXPECT_FALSE(by_files.full());
     EXPECT_TRUE(by_files.empty());
 
-    CommitBatch by_bytes(false, 64, 1000);
+    CommitBatch by_bytes(commit_policy(false, 64, 1000));
     by_bytes.add(output_with(dir_ / "d", {1}, false, false), 999, 0u);
     EXPECT_FALSE(by_bytes.full());
     by_bytes.add(output_with(dir_ / "e", {1}, false, false), 1, 0u);
@@ -460,7 +469,7 @@ TEST_F(BatchTest, CommitBatchIsFullAtMaxFilesOrMaxBytes) {
     EXPECT_EQ(by_bytes.flush().size(), 2u);
     EXPECT_FALSE(by_bytes.full());
 
-    CommitBatch at_least_one(false, 0);  // max_files 0 means 1
+    CommitBatch at_least_one(commit_policy(false, 0));  // max_files 0 means 1
     EXPECT_FALSE(at_least_one.full());
     at_least_one.add(output_with(dir_ / "f", {1}, false, false), 1, 0u);
     EXPECT_TRUE(at_least_one.full());

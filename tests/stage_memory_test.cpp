@@ -53,12 +53,10 @@ public:
 
 TEST(StageMemory, BuffersFollowTheRecordNotTheDeclaredChunkSize) {
     testing::ScratchDir dir;
-    auto registry = std::make_shared<StageRegistry>();
-    ASSERT_TRUE(registry->add("negate", std::make_shared<Negate>()).is_ok());
     EngineConfig settings;
     settings.cpu_tokens = 1;
     settings.io_tokens = 1;
-    settings.stages = *registry;
+    ASSERT_TRUE(settings.stages.add("negate", std::make_shared<Negate>()).is_ok());
     testing::Jobs jobs(settings);
     testing::write_file(dir / "in", testing::make_data(1000, testing::DataKind::kCompressible, 1));
     for (const char* spec : {"lz4", "lz4,negate", "negate,lz4", "negate,deflate"}) {

@@ -211,8 +211,11 @@ int run_transfer(const CliOptions& o) {
     Result<FilePlan> planned = plan_files(o.plan);
     if (!planned.ok()) throw UsageError(planned.status().message());
     if (o.verbosity > 0) {
-        for (const auto& w : planned.value().warnings)
-            std::cerr << "tbbpipe: warning: " << w << '\n';
+        for (const PlanWarning& w : planned.value().warnings) {
+            const bool link = w.reason == PlanWarning::Reason::kSymbolicLink;
+            std::cerr << "tbbpipe: warning: " << w.message
+                      << (link ? " (use --follow-symlinks)" : "") << '\n';
+        }
     }
     std::vector<FileReport> reports;
     for (const PlanError& e : planned.value().errors) {

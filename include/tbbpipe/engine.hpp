@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tbbpipe/events.hpp"
@@ -33,6 +34,11 @@ struct Job {
     /// An input and where its output goes. A FIFO given as an input is read as a stream;
     /// opening it waits for its writer, and that wait is not interruptible by cancel().
     struct File {
+        File() = default;
+        /// An input and its output path ("" for verify).
+        File(std::string input_path, std::string output_path)
+            : input(std::move(input_path)), output(std::move(output_path)) {}
+
         std::string input;   ///< the input's path; with input_fd, only its name in messages
         std::string output;  ///< pack and unpack: the output path; verify: unused
         /// >= 0: read the input from this open descriptor (not owned, never closed; standard

@@ -38,12 +38,25 @@ struct PlanError {
     Status status;
 };
 
+/// Something inside a folder that was left out. Value type.
+struct PlanWarning {
+    enum class Reason {
+        kSymbolicLink,  ///< a symbolic link, and the request does not follow them
+        kDanglingLink,  ///< a symbolic link to nothing
+        kSpecialFile,   ///< a FIFO, socket or device
+        kWalkedBefore,  ///< a folder reached a second time (a link loop)
+    };
+    std::string path;
+    Reason reason = Reason::kSpecialFile;
+    std::string message;  ///< "PATH: special file skipped"
+};
+
 /// Value type.
 struct FilePlan {
     /// Every file, with its output (pack adds .tbp, unpack removes it; "" for verify; "-" for
     /// standard output) and, for outputs under output_dir, the output root to create folders in.
     std::vector<Job::File> files;
-    std::vector<std::string> warnings;  ///< skipped links and special files, one line each
+    std::vector<PlanWarning> warnings;
     std::vector<PlanError> errors;
 };
 
