@@ -154,7 +154,10 @@ struct ShutdownReport {
 /// @endcode
 class Engine {
 public:
+    /// Starts the engine's threads. A config that does not pass validate() makes every submit()
+    /// fail with its message (the constructor itself never fails).
     explicit Engine(const EngineConfig& config = {});
+    /// shutdown(0): cancels what is queued or running, then joins every thread.
     ~Engine();
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
@@ -173,6 +176,7 @@ public:
     MetricsSnapshot metrics() const;
     /// Per-file started / progress / finished / failed events of every job.
     void add_listener(FileListener listener);
+    /// The configuration the engine was made with.
     const EngineConfig& config() const;
 
     struct Impl;

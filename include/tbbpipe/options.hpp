@@ -41,9 +41,11 @@ const char* key_derivation_name(KeyDerivation kdf);
 const char* scheduler_name(Scheduler scheduler);
 /// "pack", "unpack", "verify". Never null.
 const char* operation_name(Operation operation);
-/// The inverse of the names above; nullopt for anything else.
+/// The compression named (as compression_name spells it); nullopt for anything else.
 std::optional<Compression> parse_compression(std::string_view name);
+/// The cipher named (as cipher_name spells it); nullopt for anything else.
 std::optional<Cipher> parse_cipher(std::string_view name);
+/// "fair" or "fifo"; nullopt for anything else.
 std::optional<Scheduler> parse_scheduler(std::string_view name);
 
 inline constexpr std::uint32_t kMinChunkSize = 4u * 1024;
