@@ -52,12 +52,11 @@ struct IoDepthChoice {
     std::string reason;                        ///< one line, for --verbose and the run report
 };
 
-/// Chooses the I/O depth (EngineConfig::io_tokens) for a job's paths. With override_type != kAuto the override's
-/// depth is used and nothing is probed; the reason says so. Otherwise every path is probed and
-/// the smallest depth wins: the token budget is shared by the whole run, so the slowest device
-/// (an HDD input feeding an NVMe output) paces it, and a depth fit for the fast one would only
-/// make the slow one seek. No paths: the kUnknown depth.
-/// Thread-safety: as probe_storage().
+/// Chooses the I/O depth (EngineConfig::io_tokens) for a job's paths. With override_type != kAuto
+/// the override's depth is used and nothing is probed; the reason says so. Otherwise every path is
+/// probed and the smallest depth wins: the token budget is shared by the whole run, so the slowest
+/// device (an HDD input feeding an NVMe output) paces it, and a depth fit for the fast one would
+/// only make the slow one seek. No paths: the kUnknown depth. Thread-safety: as probe_storage().
 /// @code
 ///   const auto choice = choose_io_depth({"/data/in", "/backup/out.tbp"});
 ///   config.io_tokens = choice.io_tokens;  // e.g. 2 when /data is on a rotating disk
