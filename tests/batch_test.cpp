@@ -233,8 +233,8 @@ TEST(JobSchedulerTest, ParseSchedulerAcceptsFairAndFifoOnly) {
     for (const char* bad : {"", "FAIR", "Fifo", "fair ", "lifo", "round-robin", "f"}) {
         EXPECT_FALSE(parse_scheduler(bad).has_value()) << '"' << bad << '"';
     }
-    EXPECT_EQ(scheduler_name(Scheduler::kFair), "fair");
-    EXPECT_EQ(scheduler_name(Scheduler::kFifo), "fifo");
+    EXPECT_STREQ(scheduler_name(Scheduler::kFair), "fair");
+    EXPECT_STREQ(scheduler_name(Scheduler::kFifo), "fifo");
 }
 
 // --- ChunkTuner --------------------------------------------------------------------------------
