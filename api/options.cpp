@@ -50,6 +50,22 @@ const char* key_derivation_name(KeyDerivation kdf) {
     return "?";
 }
 
+const char* hash_name(Hash hash) {
+    switch (hash) {
+        case Hash::kSha256: return "sha256";
+        case Hash::kXxh3: return "xxh3";
+        case Hash::kNone: return "none";
+    }
+    return "?";
+}
+
+std::optional<Hash> parse_hash(std::string_view name) {
+    for (const Hash h : {Hash::kSha256, Hash::kXxh3, Hash::kNone}) {
+        if (name == hash_name(h)) return h;
+    }
+    return std::nullopt;
+}
+
 const char* scheduler_name(Scheduler scheduler) {
     return scheduler == Scheduler::kFair ? "fair" : "fifo";
 }

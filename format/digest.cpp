@@ -2,6 +2,9 @@
 
 #include <cryptopp/misc.h>
 #include <cryptopp/sha.h>
+#include <xxhash.h>
+
+#include <cstring>
 
 #include "tbbpipe/container.hpp"
 
@@ -10,6 +13,31 @@ namespace tbbpipe::format {
 Digest sha256(const std::uint8_t* data, std::size_t size) {
     Digest out;
     CryptoPP::SHA256().CalculateDigest(out.data(), data, size);
+    return out;
+}
+
+std::size_t digest_size(Hash hash) {
+    switch (hash) {
+        case Hash::kSha256: return 32;
+        case Hash::kXxh3: return 16;
+        case Hash::kNone: return 0;
+    }
+    return 32;
+}
+
+Digest chunk_digest(Hash hash, const std::uint8_t* data, std::size_t size) {
+    Digest out{};
+    switch (hash) {
+        case Hash::kSha256: return sha256(data, size);
+        case Hash::kXxh3: {
+            XXH128_canonical_t canonical;
+            XXH128_canonicalFromHash(&canonical, XXH3_128bits(data, size));
+            static_assert(sizeof canonical.digest == 16);
+            std::memcpy(out.data(), canonical.digest, 16);
+            return out;
+        }
+        case Hash::kNone: return out;
+    }
     return out;
 }
 
@@ -30,6 +58,10 @@ std::string to_hex(const std::uint8_t* data, std::size_t size) {
         out.push_back(kDigits[data[i] & 15]);
     }
     return out;
+}
+
+std::string digest_hex(Hash hash, const std::array<std::uint8_t, 32>& digest) {
+    return to_hex(digest.data(), format::digest_size(hash));
 }
 
 }  // namespace tbbpipe

@@ -1,9 +1,11 @@
 #include "format/footer.hpp"
 
 #include <cryptopp/sha.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "core/status_error.hpp"
 #include "format/byte_order.hpp"
@@ -19,12 +21,17 @@ constexpr std::uint8_t kTrailerMagic[8] = {'T', 'B', 'P', 'E', 'N', 'D', '0', '1
 
 }  // namespace
 
-std::size_t footer_body_size(std::uint64_t entries, std::size_t name_len) {
-    return kFooterFixedSize + name_len + entries * kIndexEntrySize + 32;
+std::size_t index_entry_size(Hash hash) {
+    return kIndexEntryFixedSize + digest_size(hash);
+}
+
+std::size_t footer_body_size(std::uint64_t entries, std::size_t name_len, Hash hash) {
+    return kFooterFixedSize + name_len + entries * index_entry_size(hash) + 32;
 }
 
 std::vector<std::uint8_t> encode_footer_body(const FooterBody& b) {
-    std::vector<std::uint8_t> out(footer_body_size(b.entries.size(), b.name.size()));
+    const std::size_t digest_bytes = digest_size(b.hash);
+    std::vector<std::uint8_t> out(footer_body_size(b.entries.size(), b.name.size(), b.hash));
     std::uint8_t* p = out.data();
     put_u64(p, b.entries.size());
     put_u64(p + 8, b.original_size);
@@ -41,16 +48,19 @@ std::vector<std::uint8_t> encode_footer_body(const FooterBody& b) {
         put_u32(p + 8, e.raw_size);
         put_u32(p + 12, e.stored_size);
         put_u32(p + 16, e.flags);
-        std::memcpy(p + 20, e.digest.data(), 32);
-        p += kIndexEntrySize;
+        std::memcpy(p + kIndexEntryFixedSize, e.digest.data(), digest_bytes);
+        p += kIndexEntryFixedSize + digest_bytes;
     }
     std::memcpy(p, b.root.data(), 32);
     return out;
 }
 
-FooterBody decode_footer_body(const std::uint8_t* data, std::size_t size) {
-    if (size < footer_body_size(0, 0)) corrupt("footer too short");
+FooterBody decode_footer_body(const std::uint8_t* data, std::size_t size, Hash hash) {
+    if (size < footer_body_size(0, 0, hash)) corrupt("footer too short");
+    const std::size_t digest_bytes = digest_size(hash);
+    const std::size_t entry_size = index_entry_size(hash);
     FooterBody b;
+    b.hash = hash;
     const std::uint64_t count = get_u64(data);
     b.original_size = get_u64(data + 8);
     b.mode = get_u32(data + 16);
@@ -59,7 +69,7 @@ FooterBody decode_footer_body(const std::uint8_t* data, std::size_t size) {
     b.mtime_nsec = get_u32(data + 32);
     if (name_len > kMaxNameLength) corrupt("footer: stored name too long");
     // Check the declared count against the bytes we actually have before reserving anything.
-    if (count > (size / kIndexEntrySize) || footer_body_size(count, name_len) != size) {
+    if (count > (size / entry_size) || footer_body_size(count, name_len, hash) != size) {
         corrupt("footer: entry count does not match its size");
     }
     if (b.mtime_nsec >= 1000000000u) corrupt("footer: bad mtime");
@@ -72,8 +82,8 @@ FooterBody decode_footer_body(const std::uint8_t* data, std::size_t size) {
         e.raw_size = get_u32(p + 8);
         e.stored_size = get_u32(p + 12);
         e.flags = get_u32(p + 16);
-        std::memcpy(e.digest.data(), p + 20, 32);
-        p += kIndexEntrySize;
+        std::memcpy(e.digest.data(), p + kIndexEntryFixedSize, digest_bytes);
+        p += entry_size;
     }
     std::memcpy(b.root.data(), p, 32);
     return b;
@@ -110,23 +120,46 @@ std::array<std::uint8_t, 32 + kFooterPrefixSize + 16> footer_aad(const Digest& h
     return aad;
 }
 
+// The root chains the header digest, every chunk digest and the size under the file's hash:
+// SHA-256 or XXH3-128 (as big-endian bytes); with none there is nothing to chain.
 struct RootHasher::Impl {
+    explicit Impl(Hash h) : hash(h), xxh(h == Hash::kXxh3 ? XXH3_createState() : nullptr) {
+        if (xxh) XXH3_128bits_reset(xxh);
+    }
+    ~Impl() {
+        if (xxh) XXH3_freeState(xxh);
+    }
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+    void update(const std::uint8_t* data, std::size_t size) {
+        if (hash == Hash::kSha256) sha.Update(data, size);
+        if (xxh) XXH3_128bits_update(xxh, data, size);
+    }
+    const Hash hash;
     CryptoPP::SHA256 sha;
+    XXH3_state_t* const xxh;
 };
 
-RootHasher::RootHasher(const Digest& header_digest) : impl_(std::make_unique<Impl>()) {
-    impl_->sha.Update(header_digest.data(), header_digest.size());
+RootHasher::RootHasher(Hash hash, const Digest& header_digest)
+    : impl_(std::make_unique<Impl>(hash)) {
+    if (!impl_->xxh && hash == Hash::kXxh3) throw std::bad_alloc();
+    impl_->update(header_digest.data(), header_digest.size());
 }
 RootHasher::~RootHasher() = default;
 void RootHasher::add(const Digest& d) {
-    impl_->sha.Update(d.data(), d.size());
+    impl_->update(d.data(), digest_size(impl_->hash));
 }
 Digest RootHasher::finish(std::uint64_t original_size) {
     std::uint8_t size_le[8];
     put_u64(size_le, original_size);
-    impl_->sha.Update(size_le, 8);
-    Digest out;
-    impl_->sha.Final(out.data());
+    impl_->update(size_le, 8);
+    Digest out{};
+    if (impl_->hash == Hash::kSha256) impl_->sha.Final(out.data());
+    if (impl_->xxh) {
+        XXH128_canonical_t canonical;
+        XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(impl_->xxh));
+        std::memcpy(out.data(), canonical.digest, sizeof canonical.digest);
+    }
     return out;
 }
 

@@ -10,13 +10,14 @@
 #include <vector>
 
 #include "format/digest.hpp"
+#include "tbbpipe/options.hpp"
 
 namespace tbbpipe::format {
 
 inline constexpr std::size_t kTrailerSize = 32;
 inline constexpr std::size_t kFooterPrefixSize = 8;
-inline constexpr std::size_t kFooterFixedSize = 40;  // counts, size, mode, times, name length
-inline constexpr std::size_t kIndexEntrySize = 52;
+inline constexpr std::size_t kFooterFixedSize = 40;        // counts, size, mode, times, name length
+inline constexpr std::size_t kIndexEntryFixedSize = 20;    // offset, sizes, flags; then the digest
 inline constexpr std::uint32_t kFooterMagic = 0x46504254;  // "TBPF"
 inline constexpr std::uint32_t kMaxNameLength = 4096;      // of the stored name
 
@@ -25,11 +26,12 @@ struct IndexEntry {
     std::uint32_t raw_size = 0;
     std::uint32_t stored_size = 0;
     std::uint32_t flags = 0;
-    Digest digest{};  ///< SHA-256 of the chunk's plaintext
+    Digest digest{};  ///< of the chunk's plaintext, under the container's hash
 };
 
 /// The footer body, before encryption (or before its plain checksum).
 struct FooterBody {
+    Hash hash = Hash::kSha256;  ///< the container's (from its header): sizes the index entries
     std::uint64_t original_size = 0;
     std::uint32_t mode = 0644;
     std::int64_t mtime_sec = 0;
@@ -39,10 +41,12 @@ struct FooterBody {
     Digest root{};
 };
 std::vector<std::uint8_t> encode_footer_body(const FooterBody& body);
-/// Parses a decrypted/verified body; throws kCorruptData.
-FooterBody decode_footer_body(const std::uint8_t* data, std::size_t size);
+/// Parses a decrypted/verified body of a container whose hash is `hash`; throws kCorruptData.
+FooterBody decode_footer_body(const std::uint8_t* data, std::size_t size, Hash hash);
+/// Bytes of one index entry: 20 and the digest (52 with SHA-256, 36 with XXH3-128, 20 with none).
+std::size_t index_entry_size(Hash hash);
 /// Size of an encoded body for n entries and a name of name_len bytes.
-std::size_t footer_body_size(std::uint64_t entries, std::size_t name_len);
+std::size_t footer_body_size(std::uint64_t entries, std::size_t name_len, Hash hash);
 
 /// Footer AAD: header digest || footer prefix || footer offset || chunk count.
 std::array<std::uint8_t, 32 + kFooterPrefixSize + 16> footer_aad(const Digest& header_digest,
@@ -58,11 +62,12 @@ struct Trailer {
 std::array<std::uint8_t, kTrailerSize> encode_trailer(const Trailer& t);
 Trailer decode_trailer(const std::uint8_t* in);
 
-/// Root digest over the plaintext: SHA-256(header digest || chunk digests... || original size).
+/// Root digest over the plaintext: hash(header digest || chunk digests... || original size) under
+/// the container's hash (SHA-256, or XXH3-128 in the first 16 bytes); all zero with none.
 /// Incremental, so the ordered writer can feed it chunk by chunk.
 class RootHasher {
 public:
-    explicit RootHasher(const Digest& header_digest);
+    RootHasher(Hash hash, const Digest& header_digest);
     ~RootHasher();
     RootHasher(const RootHasher&) = delete;
     RootHasher& operator=(const RootHasher&) = delete;

@@ -51,7 +51,7 @@ Header decode_header(const std::uint8_t* p, std::size_t size) {
     if (size < kHeaderSize) corrupt("file too short for a tbbpipe header");
     if (std::memcmp(p, kHeaderMagic, 8) != 0) corrupt("not a tbbpipe container (bad magic)");
     const auto version = get_u16(p + 8);
-    if (version != kFormatVersion) {
+    if (version < 1 || version > kFormatVersion) {
         corrupt("unsupported container version " + std::to_string(version));
     }
     if (get_u16(p + 10) != kHeaderSize) corrupt("header: bad header length");
@@ -61,7 +61,10 @@ Header decode_header(const std::uint8_t* p, std::size_t size) {
     h.level = static_cast<std::int8_t>(p[13]);
     if (p[14] > 2) corrupt("header: unknown cipher id " + std::to_string(p[14]));
     h.cipher = static_cast<Cipher>(p[14]);
-    if (p[15] != 1) corrupt("header: unknown hash id " + std::to_string(p[15]));
+    // Version 1 knew only SHA-256; version 2 adds XXH3-128 and none.
+    if (p[15] < 1 || p[15] > (version == 1 ? 1 : 3)) {
+        corrupt("header: unknown hash id " + std::to_string(p[15]));
+    }
     h.chunk_size = get_u32(p + 16);
     if (h.chunk_size < kMinChunkSize || h.chunk_size > kMaxChunkSize) {
         corrupt("header: chunk size " + std::to_string(h.chunk_size) + " out of range");
@@ -70,6 +73,11 @@ Header decode_header(const std::uint8_t* p, std::size_t size) {
     h.kdf = static_cast<KeyDerivation>(p[20]);
     if ((h.kdf == KeyDerivation::kNone) != (h.cipher == Cipher::kNone)) {
         corrupt("header: cipher and key derivation disagree");
+    }
+    h.hash = static_cast<Hash>(p[15]);
+    // Without a cipher, the digests are the only check there is.
+    if (h.hash == Hash::kNone && h.cipher == Cipher::kNone) {
+        corrupt("header: no digest and no cipher");
     }
     h.scrypt = {p[21], p[22], p[23]};
     if (h.kdf == KeyDerivation::kScrypt) {

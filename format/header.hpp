@@ -18,14 +18,13 @@
 
 namespace tbbpipe::format {
 
-enum class HashId : std::uint8_t { kSha256 = 1 };
-
 inline constexpr std::size_t kHeaderSize = 144;
 inline constexpr std::size_t kHeaderAuthOffset = 112;  // bytes [0,112) are authenticated
 inline constexpr std::size_t kTagSize = 16;
 inline constexpr std::size_t kFileKeySize = 32;
 inline constexpr std::size_t kWrappedKeySize = kFileKeySize + kTagSize;
-inline constexpr std::uint16_t kFormatVersion = 1;
+/// The version written. Version 1 (SHA-256 only, which version 2 can also say) is still read.
+inline constexpr std::uint16_t kFormatVersion = 2;
 
 // Header flag bits.
 inline constexpr std::uint32_t kHeaderFlagStageList = 1u << 0;  ///< a stage list follows
@@ -49,7 +48,7 @@ struct Header {
     Compression compression = Compression::kLz4;
     std::int8_t level = 0;
     Cipher cipher = Cipher::kNone;
-    HashId hash = HashId::kSha256;
+    Hash hash = Hash::kXxh3;
     std::uint32_t chunk_size = kDefaultChunkSize;
     KeyDerivation kdf = KeyDerivation::kNone;
     ScryptParams scrypt;

@@ -22,22 +22,25 @@ namespace {
 }
 
 // The stages that ran: the recorded list (in canonical form, and agreeing with the header's
-// compression and cipher fields), or what those fields imply.
+// compression, cipher and hash fields), or what those fields imply.
 void check_stages(OpenedHeader& opened, const std::uint8_t* bytes) {
     const Header& h = opened.header;
     if (!opened.stages_recorded) {
-        opened.stages = parse_stage_spec(implied_stage_spec(h.compression, h.cipher), nullptr,
-                                         SpecSource::kContainer);
+        opened.stages = parse_stage_spec(implied_stage_spec(h.compression, h.cipher, h.hash),
+                                         nullptr, SpecSource::kContainer, h.hash);
         return;
     }
     const std::string spec =
         decode_stage_list(bytes + kHeaderSize, opened.data_offset - kHeaderSize);
-    opened.stages = parse_stage_spec(spec, nullptr, SpecSource::kContainer);
+    // A recorded spec names its digest, unless there is none.
+    opened.stages = parse_stage_spec(spec, nullptr, SpecSource::kContainer, Hash::kNone);
     if (opened.stages.spec != spec) corrupt("stage list: not in canonical form");
     // Writers record a list only when a registered stage ran: one container, one encoding.
     if (!opened.stages.recorded()) corrupt("stage list names only built-in stages");
-    if (opened.stages.compression != h.compression || opened.stages.cipher != h.cipher) {
-        corrupt("stage list '" + spec + "' disagrees with the header's compression or cipher");
+    if (opened.stages.compression != h.compression || opened.stages.cipher != h.cipher ||
+        opened.stages.hash != h.hash) {
+        corrupt("stage list '" + spec +
+                "' disagrees with the header's compression, cipher or hash");
     }
 }
 
@@ -176,7 +179,8 @@ void check_trailer(const OpenedHeader& opened, const Trailer& trailer,
     }
     const std::size_t tag = opened.header.encrypted() ? kTagSize : 32;
     const std::uint64_t longest =
-        kFooterPrefixSize + tag + footer_body_size(trailer.chunk_count, kMaxNameLength);
+        kFooterPrefixSize + tag +
+        footer_body_size(trailer.chunk_count, kMaxNameLength, opened.header.hash);
     if (trailer.footer_size > longest) corrupt("trailer: footer size too large");
     // The prefix is read before the tag is checked, so a shorter footer must stop here.
     if (trailer.footer_size < kFooterPrefixSize + tag) corrupt("trailer: footer size too small");
@@ -212,7 +216,7 @@ FooterBody open_footer(const OpenedHeader& opened, const std::uint8_t* stored,
             corrupt("footer at offset " + std::to_string(footer_offset) + ": checksum mismatch");
         }
     }
-    FooterBody footer = decode_footer_body(body.data(), body.size());
+    FooterBody footer = decode_footer_body(body.data(), body.size(), opened.header.hash);
     if (footer.entries.size() != chunk_count) corrupt("footer and trailer disagree on chunk count");
     check_index(opened, footer, footer_offset);
     return footer;
@@ -225,7 +229,7 @@ void check_index(const OpenedHeader& opened, const FooterBody& footer,
     const std::size_t max_stored = max_stored_size(chunk_size, encrypted);
     std::uint64_t expect_offset = opened.data_offset;
     std::uint64_t total = 0;
-    RootHasher root(opened.header_digest);
+    RootHasher root(opened.header.hash, opened.header_digest);
     const std::size_t n = footer.entries.size();
     if (n == 0) corrupt("footer: no chunks");
     for (std::size_t i = 0; i < n; ++i) {
@@ -324,10 +328,14 @@ OpenedChunk open_chunk(const OpenedHeader& opened, std::uint64_t index, const In
         }
         result.plain = payload;
     }
-    result.digest = sha256(result.plain, record.raw_size);
-    if (expected && !digests_equal(result.digest, expected->digest)) {
-        bad_chunk(where, StatusCode::kCorruptData,
-                  "SHA-256 of the plaintext does not match the index");
+    // Without a digest (hash none) the AEAD tag checked above is the only check.
+    if (h.hash != Hash::kNone) {
+        result.digest = chunk_digest(h.hash, result.plain, record.raw_size);
+        if (expected && !digests_equal(result.digest, expected->digest)) {
+            bad_chunk(
+                where, StatusCode::kCorruptData,
+                std::string(hash_name(h.hash)) + " of the plaintext does not match the index");
+        }
     }
     return result;
 }

@@ -93,7 +93,7 @@ SealedChunk seal_chunk(const FileSeal& seal, std::uint64_t index, bool last,
     const ContainerRecipe& recipe = *seal.recipe;
     const Header& header = recipe.header;
     SealedChunk sealed;
-    sealed.digest = sha256(plain.data(), plain.size());
+    sealed.digest = chunk_digest(header.hash, plain.data(), plain.size());
 
     const bool encrypt = header.encrypted();
     const std::size_t tag = encrypt ? kTagSize : 0;
@@ -146,7 +146,9 @@ SealedChunk seal_chunk(const FileSeal& seal, std::uint64_t index, bool last,
 }
 
 IndexBuilder::IndexBuilder(const FileSeal& seal)
-    : seal_(seal), offset_(seal.data_offset()), root_(seal.header_digest) {}
+    : seal_(seal),
+      offset_(seal.data_offset()),
+      root_(seal.recipe->header.hash, seal.header_digest) {}
 
 void IndexBuilder::add(const RecordHeader& record, const Digest& digest) {
     entries_.push_back({offset_, record.raw_size, record.stored_size, record.flags, digest});
@@ -157,6 +159,7 @@ void IndexBuilder::add(const RecordHeader& record, const Digest& digest) {
 
 std::vector<std::uint8_t> IndexBuilder::finish(FileMetadata metadata) {
     FooterBody body;
+    body.hash = seal_.recipe->header.hash;
     body.name = std::move(metadata.name);
     if (body.name.size() > kMaxNameLength) body.name.resize(kMaxNameLength);
     body.mode = metadata.mode;

@@ -9,8 +9,6 @@
 namespace tbbpipe::format {
 namespace {
 
-constexpr std::string_view kDigestStage = "sha256";
-
 // The compression and cipher stages are named as the options name them ("none" is no stage).
 std::optional<Compression> compression_named(std::string_view name) {
     const auto c = parse_compression(name);
@@ -20,6 +18,12 @@ std::optional<Compression> compression_named(std::string_view name) {
 std::optional<Cipher> cipher_named(std::string_view name) {
     const auto c = parse_cipher(name);
     return c && *c != Cipher::kNone ? c : std::nullopt;
+}
+
+// The digest stages: "sha256" and "xxh3" ("none" is no stage: the absence of one).
+std::optional<Hash> digest_named(std::string_view name) {
+    const auto h = parse_hash(name);
+    return h && *h != Hash::kNone ? h : std::nullopt;
 }
 
 // A spec may come from a hostile container: messages show its bytes, never control characters.
@@ -46,8 +50,8 @@ std::string_view trim(std::string_view s) {
 }  // namespace
 
 const std::vector<std::string>& builtin_stage_names() {
-    static const std::vector<std::string> names = {"lz4", "lz4hc", "aes-256-gcm",
-                                                   "chacha20-poly1305", "sha256"};
+    static const std::vector<std::string> names = {
+        "lz4", "lz4hc", "aes-256-gcm", "chacha20-poly1305", "sha256", "xxh3"};
     return names;
 }
 
@@ -64,17 +68,16 @@ bool StagePlan::recorded() const {
                        [](const Step& s) { return !compression_named(s.name).has_value(); });
 }
 
-StagePlan parse_stage_spec(std::string_view spec, const StageRegistry* registry,
-                           SpecSource source) {
+StagePlan parse_stage_spec(std::string_view spec, const StageRegistry* registry, SpecSource source,
+                           Hash unlisted) {
     const StatusCode code =
         source == SpecSource::kUser ? StatusCode::kInvalidArgument : StatusCode::kCorruptData;
     std::string quoted(1, '\'');  // built by appends: GCC 12 misreports '"x" + s' (-Wrestrict)
     quoted += printable(spec);
     quoted += '\'';
     const auto fail = [&](const std::string& what) {
-        throw StatusError(
-            code, (source == SpecSource::kUser ? "stage spec " : "recorded stages ") + quoted +
-                      ": " + what);
+        throw StatusError(code, (source == SpecSource::kUser ? "stage spec " : "recorded stages ") +
+                                    quoted + ": " + what);
     };
     std::vector<std::string_view> names;
     for (std::size_t start = 0;;) {
@@ -86,20 +89,23 @@ StagePlan parse_stage_spec(std::string_view spec, const StageRegistry* registry,
     if (names.size() > kMaxStages) fail("more than " + std::to_string(kMaxStages) + " stages");
 
     StagePlan plan;
-    bool digest_listed = false;
+    plan.hash = unlisted;
     for (std::size_t i = 0; i < names.size(); ++i) {
         const std::string_view name = names[i];
         const std::string at = "stage " + std::to_string(i + 1) + " '" + printable(name) + "'";
         if (name.empty()) fail("stage " + std::to_string(i + 1) + " is empty");
         if (!valid_stage_name(name)) fail(at + " is not a valid stage name");
         if (std::count(names.begin(), names.end(), name) > 1) fail(at + " is listed twice");
-        if (digest_listed) fail("sha256 must be the last stage");
+        if (plan.digest_listed) {
+            fail(std::string(hash_name(plan.hash)) + " (the digest) must be the last stage");
+        }
         if (registry && !registry->contains(name)) {
             fail("unknown stage '" + std::string(name) +
                  "'; registered: " + list_stage_names(*registry));
         }
-        if (name == kDigestStage) {
-            digest_listed = true;
+        if (const auto digest = digest_named(name)) {
+            plan.digest_listed = true;
+            plan.hash = *digest;
         } else if (const auto cipher = cipher_named(name)) {
             if (plan.cipher != Cipher::kNone) fail("at most one cipher (" + at + ")");
             plan.cipher = *cipher;
@@ -118,7 +124,12 @@ StagePlan parse_stage_spec(std::string_view spec, const StageRegistry* registry,
     }
     for (const StagePlan::Step& step : plan.steps) plan.spec += step.name + ",";
     if (plan.cipher != Cipher::kNone) plan.spec += std::string(cipher_name(plan.cipher)) + ",";
-    plan.spec += kDigestStage;
+    // Canonical: the digest last, unless there is none (no stage then stands for it).
+    if (plan.hash != Hash::kNone) {
+        plan.spec += hash_name(plan.hash);
+    } else if (!plan.spec.empty()) {
+        plan.spec.pop_back();
+    }
     return plan;
 }
 
@@ -139,20 +150,36 @@ void resolve_recorded_stages(StagePlan& plan, const StageRegistry& registry) {
 
 StagePlan plan_for_pack(const PackOptions& options, bool has_secret,
                         const StageRegistry& registry) {
+    const Hash hash = options.hash.value_or(Hash::kXxh3);
+    StagePlan plan;
     if (options.stages.empty()) {
         if (has_secret && options.cipher == Cipher::kNone) {
             throw StatusError(StatusCode::kInvalidArgument,
                               "a key or passphrase was given but the cipher is none");
         }
-        return parse_stage_spec(
-            implied_stage_spec(options.compression, has_secret ? options.cipher : Cipher::kNone),
-            &registry, SpecSource::kUser);
+        plan =
+            parse_stage_spec(implied_stage_spec(options.compression,
+                                                has_secret ? options.cipher : Cipher::kNone, hash),
+                             &registry, SpecSource::kUser, hash);
+    } else {
+        plan = parse_stage_spec(options.stages, &registry, SpecSource::kUser, hash);
+        if (plan.digest_listed && options.hash && plan.hash != *options.hash) {
+            throw StatusError(StatusCode::kInvalidArgument,
+                              "stage spec '" + plan.spec + "' names the digest " +
+                                  hash_name(plan.hash) + ", the hash option says " +
+                                  hash_name(*options.hash));
+        }
     }
-    StagePlan plan = parse_stage_spec(options.stages, &registry, SpecSource::kUser);
-    if (plan.cipher != Cipher::kNone && !has_secret) {
+    if (plan.hash == Hash::kNone && !has_secret) {
         throw StatusError(StatusCode::kInvalidArgument,
-                          "stage spec '" + plan.spec + "': " + cipher_name(plan.cipher) +
-                              " needs a key or a passphrase");
+                          "hash none needs a key or passphrase: without a cipher nothing would "
+                          "check the data");
+    }
+    if (options.stages.empty()) return plan;
+    if (plan.cipher != Cipher::kNone && !has_secret) {
+        throw StatusError(StatusCode::kInvalidArgument, "stage spec '" + plan.spec +
+                                                            "': " + cipher_name(plan.cipher) +
+                                                            " needs a key or a passphrase");
     }
     if (plan.cipher == Cipher::kNone && has_secret) {
         throw StatusError(StatusCode::kInvalidArgument,
@@ -168,11 +195,14 @@ std::string list_stage_names(const StageRegistry& registry) {
     return out;
 }
 
-std::string implied_stage_spec(Compression compression, Cipher cipher) {
+std::string implied_stage_spec(Compression compression, Cipher cipher, Hash hash) {
+    std::vector<std::string> names;
+    if (compression != Compression::kNone) names.emplace_back(compression_name(compression));
+    if (cipher != Cipher::kNone) names.emplace_back(cipher_name(cipher));
+    if (hash != Hash::kNone) names.emplace_back(hash_name(hash));
     std::string spec;
-    if (compression != Compression::kNone) spec += std::string(compression_name(compression)) + ",";
-    if (cipher != Cipher::kNone) spec += std::string(cipher_name(cipher)) + ",";
-    return spec + std::string(kDigestStage);
+    for (const std::string& name : names) spec += (spec.empty() ? "" : ",") + name;
+    return spec;
 }
 
 }  // namespace tbbpipe::format

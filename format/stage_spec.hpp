@@ -23,9 +23,11 @@ const std::vector<std::string>& builtin_stage_names();
 bool valid_stage_name(std::string_view name);
 
 struct StagePlan {
-    std::string spec;  ///< canonical: names joined by ',', always ending in sha256
+    std::string spec;  ///< canonical: names joined by ',', the digest (if any) last
     Compression compression = Compression::kNone;
     Cipher cipher = Cipher::kNone;
+    Hash hash = Hash::kXxh3;     ///< the per-chunk digest
+    bool digest_listed = false;  ///< the spec named it (else it came from the options)
     struct Step {
         std::string name;
         std::shared_ptr<const Stage> stage;  ///< null: the compression step (or unresolved)
@@ -43,8 +45,10 @@ enum class SpecSource { kUser, kContainer };
 
 /// Parses and checks a spec. With a registry every name must be known to it (an unknown one is
 /// kInvalidArgument listing what is registered) and registered stages are resolved; without one
-/// (a container's recorded spec, before resolution) names are checked for form only.
-StagePlan parse_stage_spec(std::string_view spec, const StageRegistry* registry, SpecSource source);
+/// (a container's recorded spec, before resolution) names are checked for form only. A spec
+/// that names no digest stage gets `unlisted` (a recorded spec names its digest unless none).
+StagePlan parse_stage_spec(std::string_view spec, const StageRegistry* registry, SpecSource source,
+                           Hash unlisted);
 
 /// Resolves a container's recorded stages against `registry`: a stage it lacks is
 /// kFailedPrecondition naming the stage, its place in the spec, and what is registered.
@@ -53,13 +57,12 @@ void resolve_recorded_stages(StagePlan& plan, const StageRegistry& registry);
 /// What a pack with these options runs: `options.stages` when set (a cipher in it needs a secret
 /// and a secret needs one: a key with no cipher would silently store plaintext), else the
 /// compression and, with a secret, the cipher. Throws kInvalidArgument saying which rule broke.
-StagePlan plan_for_pack(const PackOptions& options, bool has_secret,
-                        const StageRegistry& registry);
+StagePlan plan_for_pack(const PackOptions& options, bool has_secret, const StageRegistry& registry);
 
 /// "lz4, lz4hc, ...": every name the registry knows, for messages and help.
 std::string list_stage_names(const StageRegistry& registry);
 
-/// The spec a container without a recorded one ran: its header's compression and cipher.
-std::string implied_stage_spec(Compression compression, Cipher cipher);
+/// The spec a container without a recorded one ran: its header's compression, cipher and hash.
+std::string implied_stage_spec(Compression compression, Cipher cipher, Hash hash);
 
 }  // namespace tbbpipe::format

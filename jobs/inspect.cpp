@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "core/status_error.hpp"
+#include "format/byte_order.hpp"
 #include "format/open.hpp"
 #include "jobs/container_file.hpp"
 #include "jobs/file_io.hpp"
@@ -26,7 +27,7 @@ ContainerInfo inspect(const std::string& path, const Secret& secret) {
         format::authenticate_header(raw.data(), raw.size(), secret, false, &cache);
     const format::Header& h = opened.header;
     ContainerInfo info;
-    info.format_version = format::kFormatVersion;
+    info.format_version = format::get_u16(raw.data() + 8);
     info.container_bytes = static_cast<std::uint64_t>(st.st_size);
     info.compression = h.compression;
     info.level = h.level;
@@ -35,6 +36,7 @@ ContainerInfo inspect(const std::string& path, const Secret& secret) {
     info.scrypt = {h.scrypt.log2_n, h.scrypt.r, h.scrypt.p};
     info.stages = opened.stages.spec;
     info.stages_recorded = opened.stages_recorded;
+    info.hash = h.hash;
     info.chunk_size = h.chunk_size;
     info.header_digest = opened.header_digest;
     if (info.container_bytes < opened.data_offset + format::kTrailerSize) {

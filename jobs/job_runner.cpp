@@ -231,6 +231,7 @@ std::uint32_t JobRunner::prepare_pack(const Job& job, PackSetup& setup) {
     setup.stages = format::plan_for_pack(job.pack, job.secret.present(), config_.stages);
     format::Header& h = setup.recipe.header;
     h.compression = setup.stages.compression;
+    h.hash = setup.stages.hash;
     h.chunk_size = sizing;
     if (setup.stages.recorded()) h.flags |= format::kHeaderFlagStageList;
     const int level = job.pack.level ? job.pack.level : level_range(h.compression).fallback;

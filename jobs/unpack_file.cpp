@@ -131,7 +131,8 @@ void UnpackFile::read_footer_and_trailer(const std::uint8_t* prefix) {
     if (!saw_last_) corrupt(where + ": no final chunk before it (truncated)");
     const std::uint32_t stored_size = format::get_u32(prefix + 4);
     const std::size_t tag = opened_.header.encrypted() ? format::kTagSize : 32;
-    if (stored_size > tag + format::footer_body_size(next_, format::kMaxNameLength)) {
+    if (stored_size >
+        tag + format::footer_body_size(next_, format::kMaxNameLength, opened_.header.hash)) {
         corrupt(where + ": size out of range");
     }
     std::vector<std::uint8_t> stored(stored_size);
@@ -194,8 +195,9 @@ std::unique_ptr<OutputFile> UnpackFile::finish(FileResult& result) {
         }
         for (std::size_t i = 0; i < digests_.size(); ++i) {
             if (!format::digests_equal(digests_[i], footer_->entries[i].digest)) {
-                corrupt(chunk_name(i, footer_->entries[i].offset) +
-                        ": SHA-256 of the plaintext does not match the footer");
+                corrupt(chunk_name(i, footer_->entries[i].offset) + ": " +
+                        hash_name(opened_.header.hash) +
+                        " of the plaintext does not match the footer");
             }
         }
     }

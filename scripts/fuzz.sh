@@ -14,7 +14,7 @@ build_dir="${TBBPIPE_FUZZ_BUILD_DIR:-build-fuzz}"
 targets=(container_reader_fuzz unpack_fuzz)
 
 scripts/install-packages.sh clang libclang-rt-14-dev cmake make pkg-config libtbb-dev liblz4-dev \
-    libcrypto++-dev libboost-program-options-dev
+    libcrypto++-dev libxxhash-dev libboost-program-options-dev
 
 echo "fuzz: building in $build_dir (log: $build_dir/build.log)"
 mkdir -p "$build_dir"

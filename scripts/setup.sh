@@ -9,7 +9,7 @@ build_dir="${1:-build}"
 shift || true
 
 scripts/install-packages.sh g++ cmake make pkg-config libtbb-dev liblz4-dev libcrypto++-dev \
-    libboost-program-options-dev libgtest-dev libbenchmark-dev \
+    libxxhash-dev libboost-program-options-dev libgtest-dev libbenchmark-dev \
     gnuplot-nox zstd lz4 pigz age  # tbbpipe-lab plots and the peers it (and perf/) compares with
 
 # Test-only tools: best effort, so a problem there cannot stop the build (the test that needs

@@ -16,7 +16,7 @@ mkdir -p "$build_dir"
 build_dir="$(cd "$build_dir" && pwd)"
 
 scripts/install-packages.sh g++ cmake make pkg-config curl xz-utils libtbb-dev liblz4-dev \
-    libcrypto++-dev libboost-program-options-dev libgtest-dev
+    libcrypto++-dev libxxhash-dev libboost-program-options-dev libgtest-dev
 
 tbb_version=2021.8.0
 tbb_tarball="onetbb_${tbb_version}.orig.tar.xz"

@@ -586,8 +586,34 @@ TEST_F(CliTest, StagesRunInOrderAreRecordedAndReversed) {
 
     // Built-in stages only: the header says it all, nothing is recorded.
     ASSERT_EQ(sh("tbbpipe pack --stages lz4hc -o plain.tbp original").code, 0);
-    EXPECT_NE(sh("tbbpipe info plain.tbp").out.find("stages:        lz4hc,sha256\n"),
+    EXPECT_NE(sh("tbbpipe info plain.tbp").out.find("stages:        lz4hc,xxh3\n"),
               std::string::npos);
+}
+
+TEST_F(CliTest, TheHashIsChosenRecordedAndChecked) {
+    make("f", 300000);
+    ASSERT_EQ(sh("tbbpipe keygen -o k").code, 0);
+    for (const char* hash : {"sha256", "xxh3"}) {
+        const Result packed = sh(std::string("tbbpipe pack -f --hash ") + hash + " f");
+        ASSERT_EQ(packed.code, 0) << packed.err;
+        EXPECT_NE(sh("tbbpipe info f.tbp").out.find(std::string("hash:          ") + hash + "\n"),
+                  std::string::npos);
+        EXPECT_EQ(sh("tbbpipe verify f.tbp").code, 0);
+    }
+    EXPECT_EQ(
+        sh("tbbpipe pack -f --hash none --key-file k f && tbbpipe verify --key-file k f.tbp").code,
+        0);
+    const Result plain_none = sh("tbbpipe pack -f --hash none f");
+    EXPECT_EQ(plain_none.code, 2);
+    EXPECT_NE(plain_none.err.find("hash none needs a key or passphrase"), std::string::npos)
+        << plain_none.err;
+    const Result disagree = sh("tbbpipe pack -f --hash sha256 --stages lz4,xxh3 f");
+    EXPECT_EQ(disagree.code, 2);
+    EXPECT_NE(disagree.err.find("names the digest xxh3, the hash option says sha256"),
+              std::string::npos)
+        << disagree.err;
+    EXPECT_EQ(sh("tbbpipe pack -f --hash md5 f").code, 2);
+    EXPECT_EQ(sh("tbbpipe verify --hash xxh3 f.tbp").code, 2);  // pack only
 }
 
 TEST_F(CliTest, BadStageSpecsExitTwoListingTheRegisteredStages) {
@@ -596,7 +622,7 @@ TEST_F(CliTest, BadStageSpecsExitTwoListingTheRegisteredStages) {
     const Result unknown = sh("tbbpipe pack --stages xor-mask,lz4 f");
     EXPECT_EQ(unknown.code, 2);
     EXPECT_NE(unknown.err.find("unknown stage 'xor-mask'; registered: lz4, lz4hc, aes-256-gcm, "
-                               "chacha20-poly1305, sha256, deflate"),
+                               "chacha20-poly1305, sha256, xxh3, deflate"),
               std::string::npos)
         << unknown.err;
     for (const char* args :
@@ -640,11 +666,11 @@ TEST_F(CliTest, AContainerNeedingAnUnregisteredStageExitsOneNamingIt) {
         const Result r = sh(std::string("tbbpipe ") + command);
         EXPECT_EQ(r.code, 1) << command << ": " << r.err;
         EXPECT_NE(r.err.find("f.tbp: the container needs stage 'rot1' (stage 1 of "
-                             "'rot1,lz4,sha256'), which is not registered here; registered: lz4"),
+                             "'rot1,lz4,xxh3'), which is not registered here; registered: lz4"),
                   std::string::npos)
             << r.err;
     }
-    EXPECT_NE(sh("tbbpipe info f.tbp").out.find("rot1,lz4,sha256 (recorded)"), std::string::npos);
+    EXPECT_NE(sh("tbbpipe info f.tbp").out.find("rot1,lz4,xxh3 (recorded)"), std::string::npos);
     EXPECT_EQ(files(), (std::vector<std::string>{"f", "f.tbp"}));
 }
 
@@ -653,7 +679,7 @@ TEST_F(CliTest, StagePluginsAddStagesThePackAndUnpackUse) {
     const std::string plugin = std::string("--stage-plugin '") + TBBPIPE_TEST_PLUGIN + "' ";
     const Result packed = sh("tbbpipe " + plugin + "pack --stages rot13,lz4 f");
     ASSERT_EQ(packed.code, 0) << packed.err;
-    EXPECT_NE(sh("tbbpipe info f.tbp").out.find("rot13,lz4,sha256 (recorded)"), std::string::npos);
+    EXPECT_NE(sh("tbbpipe info f.tbp").out.find("rot13,lz4,xxh3 (recorded)"), std::string::npos);
     const Result missing = sh("tbbpipe unpack -o out f.tbp");
     EXPECT_EQ(missing.code, 1);
     EXPECT_NE(missing.err.find("needs stage 'rot13'"), std::string::npos) << missing.err;

@@ -11,8 +11,10 @@
 #include <chrono>
 #include <thread>
 
+#include "format/cipher.hpp"
 #include "format/footer.hpp"
 #include "format/header.hpp"
+#include "format/open.hpp"
 #include "format/record.hpp"
 #include "tests/fifo_feeder.hpp"
 #include "tests/job_support.hpp"
@@ -305,7 +307,8 @@ protected:
 TEST_P(TamperTest, UntouchedContainerIsAccepted) {
     ASSERT_TRUE(jobs_.unpack(dir_ / "good.tbp", dir_ / "out", secret(), false).status.is_ok());
     EXPECT_EQ(testing::read_file(dir_ / "out"), original_);
-    EXPECT_EQ(good_.size(), footer_offset() + kFooterPrefixSize + footer_body_size(5, 2) +
+    EXPECT_EQ(good_.size(), footer_offset() + kFooterPrefixSize +
+                                footer_body_size(5, 2, Hash::kXxh3) +
                                 (encrypted() ? kTagSize : 32) + kTrailerSize);
 }
 
@@ -457,6 +460,124 @@ TEST_F(ContainerTest, StreamedRecordsAreCheckedAgainstTheIndexToo) {
     const testing::Outcome streamed = jobs.verify(dir_ / "forged.pipe", {});
     EXPECT_EQ(streamed.status.code(), StatusCode::kCorruptData) << streamed.status.message();
     EXPECT_NE(streamed.status.message().find("does not match the index"), std::string::npos);
+}
+
+// Every hash round-trips, file and stream; none is refused without a cipher.
+TEST_F(ContainerTest, EveryHashRoundTripsAndNoneNeedsACipher) {
+    const Bytes data = testing::make_data(5 * kChunk + 9, DataKind::kMixed, 4);
+    testing::write_file(dir_ / "in", data);
+    testing::Jobs jobs(engine_settings(2));
+    for (const Hash hash : {Hash::kSha256, Hash::kXxh3, Hash::kNone}) {
+        for (const bool encrypted : {false, true}) {
+            SCOPED_TRACE(std::string(hash_name(hash)) + (encrypted ? " encrypted" : " plain"));
+            testing::TestPack s;
+            s.chunk_size = kChunk;
+            s.hash = hash;
+            const Secret secret = encrypted ? key_secret(6) : Secret();
+            const testing::Outcome packed = jobs.pack(dir_ / "in", dir_ / "c.tbp", s, secret, true);
+            if (hash == Hash::kNone && !encrypted) {
+                EXPECT_EQ(packed.status.code(), StatusCode::kInvalidArgument);
+                EXPECT_NE(packed.status.message().find("hash none needs a key"), std::string::npos);
+                continue;
+            }
+            ASSERT_TRUE(packed.status.is_ok()) << packed.status.message();
+            const ContainerInfo info = testing::Jobs::inspect(dir_ / "c.tbp", secret);
+            EXPECT_EQ(info.hash, hash);
+            EXPECT_EQ(info.format_version, 2);
+            ASSERT_TRUE(jobs.unpack(dir_ / "c.tbp", dir_ / "out", secret, true).status.is_ok());
+            EXPECT_EQ(testing::read_file(dir_ / "out"), data);
+            FifoFeeder feed(dir_ / "c.pipe", testing::read_file(dir_ / "c.tbp"));
+            ASSERT_TRUE(jobs.verify(dir_ / "c.pipe", secret).status.is_ok());
+        }
+    }
+}
+
+// What the digest is for when a cipher seals every record: a codec that returns the wrong bytes
+// from an authentic record. Simulated by re-sealing a changed plaintext under the file's own
+// keys, so the tag verifies: the default (XXH3-128) catches it, as does SHA-256; with none the
+// tag is all there is, and the damage goes through (which is what docs/SECURITY.md says).
+TEST_F(ContainerTest, TheDigestCatchesWhatTheCipherCannot) {
+    const Bytes data = testing::make_data(4 * kChunk, DataKind::kIncompressible, 5);
+    testing::write_file(dir_ / "in", data);
+    testing::Jobs jobs(engine_settings(2));
+    for (const Hash hash : {Hash::kXxh3, Hash::kSha256, Hash::kNone}) {
+        SCOPED_TRACE(hash_name(hash));
+        testing::TestPack s;
+        s.chunk_size = kChunk;
+        s.compression = Compression::kNone;
+        s.hash = hash;
+        const Secret key = key_secret(8);
+        ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "c.tbp", s, key, true).status.is_ok());
+        Bytes container = testing::read_file(dir_ / "c.tbp");
+        const OpenedHeader opened = authenticate_header(container.data(), kHeaderSize, key, true);
+        // Record 1: open it, change one plaintext byte, seal it again in place.
+        const std::size_t at = kHeaderSize + (kRecordHeaderSize + kChunk + kTagSize);
+        const RecordHeader record = decode_record_header(container.data() + at);
+        const auto nonce = chunk_nonce(1, false);
+        const auto aad = record_aad(opened.header_digest, record);
+        Bytes plain(kChunk);
+        ASSERT_TRUE(aead_open(opened.header.cipher, opened.keys->payload, nonce.data(), aad.data(),
+                              aad.size(), container.data() + at + kRecordHeaderSize,
+                              record.stored_size, plain.data()));
+        plain[77] ^= 1;
+        aead_seal(opened.header.cipher, opened.keys->payload, nonce.data(), aad.data(), aad.size(),
+                  plain.data(), plain.size(), container.data() + at + kRecordHeaderSize);
+        testing::write_file(dir_ / "bad.tbp", container);
+        const testing::Outcome verified = jobs.verify(dir_ / "bad.tbp", key);
+        if (hash == Hash::kNone) {
+            EXPECT_TRUE(verified.status.is_ok()) << verified.status.message();
+        } else {
+            EXPECT_EQ(verified.status.code(), StatusCode::kCorruptData);
+            EXPECT_NE(verified.status.message().find(std::string(hash_name(hash)) +
+                                                     " of the plaintext does not match"),
+                      std::string::npos)
+                << verified.status.message();
+        }
+    }
+}
+
+// Format v1 (tbbpipe 0.1.0, SHA-256 digests, kept in tests/data/v1): every kind still verifies
+// and unpacks to the original, as a file and as a stream, and says it is v1.
+TEST_F(ContainerTest, V1ContainersStayReadable) {
+    const std::string data = TBBPIPE_TEST_DATA "/v1/";
+    const Bytes plain = testing::read_file(data + "plain.bin");
+    const Bytes key_bytes = testing::read_file(data + "key");
+    ASSERT_EQ(plain.size(), 154000u);
+    ASSERT_EQ(key_bytes.size(), 32u);
+    const Secret key = Secret::key(key_bytes);
+    const Secret passphrase = Secret::passphrase("v1 passphrase");
+    const std::vector<std::pair<std::string, Secret>> files = {
+        {"lz4.tbp", {}},     {"aes.tbp", key},  {"chacha.tbp", key}, {"scrypt.tbp", passphrase},
+        {"deflate.tbp", {}}, {"stored.tbp", {}}};
+    testing::Jobs jobs(engine_settings(2));
+    for (const auto& [name, secret] : files) {
+        SCOPED_TRACE(name);
+        const testing::Outcome verified = jobs.verify(data + name, secret);
+        ASSERT_TRUE(verified.status.is_ok()) << verified.status.message();
+        const testing::Outcome unpacked = jobs.unpack(data + name, dir_ / "out", secret, true);
+        ASSERT_TRUE(unpacked.status.is_ok()) << unpacked.status.message();
+        EXPECT_EQ(testing::read_file(dir_ / "out"), plain);
+        {
+            FifoFeeder feed(dir_ / "c.pipe", testing::read_file(data + name));
+            ASSERT_TRUE(jobs.unpack(dir_ / "c.pipe", dir_ / "out", secret, true).status.is_ok());
+        }
+        EXPECT_EQ(testing::read_file(dir_ / "out"), plain);
+        const ContainerInfo info = testing::Jobs::inspect(data + name, secret);
+        EXPECT_EQ(info.format_version, 1);
+        EXPECT_EQ(info.hash, Hash::kSha256);
+        EXPECT_TRUE(info.authenticated);
+    }
+    ASSERT_TRUE(jobs.unpack(data + "empty.tbp", dir_ / "out", {}, true).status.is_ok());
+    EXPECT_TRUE(testing::read_file(dir_ / "out").empty());
+    // A damaged v1 container is still caught by its SHA-256 digests.
+    Bytes damaged = testing::read_file(data + "stored.tbp");
+    damaged[kHeaderSize + kRecordHeaderSize + 100] ^= 1;
+    testing::write_file(dir_ / "bad.tbp", damaged);
+    const testing::Outcome bad = jobs.verify(dir_ / "bad.tbp", {});
+    EXPECT_EQ(bad.status.code(), StatusCode::kCorruptData);
+    EXPECT_NE(bad.status.message().find("sha256 of the plaintext does not match"),
+              std::string::npos)
+        << bad.status.message();
 }
 
 TEST_F(ContainerTest, FailedPackLeavesNothingAndReturnsEveryToken) {

@@ -68,8 +68,15 @@ TEST(Header, RejectsHostileOrUnknownFields) {
         return code_of([&] { (void)decode_header(bytes.data(), bytes.size()); });
     };
     EXPECT_EQ(reject([](std::uint8_t* p) { p[1] = 'X'; }), StatusCode::kCorruptData);  // magic
-    EXPECT_EQ(reject([](std::uint8_t* p) { put_u16(p + 8, 2); }),
+    EXPECT_EQ(reject([](std::uint8_t* p) { put_u16(p + 8, 3); }),
               StatusCode::kCorruptData);                                              // version
+    EXPECT_EQ(reject([](std::uint8_t* p) { p[15] = 4; }), StatusCode::kCorruptData);  // hash
+    // Version 1 knew SHA-256 only.
+    EXPECT_EQ(reject([](std::uint8_t* p) {
+                  put_u16(p + 8, 1);
+                  p[15] = static_cast<std::uint8_t>(Hash::kXxh3);
+              }),
+              StatusCode::kCorruptData);
     EXPECT_EQ(reject([](std::uint8_t* p) { p[12] = 9; }), StatusCode::kCorruptData);  // compression
     EXPECT_EQ(reject([](std::uint8_t* p) { p[14] = 7; }), StatusCode::kCorruptData);  // cipher
     EXPECT_EQ(reject([](std::uint8_t* p) { p[14] = 0; }),
@@ -126,8 +133,8 @@ TEST(Footer, RoundTripsAndRejectsCountsThatDoNotFit) {
     b.entries[0].digest[0] = 7;
     b.root[1] = 9;
     const auto bytes = encode_footer_body(b);
-    EXPECT_EQ(bytes.size(), footer_body_size(1, b.name.size()));
-    const FooterBody back = decode_footer_body(bytes.data(), bytes.size());
+    EXPECT_EQ(bytes.size(), footer_body_size(1, b.name.size(), Hash::kSha256));
+    const FooterBody back = decode_footer_body(bytes.data(), bytes.size(), Hash::kSha256);
     EXPECT_EQ(back.name, b.name);
     EXPECT_EQ(back.mode, b.mode);
     EXPECT_EQ(back.mtime_sec, b.mtime_sec);
@@ -138,12 +145,14 @@ TEST(Footer, RoundTripsAndRejectsCountsThatDoNotFit) {
     // A count of 2^60 in a tiny body must be refused without reserving anything.
     auto hostile = bytes;
     put_u64(hostile.data(), 1ull << 60);
-    EXPECT_EQ(code_of([&] { (void)decode_footer_body(hostile.data(), hostile.size()); }),
-              StatusCode::kCorruptData);
+    EXPECT_EQ(
+        code_of([&] { (void)decode_footer_body(hostile.data(), hostile.size(), Hash::kSha256); }),
+        StatusCode::kCorruptData);
     hostile = bytes;
     put_u32(hostile.data() + 20, 1u << 30);  // name length
-    EXPECT_EQ(code_of([&] { (void)decode_footer_body(hostile.data(), hostile.size()); }),
-              StatusCode::kCorruptData);
+    EXPECT_EQ(
+        code_of([&] { (void)decode_footer_body(hostile.data(), hostile.size(), Hash::kSha256); }),
+        StatusCode::kCorruptData);
 }
 
 TEST(Trailer, RoundTripsAndNeedsItsMagic) {

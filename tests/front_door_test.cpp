@@ -201,7 +201,8 @@ TEST(FrontDoorApi, InspectionShowsWhatInfoShows) {
     EXPECT_EQ(info.original_bytes, 300000u);
     EXPECT_EQ(info.name, "f");
     EXPECT_EQ(info.mode, 0640u);
-    EXPECT_EQ(info.stages, "lz4,aes-256-gcm,sha256");
+    EXPECT_EQ(info.stages, "lz4,aes-256-gcm,xxh3");
+    EXPECT_EQ(info.hash, Hash::kXxh3);
     ASSERT_EQ(info.chunks.size(), 5u);
     EXPECT_EQ(info.chunks[0].offset, 144u);
     EXPECT_EQ(info.chunk_size, 64u * 1024);
@@ -277,7 +278,7 @@ TEST(FrontDoorApi, CommitBatchingAndTheSmallFileThresholdAreTheCallersToSet) {
 
 TEST(FrontDoorApi, VersionAndCleanup) {
     EXPECT_STREQ(version(), "0.1.0");
-    EXPECT_NE(version_details().find("container format v1"), std::string::npos);
+    EXPECT_NE(version_details().find("container format v2"), std::string::npos);
     // With nothing being written there is nothing to remove; it must simply return.
     remove_temporary_outputs();
 }

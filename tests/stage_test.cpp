@@ -108,9 +108,11 @@ bool contains(const std::string& text, const std::string& part) {
 
 TEST(StageSpec, ParsesIntoStepsCipherAndACanonicalForm) {
     StageRegistry registry;
-    const StagePlan plan =
-        parse_stage_spec(" deflate , lz4hc,chacha20-poly1305", &registry, SpecSource::kUser);
-    EXPECT_EQ(plan.spec, "deflate,lz4hc,chacha20-poly1305,sha256");  // the digest is implied
+    const StagePlan plan = parse_stage_spec(" deflate , lz4hc,chacha20-poly1305", &registry,
+                                            SpecSource::kUser, Hash::kXxh3);
+    EXPECT_EQ(plan.spec, "deflate,lz4hc,chacha20-poly1305,xxh3");  // the digest is implied
+    EXPECT_EQ(plan.hash, Hash::kXxh3);
+    EXPECT_FALSE(plan.digest_listed);
     EXPECT_EQ(plan.compression, Compression::kLz4Hc);
     EXPECT_EQ(plan.cipher, Cipher::kChaCha20Poly1305);
     ASSERT_EQ(plan.steps.size(), 2u);
@@ -120,10 +122,16 @@ TEST(StageSpec, ParsesIntoStepsCipherAndACanonicalForm) {
     EXPECT_TRUE(plan.recorded());
 
     const StagePlan builtin =
-        parse_stage_spec("lz4,aes-256-gcm,sha256", &registry, SpecSource::kUser);
+        parse_stage_spec("lz4,aes-256-gcm,sha256", &registry, SpecSource::kUser, Hash::kXxh3);
     EXPECT_EQ(builtin.spec, "lz4,aes-256-gcm,sha256");
-    EXPECT_FALSE(builtin.recorded());  // the header's fields say it all
-    EXPECT_EQ(parse_stage_spec("sha256", &registry, SpecSource::kUser).compression,
+    EXPECT_EQ(builtin.hash, Hash::kSha256);  // named in the spec
+    EXPECT_FALSE(builtin.recorded());        // the header's fields say it all
+    // From a container, a spec without a digest has none.
+    const StagePlan none =
+        parse_stage_spec("deflate,aes-256-gcm", nullptr, SpecSource::kContainer, Hash::kNone);
+    EXPECT_EQ(none.spec, "deflate,aes-256-gcm");
+    EXPECT_EQ(none.hash, Hash::kNone);
+    EXPECT_EQ(parse_stage_spec("sha256", &registry, SpecSource::kUser, Hash::kXxh3).compression,
               Compression::kNone);
 }
 
@@ -136,7 +144,8 @@ TEST(StageSpec, BrokenSpecsAreRefusedSayingWhy) {
         {"lz4,lz4hc", "at most one of lz4, lz4hc"},
         {"aes-256-gcm,chacha20-poly1305", "at most one cipher"},
         {"aes-256-gcm,lz4", "comes after the cipher"},
-        {"sha256,lz4", "sha256 must be the last stage"},
+        {"sha256,lz4", "sha256 (the digest) must be the last stage"},
+        {"lz4,sha256,xxh3", "sha256 (the digest) must be the last stage"},
         {"LZ4", "not a valid stage name"},
         {"lz4;rm", "not a valid stage name"},
         {"a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", "more than 16 stages"},
@@ -146,13 +155,17 @@ TEST(StageSpec, BrokenSpecsAreRefusedSayingWhy) {
         const std::string& why = entry.second;
         std::string message;
         EXPECT_EQ(
-            code_of([&] { (void)parse_stage_spec(spec, &registry, SpecSource::kUser); }, &message),
+            code_of(
+                [&] { (void)parse_stage_spec(spec, &registry, SpecSource::kUser, Hash::kXxh3); },
+                &message),
             StatusCode::kInvalidArgument)
             << spec;
         EXPECT_TRUE(contains(message, why)) << spec << ": " << message;
     }
     // From a container, the same mistakes mean damage.
-    EXPECT_EQ(code_of([] { (void)parse_stage_spec("lz4,lz4", nullptr, SpecSource::kContainer); }),
+    EXPECT_EQ(code_of([] {
+                  (void)parse_stage_spec("lz4,lz4", nullptr, SpecSource::kContainer, Hash::kNone);
+              }),
               StatusCode::kCorruptData);
 }
 
@@ -160,13 +173,17 @@ TEST(StageSpec, AnUnknownNameListsEveryRegisteredStage) {
     StageRegistry registry;
     ASSERT_TRUE(registry.add("xor-mask", std::make_shared<XorMask>()).is_ok());
     std::string message;
-    EXPECT_EQ(code_of([&] { (void)parse_stage_spec("zstd,sha256", &registry, SpecSource::kUser); },
-                      &message),
+    EXPECT_EQ(code_of(
+                  [&] {
+                      (void)parse_stage_spec("zstd,sha256", &registry, SpecSource::kUser,
+                                             Hash::kXxh3);
+                  },
+                  &message),
               StatusCode::kInvalidArgument);
     EXPECT_TRUE(contains(message, "unknown stage 'zstd'")) << message;
     EXPECT_TRUE(contains(message,
                          "registered: lz4, lz4hc, aes-256-gcm, chacha20-poly1305, "
-                         "sha256, deflate, xor-mask"))
+                         "sha256, xxh3, deflate, xor-mask"))
         << message;
 }
 
@@ -246,7 +263,8 @@ TEST_F(StageContainerTest, RegisteredStagesRoundTripAndAreRecorded) {
                                             "tagger,deflate,xor-mask", "deflate,aes-256-gcm",
                                             "xor-mask,lz4hc,chacha20-poly1305,sha256"};
     for (const std::string& s : specs) {
-        const StagePlan plan = parse_stage_spec(s, &*with_test_stages(), SpecSource::kUser);
+        const StagePlan plan =
+            parse_stage_spec(s, &*with_test_stages(), SpecSource::kUser, Hash::kXxh3);
         const Secret secret = plan.cipher == Cipher::kNone ? Secret() : testing::key_secret(3);
         const int before = xor_->encodes.load();
         const testing::Outcome packed =
@@ -287,7 +305,7 @@ TEST_F(StageContainerTest, BuiltInOnlySpecsWriteTheSameContainerAsTheFlags) {
     flags.compression = Compression::kLz4Hc;
     ASSERT_TRUE(jobs.pack(dir_ / "in", dir_ / "a.tbp", flags, {}, false).status.is_ok());
     ASSERT_TRUE(
-        jobs.pack(dir_ / "in", dir_ / "b.tbp", spec("lz4hc,sha256"), {}, false).status.is_ok());
+        jobs.pack(dir_ / "in", dir_ / "b.tbp", spec("lz4hc,xxh3"), {}, false).status.is_ok());
     EXPECT_EQ(testing::read_file(dir_ / "a.tbp"), testing::read_file(dir_ / "b.tbp"));
     EXPECT_EQ(decode_header(testing::read_file(dir_ / "b.tbp").data(), kHeaderSize).flags, 0u);
 }
@@ -307,12 +325,12 @@ TEST_F(StageContainerTest, AMissingStageIsNamedAndNothingIsWritten) {
         const std::string& m = out.status.message();
         EXPECT_TRUE(contains(m,
                              "needs stage 'xor-mask' (stage 2 of "
-                             "'deflate,xor-mask,aes-256-gcm,sha256')"))
+                             "'deflate,xor-mask,aes-256-gcm,xxh3')"))
             << m;
         EXPECT_TRUE(contains(m, "registered: lz4, lz4hc")) << m;
     }
     // info still shows what ran, without the stage.
-    EXPECT_EQ(plain.inspect(dir_ / "c.tbp", {}).stages, "deflate,xor-mask,aes-256-gcm,sha256");
+    EXPECT_EQ(plain.inspect(dir_ / "c.tbp", {}).stages, "deflate,xor-mask,aes-256-gcm,xxh3");
     EXPECT_EQ(dir_.list(), (std::vector<std::string>{"c.tbp", "in"}));
 }
 

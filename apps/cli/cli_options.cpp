@@ -49,8 +49,9 @@ std::string stage_names(const StageRegistry& registry) {
 po::options_description make_options() {
     const std::string stages_help =
         "the pipeline as a stage spec, run left to right when packing and recorded in the "
-        "container, e.g. deflate,aes-256-gcm,sha256 (replaces --compress and --cipher; a cipher "
-        "needs a key, a key needs a cipher; sha256 is always on). Stages: " +
+        "container, e.g. deflate,aes-256-gcm,xxh3 (replaces --compress and --cipher; a cipher "
+        "needs a key, a key needs a cipher; the digest, xxh3 or sha256, comes last: --hash). "
+        "Stages: " +
         stage_names(StageRegistry{}) + ", and those of --stage-plugin";
     po::options_description general("General");
     general.add_options()("help,h", "show this help and exit")(
@@ -95,6 +96,10 @@ po::options_description make_options() {
         " lz4hc: 3..12 (default 9)")("cipher", po::value<std::string>(),
                                      "aes-256-gcm | chacha20-poly1305 (default aes-256-gcm)")(
         "stages", po::value<std::string>(), stages_help.c_str())(
+        "hash", po::value<std::string>(),
+        "per-chunk digest of the plaintext, checked on unpack: xxh3 (XXH3-128, the default), "
+        "sha256 (a cryptographic digest, for unencrypted containers that need one), or none "
+        "(only with a key: the cipher's tags are then the only check)")(
         "chunk-size", po::value<std::string>(),
         "auto, or bytes per chunk with K/M suffixes, 4K..64M (default auto: adapts to the CPU "
         "time per chunk within 128K..4M)")(
@@ -251,8 +256,8 @@ void read_pack(const po::variables_map& vm, CliOptions& o) {
     if (vm.count("compress")) {
         const auto c = parse_compression(text(vm, "compress"));
         if (!c) {
-            throw UsageError("--compress must be lz4, lz4hc or none, not '" +
-                             text(vm, "compress") + "'");
+            throw UsageError("--compress must be lz4, lz4hc or none, not '" + text(vm, "compress") +
+                             "'");
         }
         p.compression = *c;
     }
@@ -272,6 +277,13 @@ void read_pack(const po::variables_map& vm, CliOptions& o) {
         // An empty spec is how the options say "no spec": given on a command line, it is a
         // mistake.
         if (p.stages.empty()) throw UsageError("--stages needs a stage spec, e.g. lz4,sha256");
+    }
+    if (vm.count("hash")) {
+        const auto hash = parse_hash(text(vm, "hash"));
+        if (!hash) {
+            throw UsageError("--hash must be xxh3, sha256 or none, not '" + text(vm, "hash") + "'");
+        }
+        p.hash = *hash;
     }
     if (vm.count("level")) p.level = vm["level"].as<int>();
     if (vm.count("chunk-size") && text(vm, "chunk-size") != "auto") {
@@ -298,25 +310,29 @@ void read_pack(const po::variables_map& vm, CliOptions& o) {
 void refuse_inapplicable(const po::variables_map& vm, const CliOptions& o,
                          const std::string& word) {
     if (o.command != Command::kPack) {
-        refuse(vm, {"compress", "level", "cipher", "stages", "chunk-size", "scrypt-log2n",
-                    "small-file-threshold"},
+        refuse(vm,
+               {"compress", "level", "cipher", "stages", "hash", "chunk-size", "scrypt-log2n",
+                "small-file-threshold"},
                word);
     }
     if (o.command == Command::kVerify || o.command == Command::kInfo) {
         refuse(vm, {"output", "output-dir", "stdout", "force", "rm", "no-fsync"}, word);
     }
     if (o.command == Command::kInfo) {
-        refuse(vm, {"threads", "cpu-tokens", "io-tokens", "io-qdepth", "memory-limit", "progress",
-                    "no-progress", "metrics-interval", "metrics-file", "metrics-listen",
-                    "storage-type", "scheduler", "optimize", "recursive"},
+        refuse(vm,
+               {"threads", "cpu-tokens", "io-tokens", "io-qdepth", "memory-limit", "progress",
+                "no-progress", "metrics-interval", "metrics-file", "metrics-listen", "storage-type",
+                "scheduler", "optimize", "recursive"},
                word);
         if (o.plan.inputs.empty()) throw UsageError("info needs a container file");
     }
     if (o.command == Command::kKeygen) {
-        refuse(vm, {"output-dir", "rm", "key-file", "passphrase-file", "passphrase", "threads",
-                    "cpu-tokens", "io-tokens", "io-qdepth", "memory-limit", "json", "progress",
-                    "no-progress", "metrics-interval", "metrics-file", "metrics-listen",
-                    "storage-type", "scheduler", "optimize", "recursive", "follow-symlinks"},
+        refuse(vm,
+               {"output-dir",     "rm",           "key-file",    "passphrase-file",  "passphrase",
+                "threads",        "cpu-tokens",   "io-tokens",   "io-qdepth",        "memory-limit",
+                "json",           "progress",     "no-progress", "metrics-interval", "metrics-file",
+                "metrics-listen", "storage-type", "scheduler",   "optimize",         "recursive",
+                "follow-symlinks"},
                word);
         if (!o.plan.inputs.empty()) throw UsageError("keygen takes no file arguments (use -o)");
     }

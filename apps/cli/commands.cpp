@@ -35,7 +35,7 @@ void json_info(JsonWriter& j, const std::string& input, const ContainerInfo& inf
     j.key("cipher").value(cipher_name(info.cipher));
     j.key("stages").value(info.stages);
     j.key("stages_recorded").value(info.stages_recorded);
-    j.key("hash").value(info.hash);
+    j.key("hash").value(hash_name(info.hash));
     j.key("kdf").value(key_derivation_name(info.key_derivation));
     if (info.key_derivation == KeyDerivation::kScrypt) {
         j.key("scrypt")
@@ -56,7 +56,7 @@ void json_info(JsonWriter& j, const std::string& input, const ContainerInfo& inf
         j.key("original_bytes").value(info.original_bytes).key("ratio").value(ratio);
         j.key("name").value(info.name).key("mode").value(static_cast<std::uint64_t>(info.mode));
         j.key("mtime").value(format_time(info.mtime_sec));
-        j.key("root_digest").value(to_hex(info.root_digest.data(), 32));
+        j.key("root_digest").value(digest_hex(info.hash, info.root_digest));
         j.key("chunks").begin_array();
         for (std::size_t i = 0; i < info.chunks.size(); ++i) {
             const ChunkInfo& c = info.chunks[i];
@@ -71,8 +71,8 @@ void json_info(JsonWriter& j, const std::string& input, const ContainerInfo& inf
                 .value(static_cast<std::uint64_t>(c.stored_size))
                 .key("compressed")
                 .value(c.compressed)
-                .key("sha256")
-                .value(to_hex(c.digest.data(), 32))
+                .key("digest")
+                .value(digest_hex(info.hash, c.digest))
                 .end_object();
         }
         j.end_array();
@@ -108,13 +108,14 @@ void print_info(const CliOptions& o, const std::string& input, const ContainerIn
               << std::oct << info.mode << std::dec << ", mtime " << format_time(info.mtime_sec)
               << ")\n"
               << "  ratio:         " << r << " (container / original)\n"
-              << "  root digest:   " << to_hex(info.root_digest.data(), 32) << '\n';
+              << "  hash:          " << hash_name(info.hash) << '\n'
+              << "  root digest:   " << digest_hex(info.hash, info.root_digest) << '\n';
     if (o.verbosity >= 2) {
         for (std::size_t i = 0; i < info.chunks.size(); ++i) {
             const ChunkInfo& c = info.chunks[i];
             std::cout << "  chunk " << i << ": offset " << c.offset << ", raw " << c.raw_size
-                      << ", stored " << c.stored_size << (c.compressed ? ", lz4" : ", raw")
-                      << ", sha256 " << to_hex(c.digest.data(), 32) << '\n';
+                      << ", stored " << c.stored_size << (c.compressed ? ", lz4" : ", raw") << ", "
+                      << hash_name(info.hash) << " " << digest_hex(info.hash, c.digest) << '\n';
         }
     }
 }

@@ -18,7 +18,9 @@ struct ChunkInfo {
     std::uint32_t raw_size = 0;
     std::uint32_t stored_size = 0;
     bool compressed = false;
-    std::array<std::uint8_t, 32> digest{};  ///< SHA-256 of the chunk's plaintext
+    /// The digest of the chunk's plaintext under the container's hash: 32 bytes (SHA-256), the
+    /// first 16 (XXH3-128, big-endian), or none.
+    std::array<std::uint8_t, 32> digest{};
 };
 
 /// A container's header, trailer and (when it could be authenticated) its index. Value type.
@@ -34,7 +36,7 @@ struct ContainerInfo {
     } scrypt;                      ///< with KeyDerivation::kScrypt
     std::string stages;            ///< the stage spec that ran
     bool stages_recorded = false;  ///< the spec is recorded (a registered stage ran)
-    std::string hash = "sha-256";  ///< the per-chunk digest
+    Hash hash = Hash::kSha256;     ///< the per-chunk digest
     std::uint32_t chunk_size = 0;  ///< the largest chunk
     std::uint64_t chunk_count = 0;
     std::array<std::uint8_t, 32> header_digest{};
@@ -46,7 +48,7 @@ struct ContainerInfo {
     std::uint32_t mode = 0;
     std::int64_t mtime_sec = 0;
     std::uint32_t mtime_nsec = 0;
-    std::array<std::uint8_t, 32> root_digest{};
+    std::array<std::uint8_t, 32> root_digest{};  ///< as the chunk digests: 32, 16 or no bytes
     std::vector<ChunkInfo> chunks;
 };
 
@@ -59,5 +61,8 @@ Result<ContainerInfo> inspect_container(const std::string& path, const Secret& s
 
 /// Lower-case hex of bytes ("00ff..."), as info shows digests.
 std::string to_hex(const std::uint8_t* data, std::size_t size);
+
+/// The bytes of a digest under `hash` that mean something (32, 16 or 0), as hex.
+std::string digest_hex(Hash hash, const std::array<std::uint8_t, 32>& digest);
 
 }  // namespace tbbpipe

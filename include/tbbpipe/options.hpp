@@ -23,6 +23,13 @@ enum class Compression : std::uint8_t { kNone = 0, kLz4 = 1, kLz4Hc = 2 };
 enum class Cipher : std::uint8_t { kNone = 0, kAes256Gcm = 1, kChaCha20Poly1305 = 2 };
 /// Where an encrypted container's key comes from. The values are the container format's ids.
 enum class KeyDerivation : std::uint8_t { kNone = 0, kKeyFile = 1, kScrypt = 2 };
+/// The per-chunk digest of the plaintext, checked when unpacking (docs/FORMAT.md, SECURITY.md).
+/// The values are the container format's ids.
+enum class Hash : std::uint8_t {
+    kSha256 = 1,  ///< SHA-256: a cryptographic digest, for unencrypted containers that need one
+    kXxh3 = 2,    ///< XXH3-128: catches accidental damage and codec bugs at memory speed
+    kNone = 3,    ///< none: only with a cipher, whose tags then are the only check
+};
 /// Which file the next chunk comes from when a job has many (README "Many files").
 enum class Scheduler {
     kFair,  ///< small files are not held up by large ones: 3 small chunks per large one
@@ -37,6 +44,8 @@ const char* compression_name(Compression compression);
 const char* cipher_name(Cipher cipher);
 /// "none", "key-file", "scrypt". Never null.
 const char* key_derivation_name(KeyDerivation kdf);
+/// "sha256", "xxh3", "none". Never null.
+const char* hash_name(Hash hash);
 /// "fair", "fifo". Never null.
 const char* scheduler_name(Scheduler scheduler);
 /// "pack", "unpack", "verify". Never null.
@@ -45,6 +54,8 @@ const char* operation_name(Operation operation);
 std::optional<Compression> parse_compression(std::string_view name);
 /// The cipher named (as cipher_name spells it); nullopt for anything else.
 std::optional<Cipher> parse_cipher(std::string_view name);
+/// The hash named (as hash_name spells it); nullopt for anything else.
+std::optional<Hash> parse_hash(std::string_view name);
 /// "fair" or "fifo"; nullopt for anything else.
 std::optional<Scheduler> parse_scheduler(std::string_view name);
 
@@ -80,9 +91,12 @@ struct PackOptions {
     Compression compression = Compression::kLz4;
     int level = 0;                       ///< 0: the compression's default (level_range)
     Cipher cipher = Cipher::kAes256Gcm;  ///< used when the job has a secret; kNone is refused then
-    std::uint32_t chunk_size = 0;        ///< 0: adaptive (starts at 1 MiB); else 4 KiB .. 64 MiB
+    /// The per-chunk digest; unset: the one the stage spec names, else XXH3-128. kNone needs a
+    /// secret (a cipher); with a spec that names a digest, the two must agree.
+    std::optional<Hash> hash;
+    std::uint32_t chunk_size = 0;  ///< 0: adaptive (starts at 1 MiB); else 4 KiB .. 64 MiB
     std::uint8_t scrypt_log2_n = kDefaultScryptLog2N;  ///< passphrase cost, 14 .. 20
-    /// A stage spec, e.g. "xor-mask,lz4,aes-256-gcm,sha256" (tbbpipe/stages.hpp). When set it
+    /// A stage spec, e.g. "xor-mask,lz4,aes-256-gcm,xxh3" (tbbpipe/stages.hpp). When set it
     /// replaces compression and cipher; a cipher in it needs the secret and a secret needs one.
     std::string stages;
 };

@@ -68,7 +68,7 @@ std::optional<OpenedHeader> structural_header(const std::uint8_t* data, std::siz
             list = stage_list_size(data + kHeaderSize);
             if (size < kHeaderSize + list) return;
             o.stages = parse_stage_spec(decode_stage_list(data + kHeaderSize, list), nullptr,
-                                        SpecSource::kContainer);
+                                        SpecSource::kContainer, Hash::kNone);
             o.stages_recorded = true;
             o.data_offset = kHeaderSize + list;
         }
@@ -128,7 +128,9 @@ void fuzz_footer(const std::uint8_t* data, std::size_t size,
         });
     }
     FooterBody body;
-    if (decodes([&] { body = decode_footer_body(stored, stored_size - 32); }) && structural) {
+    if (structural && decodes([&] {
+            body = decode_footer_body(stored, stored_size - 32, structural->header.hash);
+        })) {
         decodes([&] { check_index(*structural, body, trailer.footer_offset); });
     }
 }
@@ -154,7 +156,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     walk_records(data, size, structural ? &*structural : nullptr);
     fuzz_footer(data, size, structural, with_key, without_key);
     // The body parser on raw bytes, where its own length checks are all that stands.
-    decodes([&] { (void)decode_footer_body(data, size); });
+    for (const Hash hash : {Hash::kSha256, Hash::kXxh3, Hash::kNone}) {
+        decodes([&] { (void)decode_footer_body(data, size, hash); });
+    }
 
     // Every buffer a decoder sizes from a field is checked against the bytes there are first, so
     // nothing may be much larger than the input (the footer entries are 56 bytes per 52 read).

@@ -315,8 +315,8 @@ bool fix_up_checksums(Bytes& bytes) {
         static_cast<std::uint32_t>(footer_end - footer_offset - kFooterPrefixSize);
     const std::size_t body_size = stored_size - 32;
     try {
-        const FooterBody body = decode_footer_body(stored, body_size);
-        RootHasher root(header_digest);
+        const FooterBody body = decode_footer_body(stored, body_size, header.hash);
+        RootHasher root(header.hash, header_digest);
         std::uint64_t total = 0;
         for (const IndexEntry& e : body.entries) {
             root.add(e.digest);
