@@ -320,7 +320,6 @@ TEST_F(CliFaultTest, RealEnospcOnASmallTmpfs) {
 namespace tbbpipe {
 namespace {
 
-
 // Budgets a finished run must show in its --json: every token back, nothing above its limit.
 void expect_budgets_held(const std::string& json, long long rss_limit) {
     auto number = [&](const std::string& key) {
