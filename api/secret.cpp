@@ -45,7 +45,7 @@ Secret::Secret() = default;
 Secret Secret::key(std::span<const std::uint8_t> bytes) {
     format::SecretBytes b;
     b.Assign(bytes.data(), bytes.size());
-    return SecretAccess::make(KeyDerivation::kKeyFile, std::move(b));
+    return SecretAccess::make(KeyDerivation::kKeyFile, b);
 }
 
 Result<Secret> Secret::key_file(const std::string& path) {
@@ -56,26 +56,26 @@ Result<Secret> Secret::key_file(const std::string& path) {
                       path + ": a key file holds exactly 32 bytes, not " +
                           std::to_string(bytes.value().size())};
     }
-    return SecretAccess::make(KeyDerivation::kKeyFile, std::move(bytes).value());
+    return SecretAccess::make(KeyDerivation::kKeyFile, bytes.value());
 }
 
 Secret Secret::passphrase(std::string_view text) {
     format::SecretBytes b;
     b.Assign(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
-    return SecretAccess::make(KeyDerivation::kScrypt, std::move(b));
+    return SecretAccess::make(KeyDerivation::kScrypt, b);
 }
 
 Result<Secret> Secret::passphrase_file(const std::string& path) {
     Result<format::SecretBytes> bytes = read_small_file(path, kMaxPassphrase, "passphrase file");
     if (!bytes.ok()) return bytes.status();
-    format::SecretBytes text = std::move(bytes).value();
+    format::SecretBytes& text = bytes.value();
     // One trailing newline (LF or CRLF) belongs to the file, not to the passphrase.
     std::size_t n = text.size();
     if (n && text[n - 1] == '\n') --n;
     if (n && text[n - 1] == '\r') --n;
     text.resize(n);
     if (text.empty()) return Status{StatusCode::kInvalidArgument, path + ": empty passphrase"};
-    return SecretAccess::make(KeyDerivation::kScrypt, std::move(text));
+    return SecretAccess::make(KeyDerivation::kScrypt, text);
 }
 
 bool Secret::present() const {
@@ -108,7 +108,7 @@ Status write_new_key(const std::string& path, bool overwrite) {
         out.commit();
         return Status::ok();
     } catch (...) {
-        const Status failed = status_from_current_exception();
+        Status failed = status_from_current_exception();
         // "k already exists" names the file already; every other message gets its name.
         if (failed.code() == StatusCode::kAlreadyExists) return failed;
         return {failed.code(), path + ": " + failed.message()};

@@ -50,17 +50,16 @@ SecretBytes derive_kek(const Secret& secret, const Header& header) {
     const SecretBytes& bytes = SecretAccess::bytes(secret);
     if (secret.kind() == KeyDerivation::kKeyFile) {
         if (bytes.size() != kFileKeySize) {
-            throw StatusError(StatusCode::kInvalidArgument,
-                                "key file must hold exactly 32 bytes");
+            throw StatusError(StatusCode::kInvalidArgument, "key file must hold exactly 32 bytes");
         }
         return bytes;
     }
     if (secret.kind() == KeyDerivation::kScrypt) {
         SecretBytes kek(32);
         CryptoPP::Scrypt scrypt;
-        scrypt.DeriveKey(kek.data(), kek.size(), bytes.data(), bytes.size(),
-                         header.salt.data(), header.salt.size(), 1ull << header.scrypt.log2_n,
-                         header.scrypt.r, header.scrypt.p);
+        scrypt.DeriveKey(kek.data(), kek.size(), bytes.data(), bytes.size(), header.salt.data(),
+                         header.salt.size(), 1ull << header.scrypt.log2_n, header.scrypt.r,
+                         header.scrypt.p);
         return kek;
     }
     throw StatusError(StatusCode::kInternal, "no secret to derive a key from");

@@ -31,8 +31,8 @@ void decompress_chunk(const std::uint8_t* in, std::size_t n, std::uint8_t* out,
         LZ4_decompress_safe(reinterpret_cast<const char*>(in), reinterpret_cast<char*>(out),
                             static_cast<int>(n), static_cast<int>(raw_size));
     if (got < 0 || static_cast<std::size_t>(got) != raw_size) {
-        throw StatusError(StatusCode::kCorruptData, "lz4 data does not decompress to " +
-                                                          std::to_string(raw_size) + " bytes");
+        throw StatusError(StatusCode::kCorruptData,
+                          "lz4 data does not decompress to " + std::to_string(raw_size) + " bytes");
     }
 }
 
@@ -42,8 +42,8 @@ std::size_t decompress_bounded(const std::uint8_t* in, std::size_t n, std::uint8
         LZ4_decompress_safe(reinterpret_cast<const char*>(in), reinterpret_cast<char*>(out),
                             static_cast<int>(n), static_cast<int>(cap));
     if (got < 0) {
-        throw StatusError(StatusCode::kCorruptData, "lz4 data does not decompress within " +
-                                                          std::to_string(cap) + " bytes");
+        throw StatusError(StatusCode::kCorruptData,
+                          "lz4 data does not decompress within " + std::to_string(cap) + " bytes");
     }
     return static_cast<std::size_t>(got);
 }

@@ -30,7 +30,7 @@ std::array<std::uint8_t, kHeaderSize> encode_header(const Header& h) {
     put_u16(p + 8, kFormatVersion);
     put_u16(p + 10, static_cast<std::uint16_t>(kHeaderSize));
     p[12] = static_cast<std::uint8_t>(h.compression);
-    p[13] = static_cast<std::uint8_t>(h.level);
+    p[13] = static_cast<std::uint8_t>(std::clamp(h.level, -128, 127) & 0xff);
     p[14] = static_cast<std::uint8_t>(h.cipher);
     p[15] = static_cast<std::uint8_t>(h.hash);
     put_u32(p + 16, h.chunk_size);
@@ -58,7 +58,7 @@ Header decode_header(const std::uint8_t* p, std::size_t size) {
     Header h;
     if (p[12] > 2) corrupt("header: unknown compression id " + std::to_string(p[12]));
     h.compression = static_cast<Compression>(p[12]);
-    h.level = static_cast<std::int8_t>(p[13]);
+    h.level = p[13] < 128 ? int{p[13]} : int{p[13]} - 256;  // the byte is two's complement
     if (p[14] > 2) corrupt("header: unknown cipher id " + std::to_string(p[14]));
     h.cipher = static_cast<Cipher>(p[14]);
     // Version 1 knew only SHA-256; version 2 adds XXH3-128 and none.

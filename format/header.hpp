@@ -46,7 +46,7 @@ inline constexpr std::uint64_t kScryptMaxMemory = 256ull * 1024 * 1024;  // cap 
 
 struct Header {
     Compression compression = Compression::kLz4;
-    std::int8_t level = 0;
+    int level = 0;  // stored as one signed byte (-128..127); informational only
     Cipher cipher = Cipher::kNone;
     Hash hash = Hash::kXxh3;
     std::uint32_t chunk_size = kDefaultChunkSize;

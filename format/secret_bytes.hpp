@@ -25,10 +25,12 @@ struct SecretAccess {
         static const format::SecretBytes kNone;
         return secret.bytes_ ? secret.bytes_->bytes : kNone;
     }
-    static Secret make(KeyDerivation kind, format::SecretBytes bytes) {
+    /// Takes `bytes` by swapping (a SecByteBlock cannot move): no second copy of the key is
+    /// left in memory; `bytes` is empty afterwards.
+    static Secret make(KeyDerivation kind, format::SecretBytes& bytes) {
         Secret s;
         auto b = std::make_shared<Secret::Bytes>();
-        b->bytes = std::move(bytes);
+        b->bytes.swap(bytes);
         s.bytes_ = std::move(b);
         s.kind_ = kind;
         return s;

@@ -135,7 +135,7 @@ FileHandle open_input(const std::string& path, bool expect_regular) {
     return handle;
 }
 
-std::size_t read_full(int fd, std::uint8_t* buf, std::size_t n, std::stop_token stop) {
+std::size_t read_full(int fd, std::uint8_t* buf, std::size_t n, const std::stop_token& stop) {
     std::size_t got = 0;
     while (got < n) {
         wait_ready(fd, POLLIN, stop);
@@ -170,7 +170,7 @@ std::size_t pread_full(int fd, std::uint8_t* buf, std::size_t n, std::uint64_t o
     return got;
 }
 
-void writev_full(int fd, iovec* iov, int count, const char* what, std::stop_token stop) {
+void writev_full(int fd, iovec* iov, int count, const char* what, const std::stop_token& stop) {
     // Only an output that can stall indefinitely (pipe, socket, terminal) needs the cancellable
     // wait; a regular file's write always returns, so it costs no poll per chunk.
     struct stat st {};
@@ -206,17 +206,16 @@ void writev_full(int fd, iovec* iov, int count, const char* what, std::stop_toke
 }
 
 void write_full(int fd, const std::uint8_t* buf, std::size_t n, const char* what,
-                std::stop_token stop) {
+                const std::stop_token& stop) {
     iovec iov{const_cast<std::uint8_t*>(buf), n};
-    writev_full(fd, &iov, 1, what, std::move(stop));
+    writev_full(fd, &iov, 1, what, stop);
 }
 
 OutputFile::OutputFile(const std::string& path, bool overwrite, bool durable)
     : path_(path), overwrite_(overwrite), durable_(durable) {
     struct stat st {};
     if (!overwrite && ::lstat(path.c_str(), &st) == 0) {
-        throw StatusError(StatusCode::kAlreadyExists,
-                            path + " already exists");
+        throw StatusError(StatusCode::kAlreadyExists, path + " already exists");
     }
     // A hidden name beside the destination: same file system, so the rename is atomic.
     const std::string folder = folder_of(path);
@@ -267,8 +266,7 @@ void OutputFile::publish() {
         const int err = errno;
         discard();
         if (err == EEXIST) {
-            throw StatusError(StatusCode::kAlreadyExists,
-                                path_ + " already exists");
+            throw StatusError(StatusCode::kAlreadyExists, path_ + " already exists");
         }
         throw_errno(path_ + ": cannot rename into place", err);
     }
@@ -306,7 +304,7 @@ void make_folders(const std::string& root, const std::string& relative) {
         if ((refuse_links ? ::lstat(path.c_str(), &st) : ::stat(path.c_str(), &st)) == 0) {
             if (S_ISLNK(st.st_mode)) {
                 throw StatusError(StatusCode::kFailedPrecondition,
-                                    path + ": refusing to write through a symbolic link");
+                                  path + ": refusing to write through a symbolic link");
             }
             if (!S_ISDIR(st.st_mode)) {
                 throw StatusError(StatusCode::kFailedPrecondition, path + ": not a folder");
@@ -334,7 +332,7 @@ void make_folders(const std::string& root, const std::string& relative) {
         if (part.empty() || part == ".") continue;
         if (part == "..") {
             throw StatusError(StatusCode::kFailedPrecondition,
-                                relative + ": refusing a path that leaves the output folder");
+                              relative + ": refusing a path that leaves the output folder");
         }
         path += "/" + part;
         make(path, true);

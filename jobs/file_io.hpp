@@ -40,15 +40,15 @@ FileHandle open_input(const std::string& path, bool expect_regular = false);
 /// Reads until n bytes or EOF; returns what it got. With a stop token that can be stopped it
 /// waits in poll() with a short timeout and throws kCancelled once a stop is requested: a read
 /// blocked on a pipe must end when its job is cancelled, and nothing else would wake it.
-std::size_t read_full(int fd, std::uint8_t* buf, std::size_t n, std::stop_token stop = {});
+std::size_t read_full(int fd, std::uint8_t* buf, std::size_t n, const std::stop_token& stop = {});
 /// pread until n bytes or EOF.
 std::size_t pread_full(int fd, std::uint8_t* buf, std::size_t n, std::uint64_t offset);
 /// Writes all iovecs (modifies the array). Throws StatusError(kIoError) with what. With a stop
 /// token that can be stopped, a write blocked on a stalled pipe gives up (kCancelled) once a stop
 /// is requested.
-void writev_full(int fd, iovec* iov, int count, const char* what, std::stop_token stop = {});
+void writev_full(int fd, iovec* iov, int count, const char* what, const std::stop_token& stop = {});
 void write_full(int fd, const std::uint8_t* buf, std::size_t n, const char* what,
-                std::stop_token stop = {});
+                const std::stop_token& stop = {});
 
 /// A destination that appears under its final name only after commit(): the bytes go to a
 /// temporary file in the same folder, renamed into place on success and removed otherwise.

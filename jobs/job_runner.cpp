@@ -166,9 +166,9 @@ const format::SecretBytes* JobRunner::pack_kek(const Job& job, format::Header& h
     return &pack_kek_;
 }
 
-JobResult JobRunner::run(const Job& job, std::stop_token stop) {
+JobResult JobRunner::run(const Job& job, const std::stop_token& stop) {
     try {
-        return run_files(job, std::move(stop));
+        return run_files(job, stop);
     } catch (...) {
         // Nothing may escape (a planning step that throws fails the whole job).
         JobResult result;
@@ -235,7 +235,7 @@ std::uint32_t JobRunner::prepare_pack(const Job& job, PackSetup& setup) {
     h.chunk_size = sizing;
     if (setup.stages.recorded()) h.flags |= format::kHeaderFlagStageList;
     const int level = job.pack.level ? job.pack.level : level_range(h.compression).fallback;
-    h.level = static_cast<std::int8_t>(std::min(level, 127));  // informational only
+    h.level = level;
     h.scrypt = {};
     setup.recipe.kek = pack_kek(job, h);
     if (setup.recipe.kek) h.cipher = setup.stages.cipher;
@@ -282,7 +282,7 @@ engine::RunReport JobRunner::run_graph(const RunContext& run, std::vector<FileEn
     return report;
 }
 
-JobResult JobRunner::run_files(const Job& job, std::stop_token stop) {
+JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
     const auto start = Clock::now();
     JobResult result;
     result.files.resize(job.files.size());

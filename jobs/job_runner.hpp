@@ -43,7 +43,7 @@ public:
     /// Runs a job (which must pass the public checks) until its files are done or a stop is
     /// requested. Never throws: every outcome is in the result. Messages do not name the file
     /// (the caller adds it).
-    JobResult run(const Job& job, std::stop_token stop = {});
+    JobResult run(const Job& job, const std::stop_token& stop = {});
 
     /// The engine of the last run, and what its graph reported (tests read its buffer
     /// statistics and chunk counts); null / empty before any.
@@ -51,7 +51,7 @@ public:
     const engine::RunReport& last_report() const { return last_report_; }
 
 private:
-    JobResult run_files(const Job& job, std::stop_token stop);
+    JobResult run_files(const Job& job, const std::stop_token& stop);
     std::uint32_t plan(const Job& job, std::vector<FileEntry>& files, JobResult& result,
                        const std::stop_token& stop, bool* any_stream);
     std::uint32_t prepare_pack(const Job& job, PackSetup& setup);

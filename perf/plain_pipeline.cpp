@@ -144,7 +144,7 @@ void open_chunk(const PlainPipelineConfig& config, Work& w) {
 PlainPipelineRun plain_pack(const PlainPipelineConfig& config, int in_fd, std::uint64_t size,
                             int out_fd, std::vector<SealedEntry>* index) {
     const int threads = resolve_threads(config.threads);
-    const auto tokens = static_cast<std::size_t>(2 * threads);
+    const auto tokens = 2 * static_cast<std::size_t>(threads);
     WorkPool pool(tokens);
     PlainPipelineRun run;
     std::uint64_t next_offset = 0;
@@ -203,7 +203,7 @@ PlainPipelineRun plain_pack(const PlainPipelineConfig& config, int in_fd, std::u
 PlainPipelineRun plain_unpack(const PlainPipelineConfig& config, int in_fd,
                               const std::vector<SealedEntry>& index, int out_fd) {
     const int threads = resolve_threads(config.threads);
-    const auto tokens = static_cast<std::size_t>(2 * threads);
+    const auto tokens = 2 * static_cast<std::size_t>(threads);
     WorkPool pool(tokens);
     PlainPipelineRun run;
     std::size_t next = 0;

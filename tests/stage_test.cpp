@@ -229,7 +229,7 @@ class StageContainerTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() { ::signal(SIGPIPE, SIG_IGN); }
 
-    EngineConfig settings(std::shared_ptr<const StageRegistry> registry) const {
+    EngineConfig settings(const std::shared_ptr<const StageRegistry>& registry) const {
         EngineConfig e;
         e.cpu_tokens = 2;
         e.io_tokens = 2;

@@ -117,10 +117,10 @@ int main(int argc, char** argv) {
                 return kExitUsage;
             }
             tbbpipe::datagen::write_mixed_data(STDOUT_FILENO, options->size, options->seed,
-                                            options->mix);
+                                               options->mix);
         } else {
             tbbpipe::datagen::write_mixed_file(options->output, options->size, options->seed,
-                                            options->mix);
+                                               options->mix);
         }
     } catch (const std::exception& e) {
         std::cerr << "tbbpipe-datagen: " << options->output << ": " << e.what() << '\n';

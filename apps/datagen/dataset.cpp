@@ -10,37 +10,43 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 
 namespace tbbpipe::datagen {
 namespace {
 
 // Segments are a few KiB: long enough for lz4 to find the text's repeats, short enough that a
 // 64 KiB chunk already holds a mix of kinds, as real archives do.
-constexpr std::size_t kMinSegment = 4 * 1024;
-constexpr std::size_t kMaxSegment = 32 * 1024;
+constexpr std::size_t kMinSegment = std::size_t{4} * 1024;
+constexpr std::size_t kMaxSegment = std::size_t{32} * 1024;
 // Writers copy whole 16-byte words and 8-byte draws and trim afterwards: room for the overshoot.
 constexpr std::size_t kSegmentSlack = 256;
-constexpr std::size_t kWriteBlock = 4 * 1024 * 1024;
+constexpr std::size_t kWriteBlock = std::size_t{4} * 1024 * 1024;
 
 // 128 words, so one word costs 7 bits of a draw. Log-ish English: what text-heavy inputs
 // (logs, source, configuration) look like to a compressor.
 constexpr std::array<const char*, 128> kVocabulary = {
-    "the", "of", "and", "to", "in", "is", "for", "on", "with", "as", "by", "at", "from", "this",
-    "that", "be", "or", "an", "not", "are", "was", "it", "all", "new", "file", "data", "user",
-    "server", "client", "request", "response", "error", "warning", "failed", "success", "connect",
-    "connection", "timeout", "retry", "session", "token", "cache", "memory", "disk", "network",
-    "packet", "buffer", "chunk", "block", "stream", "thread", "worker", "queue", "task", "job",
-    "started", "stopped", "finished", "pending", "running", "process", "handler", "module",
-    "config", "value", "key", "index", "table", "record", "update", "insert", "delete", "select",
-    "query", "result", "status", "code", "message", "event", "source", "target", "path",
-    "directory", "read", "write", "open", "close", "bytes", "size", "length", "offset", "count",
-    "total", "average", "latency", "throughput", "version", "build", "release", "debug", "trace",
-    "info", "notice", "critical", "service", "instance", "cluster", "node", "region", "zone",
-    "account", "storage", "backup", "restore", "archive", "compress", "encrypt", "verify",
-    "checksum", "digest", "signature", "certificate", "license", "policy", "schedule", "daily",
-    "remote", "local"};
+    "the",      "of",         "and",         "to",       "in",         "is",        "for",
+    "on",       "with",       "as",          "by",       "at",         "from",      "this",
+    "that",     "be",         "or",          "an",       "not",        "are",       "was",
+    "it",       "all",        "new",         "file",     "data",       "user",      "server",
+    "client",   "request",    "response",    "error",    "warning",    "failed",    "success",
+    "connect",  "connection", "timeout",     "retry",    "session",    "token",     "cache",
+    "memory",   "disk",       "network",     "packet",   "buffer",     "chunk",     "block",
+    "stream",   "thread",     "worker",      "queue",    "task",       "job",       "started",
+    "stopped",  "finished",   "pending",     "running",  "process",    "handler",   "module",
+    "config",   "value",      "key",         "index",    "table",      "record",    "update",
+    "insert",   "delete",     "select",      "query",    "result",     "status",    "code",
+    "message",  "event",      "source",      "target",   "path",       "directory", "read",
+    "write",    "open",       "close",       "bytes",    "size",       "length",    "offset",
+    "count",    "total",      "average",     "latency",  "throughput", "version",   "build",
+    "release",  "debug",      "trace",       "info",     "notice",     "critical",  "service",
+    "instance", "cluster",    "node",        "region",   "zone",       "account",   "storage",
+    "backup",   "restore",    "archive",     "compress", "encrypt",    "verify",    "checksum",
+    "digest",   "signature",  "certificate", "license",  "policy",     "schedule",  "daily",
+    "remote",   "local"};
 
-constexpr std::array<const char*, 4> kLevels = {"INFO ", "WARN ", "DEBUG ", "ERROR "};
+constexpr std::array<std::string_view, 4> kLevels = {"INFO ", "WARN ", "DEBUG ", "ERROR "};
 
 // Each word padded to 16 bytes with its trailing space, so emitting one is a fixed 16-byte copy
 // and a pointer bump instead of a strlen-sized memcpy.
@@ -72,7 +78,9 @@ std::uint64_t splitmix64(std::uint64_t& x) {
     return z ^ (z >> 31);
 }
 
-std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+std::uint64_t rotl(std::uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
 void put_le32(std::uint8_t* p, std::uint32_t v) {
     for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
@@ -118,9 +126,12 @@ DataMix parse_mix(const std::string& text) {
         }
         const auto weight = static_cast<unsigned>(std::stoul(weight_text));
         int slot = -1;
-        if (kind == "text") slot = 0;
-        else if (kind == "random") slot = 1;
-        else if (kind == "binary") slot = 2;
+        if (kind == "text")
+            slot = 0;
+        else if (kind == "random")
+            slot = 1;
+        else if (kind == "binary")
+            slot = 2;
         if (slot < 0) {
             throw std::invalid_argument("unknown mix kind '" + kind + "' (text, random, binary)");
         }
@@ -148,10 +159,14 @@ std::uint64_t parse_byte_size(const std::string& text) {
     if (pos == 0) throw std::invalid_argument("not a size: '" + text + "'");
     const std::string suffix = lower(text.substr(pos));
     int shift = -1;
-    if (suffix.empty() || suffix == "b") shift = 0;
-    else if (suffix == "k" || suffix == "kb" || suffix == "kib") shift = 10;
-    else if (suffix == "m" || suffix == "mb" || suffix == "mib") shift = 20;
-    else if (suffix == "g" || suffix == "gb" || suffix == "gib") shift = 30;
+    if (suffix.empty() || suffix == "b")
+        shift = 0;
+    else if (suffix == "k" || suffix == "kb" || suffix == "kib")
+        shift = 10;
+    else if (suffix == "m" || suffix == "mb" || suffix == "mib")
+        shift = 20;
+    else if (suffix == "g" || suffix == "gb" || suffix == "gib")
+        shift = 30;
     if (shift < 0) {
         throw std::invalid_argument("unknown size suffix in '" + text + "' (use K, M or G)");
     }
@@ -212,10 +227,9 @@ void MixedDataGenerator::make_text(std::size_t n) {
         // One draw per line for its shape: level, length and a six-digit number (ids, sizes and
         // times make real logs only partly repetitive).
         std::uint64_t r = next();
-        const char* level = kLevels[r & 3];
-        const std::size_t level_size = std::strlen(level);
-        std::memcpy(p, level, level_size);
-        p += level_size;
+        const std::string_view level = kLevels[r & 3];
+        std::memcpy(p, level.data(), level.size());
+        p += level.size();
         const unsigned word_count = 4 + static_cast<unsigned>((r >> 2) & 7);
         std::uint32_t number = static_cast<std::uint32_t>((r >> 8) % 1000000);
         for (int i = 5; i >= 0; --i) {

@@ -64,8 +64,8 @@ private:
 
     std::uint64_t state_[4];
     DataMix mix_;
-    std::uint64_t record_seq_ = 0;   // binary records count up across segments
-    std::uint64_t timestamp_ = 0;    // so do their timestamps
+    std::uint64_t record_seq_ = 0;       // binary records count up across segments
+    std::uint64_t timestamp_ = 0;        // so do their timestamps
     std::vector<std::uint8_t> segment_;  // the current segment, handed out by fill()
     std::size_t segment_used_ = 0;
     std::size_t segment_size_ = 0;
