@@ -4,6 +4,8 @@
 #include <exception>
 #include <new>
 
+#include "core/no_block.hpp"
+
 namespace tbbpipe {
 
 const char* status_code_name(StatusCode code) {
@@ -46,6 +48,9 @@ Status status_from_current_exception() {
         return {StatusCode::kResourceExhausted, "out of memory"};
     } catch (const std::exception& e) {
         return {StatusCode::kInternal, e.what()};
+    } catch (const WouldBlock&) {
+        // Only a step that cannot be retried elsewhere lets it escape: a bug, named as one.
+        return {StatusCode::kInternal, "a step that must not block would have"};
     } catch (...) {
         return {StatusCode::kInternal, "unknown exception"};
     }

@@ -18,6 +18,15 @@ namespace tbbpipe::engine {
 ///   write      on the writer thread, one chunk at a time, strictly in seq order (a write may
 ///              block without taking a thread from the transforms).
 ///
+/// Inline I/O (opt-in, inline_io()): a hand-off to an I/O thread and back costs two wake-ups,
+/// more than a read from the page cache. So the engine first runs claim and fill on the arena
+/// thread that would otherwise wait for them, inside a NonBlocking scope (core/no_block.hpp);
+/// a step that would block there throws WouldBlock before changing anything, and the engine runs
+/// it again on an I/O thread. A write runs on the arena thread when write_inline_ok() says it
+/// cannot block and no earlier write is still queued for the writer thread (so order holds and
+/// the steps' writer-side state has one user at a time); what it leaves that may block
+/// (after_write_pending()) runs next on the writer thread, in after_write().
+///
 /// A step that throws StatusError fails its chunk; with PipelineConfig::isolate_failures the
 /// chunk still travels in order and reaches fail() instead of write(), so only its job fails.
 /// A claim that throws still spends its seq (the chunk travels on, marked failed).
@@ -35,6 +44,18 @@ public:
     virtual void fail(const Chunk& /*chunk*/) noexcept {}
     /// How many reads may run at once (a pipe: 1).
     virtual int max_concurrent_reads() const { return INT_MAX; }
+
+    /// Whether claim() and fill() honour NonBlocking scopes (see above). false: they always run
+    /// on I/O threads, and every write on the writer thread.
+    virtual bool inline_io() const { return false; }
+    /// With inline_io(): whether write(chunk), or fail(chunk), cannot block. Asked in seq order
+    /// right before it.
+    virtual bool write_inline_ok(const Chunk& /*chunk*/) const { return false; }
+    /// After an inline write: whether after_write() has work that may block.
+    virtual bool after_write_pending() const { return false; }
+    /// On the writer thread, after an inline write that left work (after_write_pending()), before
+    /// any later write. Must not throw.
+    virtual void after_write() noexcept {}
 };
 
 }  // namespace tbbpipe::engine

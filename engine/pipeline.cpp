@@ -59,6 +59,25 @@ void hand_off(IoThreads& threads, Gateway& gateway, Run& run, Work work) {
     }
 }
 
+// hand_off() to the writer thread, counted in Run::queued_writes_ until the work is done (on
+// every path), so no write runs inline while one is still queued.
+template <class Gateway, class Work>
+void to_writer_thread(IoThreads& writer_thread, Gateway& gateway, Run& run, Work work) {
+    run.queue_write();
+    try {
+        hand_off(writer_thread, gateway, run, [&run, work = std::move(work)](auto& gw) {
+            struct Done {
+                Run& run;
+                ~Done() { run.writer_done(); }
+            } done{run};
+            work(gw);
+        });
+    } catch (...) {
+        run.writer_done();  // never posted
+        throw;
+    }
+}
+
 // Waits, on scope exit, until the I/O threads ran everything posted: their work touches the
 // graph's gateways, so it must finish before the graph is destroyed, even when wait_for_all()
 // threw.
@@ -146,9 +165,17 @@ struct Graph {
           chunk_limiter(g, chunk_tokens),
           read_queue(g),  // bounded: at most chunk_tokens tickets
           io_limiter(g, static_cast<std::size_t>(io_tokens)),
+          // A read runs right here when nothing in it would block (data in the page cache);
+          // otherwise what is left of it moves to an I/O thread.
           reader(g, flow::unlimited,
                  [&run, &readers](const Ticket&, ReaderNode::gateway_type& gateway) {
-                     hand_off(readers, gateway, run, [&run](auto& gw) { gw.try_put(run.read()); });
+                     ReadResult r;
+                     if (run.read_inline(r)) {
+                         gateway.try_put(r);
+                         return;
+                     }
+                     hand_off(readers, gateway, run,
+                              [&run, r](auto& gw) { gw.try_put(run.read(r)); });
                  }),
           // Routes a finished read: the chunk onwards, the I/O token back, and the chunk token
           // back when nothing was claimed.
@@ -174,11 +201,21 @@ struct Graph {
           // seq), and its span is bounded by chunk_tokens because only that many seqs exist at
           // once.
           order(g, [](Chunk* const& chunk) { return chunk->seq; }),
-          // Serial: the body only hands the chunk to the single writer thread, whose FIFO keeps
-          // the sequencer's order; the chunk token comes back through the gateway once written.
+          // Serial: chunks arrive in seq order. One that cannot block is written right here when
+          // nothing waits for the writer thread; any other goes to that one thread, whose FIFO
+          // keeps the order. The chunk token comes back through the gateway once written.
           writer(g, flow::serial,
                  [&run, &writer_thread](Chunk* chunk, WriterNode::gateway_type& gateway) {
-                     hand_off(writer_thread, gateway, run, [&run, chunk](auto& gw) {
+                     bool follow_up = false;
+                     if (run.write_inline(chunk, &follow_up)) {
+                         gateway.try_put(1);
+                         if (follow_up) {
+                             to_writer_thread(writer_thread, gateway, run,
+                                              [&run](auto&) { run.after_write(); });
+                         }
+                         return;
+                     }
+                     to_writer_thread(writer_thread, gateway, run, [&run, chunk](auto& gw) {
                          run.write(chunk);
                          gw.try_put(1);
                      });

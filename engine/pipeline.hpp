@@ -59,6 +59,10 @@ struct RunReport {
     int cpu_tokens = 0;
     int arena_threads = 0;  ///< threads the engine's task_arena may use
     int io_threads = 0;     ///< dedicated threads for reads (the writer has one more of its own)
+    std::uint64_t reads_inline = 0;       ///< reads done whole on an arena thread
+    std::uint64_t reads_handed_off = 0;   ///< reads (or their rest) done on an I/O thread
+    std::uint64_t writes_inline = 0;      ///< writes (or fail()s) done on an arena thread
+    std::uint64_t writes_handed_off = 0;  ///< writes done on the writer thread
 };
 
 /// Owns a task_arena (so the CPU budget holds even inside a host program: at most cpu_tokens

@@ -2,7 +2,9 @@
 
 #include <cassert>
 #include <chrono>
+#include <thread>
 
+#include "core/no_block.hpp"
 #include "core/status_error.hpp"
 
 namespace tbbpipe::engine {
@@ -63,61 +65,105 @@ void Run::lost(const Status& status) {
     fail(status);
 }
 
-ReadResult Run::read() {
-    ReadResult r;
-    const std::int64_t read_start = m_ ? now_ns() : 0;
+void Run::begin_read(ReadResult& r) {
+    r.started = true;
+    r.start_ns = m_ ? now_ns() : 0;
     if (m_) m_->io_tokens_in_use.add(1);
-    {
-        GaugeHold reading(read_gauge_);
+    read_gauge_.take();
+    try {
+        bool reused = false;
+        r.chunk = slots_.acquire(&reused);
+        chunk_gauge_.take();
+        if (m_) {
+            m_->chunk_tokens_in_use.add(1);
+            m_->buffer_acquisitions.add();
+            if (reused) m_->buffer_reuse_hits.add();
+            r.chunk->charged_bytes = r.chunk->buffer_bytes();
+            m_->memory_bytes.add(static_cast<std::int64_t>(r.chunk->charged_bytes));
+        }
+    } catch (...) {
+        fail(status_from_current_exception());
+    }
+    if (!r.chunk) r.claim_done = r.filled = true;  // nothing to read into
+}
+
+// Another arena thread's claim holds the lock for a microsecond or two: worth a short spin, or
+// a third of the reads would move to I/O threads for nothing. A claim that keeps it longer
+// (an I/O thread's, which may wait on a pipe; a key derivation) is not waited for.
+bool Run::try_claim_lock(std::unique_lock<std::mutex>& lock) {
+    constexpr int kSpins = 64;
+    for (int i = 0; i < kSpins; ++i) {
+        if (lock.try_lock()) return true;
+        std::this_thread::yield();
+    }
+    return false;
+}
+
+bool Run::claim(ReadResult& r, bool may_block) {
+    Chunk* chunk = r.chunk;
+    std::unique_lock lock(claim_mutex_, std::defer_lock);
+    if (may_block) {
+        lock.lock();
+    } else if (!try_claim_lock(lock)) {
+        return false;  // another claim is running, maybe a slow one: no waiting here
+    }
+    // relaxed: the only store to exhausted_ is below, under this same mutex.
+    if (!exhausted_.load(std::memory_order_relaxed) && !should_stop()) {
+        chunk->seq = next_seq_;
+        chunk->index = next_seq_;
         try {
-            bool reused = false;
-            r.chunk = slots_.acquire(&reused);
-            chunk_gauge_.take();
-            if (m_) {
-                m_->chunk_tokens_in_use.add(1);
-                m_->buffer_acquisitions.add();
-                if (reused) m_->buffer_reuse_hits.add();
-                r.chunk->charged_bytes = r.chunk->buffer_bytes();
-                m_->memory_bytes.add(static_cast<std::int64_t>(r.chunk->charged_bytes));
+            if (may_block) {
+                r.claimed = steps_.claim(*chunk);
+            } else {
+                const NonBlocking scope;
+                r.claimed = steps_.claim(*chunk);
             }
+        } catch (const WouldBlock&) {
+            return false;  // nothing was claimed and no seq spent: the I/O thread claims
         } catch (...) {
-            fail(status_from_current_exception());
+            // The seq is spent: the chunk travels on, marked failed.
+            r.claimed = true;
+            chunk_failed(*chunk, status_from_current_exception());
         }
-        if (Chunk* chunk = r.chunk) {
-            std::unique_lock lock(claim_mutex_);
-            // relaxed: the only store to exhausted_ is below, under this same mutex.
-            if (!exhausted_.load(std::memory_order_relaxed) && !should_stop()) {
-                chunk->seq = next_seq_;
-                chunk->index = next_seq_;
-                try {
-                    r.claimed = steps_.claim(*chunk);
-                } catch (...) {
-                    // The seq is spent: the chunk travels on, marked failed.
-                    r.claimed = true;
-                    chunk_failed(*chunk, status_from_current_exception());
-                }
-                if (r.claimed) {
-                    ++next_seq_;
-                } else {
-                    exhausted_.store(true, std::memory_order_release);
-                }
-            }
-            lock.unlock();
-            if (r.claimed && chunk->status.is_ok()) {
-                try {
-                    steps_.fill(*chunk);
-                } catch (...) {
-                    chunk_failed(*chunk, status_from_current_exception());
-                }
-            }
+        if (r.claimed) {
+            ++next_seq_;
+        } else {
+            exhausted_.store(true, std::memory_order_release);
         }
-    }  // the read gauge is released before the I/O token, so observed <= budget
+    }
+    r.claim_done = true;
+    if (!r.claimed) r.filled = true;
+    return true;
+}
+
+bool Run::fill(ReadResult& r, bool may_block) {
+    Chunk* chunk = r.chunk;
+    if (chunk->status.is_ok()) {
+        try {
+            if (may_block) {
+                steps_.fill(*chunk);
+            } else {
+                const NonBlocking scope;
+                steps_.fill(*chunk);
+            }
+        } catch (const WouldBlock&) {
+            return false;  // the I/O thread fills it again, from the start
+        } catch (...) {
+            chunk_failed(*chunk, status_from_current_exception());
+        }
+    }
+    r.filled = true;
+    return true;
+}
+
+void Run::end_read(ReadResult& r) {
+    read_gauge_.give();  // before the I/O token goes back, so observed <= budget
     if (m_) {
         m_->io_tokens_in_use.add(-1);
         if (r.chunk) recharge(*m_, *r.chunk);
         if (r.claimed) {
             r.chunk->read_done_ns = now_ns();
-            m_->read_seconds.record(seconds_between(read_start, r.chunk->read_done_ns));
+            m_->read_seconds.record(seconds_between(r.start_ns, r.chunk->read_done_ns));
             m_->cpu_queue_depth.add(1);
         }
     }
@@ -125,6 +171,24 @@ ReadResult Run::read() {
         unclaimed(r.chunk);
         r.chunk = nullptr;
     }
+}
+
+bool Run::read_inline(ReadResult& r) {
+    if (!steps_.inline_io()) return false;  // all of it on an I/O thread
+    begin_read(r);
+    if (!r.claim_done && !claim(r, /*may_block=*/false)) return false;
+    if (!r.filled && !fill(r, /*may_block=*/false)) return false;
+    end_read(r);
+    reads_inline_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+ReadResult Run::read(ReadResult r) {
+    if (!r.started) begin_read(r);
+    if (!r.claim_done) claim(r, /*may_block=*/true);
+    if (!r.filled) fill(r, /*may_block=*/true);
+    end_read(r);
+    reads_handed_off_.fetch_add(1, std::memory_order_relaxed);
     return r;
 }
 
@@ -165,7 +229,30 @@ void Run::transform(Chunk& chunk) {
     }
 }
 
+bool Run::write_inline(Chunk* chunk, bool* follow_up) {
+    *follow_up = false;
+    // acquire: see queued_writes_. Anything queued must go first, and on its thread.
+    if (queued_writes_.load(std::memory_order_acquire) != 0) return false;
+    if (!steps_.inline_io() || !steps_.write_inline_ok(*chunk)) return false;
+    {
+        const NonBlocking scope;
+        deliver(chunk);
+    }
+    ++writes_inline_;
+    *follow_up = steps_.after_write_pending();
+    return true;
+}
+
+void Run::after_write() noexcept {
+    steps_.after_write();
+}
+
 void Run::write(Chunk* chunk) {
+    deliver(chunk);
+    ++writes_handed_off_;
+}
+
+void Run::deliver(Chunk* chunk) {
     // Order is enforced by the sequencer in front of this writer; this checks it.
     assert(chunk->seq == next_delivered_ && "sequencer delivered out of order");
     ++next_delivered_;
@@ -208,6 +295,10 @@ RunReport Run::report(const RunReport& budgets) {
     report.chunks_delivered = next_delivered_;
     report.chunks_written = written_;
     report.chunks_failed = failed_chunks_;
+    report.reads_inline = reads_inline_.load(std::memory_order_relaxed);
+    report.reads_handed_off = reads_handed_off_.load(std::memory_order_relaxed);
+    report.writes_inline = writes_inline_;
+    report.writes_handed_off = writes_handed_off_;
     report.max_chunks_in_flight = chunk_gauge_.max_held();
     report.max_reads_in_flight = read_gauge_.max_held();
     report.max_transforms_in_flight = transform_gauge_.max_held();

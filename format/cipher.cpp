@@ -1,16 +1,19 @@
 #include "format/cipher.hpp"
 
+#include <sys/random.h>
+
 #include <cryptopp/aes.h>
 #include <cryptopp/chachapoly.h>
 #include <cryptopp/gcm.h>
 #include <cryptopp/hkdf.h>
 #include <cryptopp/hmac.h>
 #include <cryptopp/misc.h>
-#include <cryptopp/osrng.h>
 #include <cryptopp/scrypt.h>
 #include <cryptopp/sha.h>
 
+#include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "core/status_error.hpp"
 #include "format/byte_order.hpp"
@@ -43,7 +46,19 @@ bool open_with(const SecretBytes& key, const std::uint8_t* nonce, const std::uin
 }  // namespace
 
 void random_bytes(std::uint8_t* buf, std::size_t n) {
-    CryptoPP::OS_GenerateRandomBlock(false, buf, n);
+    // getrandom(2), the kernel's CSPRNG (the source of /dev/urandom) in one system call: Crypto++'s
+    // OS_GenerateRandomBlock opens, reads and closes /dev/urandom on every call, three calls per
+    // nonce and per file key, which small files pay for each file.
+    while (n > 0) {
+        const ssize_t got = ::getrandom(buf, n, 0);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            throw StatusError(StatusCode::kInternal,
+                              std::string("getrandom failed: ") + std::strerror(errno));
+        }
+        buf += got;
+        n -= static_cast<std::size_t>(got);
+    }
 }
 
 SecretBytes derive_kek(const Secret& secret, const Header& header) {

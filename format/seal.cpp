@@ -62,8 +62,12 @@ FileSeal seal_header(const ContainerRecipe& recipe) {
     Header header = recipe.header;
     SecretBytes file_key(kFileKeySize);
     if (recipe.kek) {
-        random_bytes(header.wrap_nonce.data(), header.wrap_nonce.size());
-        random_bytes(file_key.data(), file_key.size());
+        // One draw for the key and the nonce: a system call per file, not two.
+        SecretBytes fresh(kFileKeySize + header.wrap_nonce.size());
+        random_bytes(fresh.data(), fresh.size());
+        std::memcpy(file_key.data(), fresh.data(), kFileKeySize);
+        std::memcpy(header.wrap_nonce.data(), fresh.data() + kFileKeySize,
+                    header.wrap_nonce.size());
         const auto fixed = encode_header(header);  // the wrap binds bytes [0,48)
         aead_seal(header.cipher, *recipe.kek, header.wrap_nonce.data(), fixed.data(), 48,
                   file_key.data(), kFileKeySize, header.wrapped_key.data());

@@ -21,9 +21,13 @@ void FileEvents::add_listener(FileListener listener) {
     auto next = std::make_shared<std::vector<FileListener>>(*listeners_);
     next->push_back(std::move(listener));
     listeners_ = std::move(next);
+    listening_.store(true, std::memory_order_relaxed);
 }
 
 bool FileEvents::post(FileEvent event) {
+    // Nobody to tell: no lock, no wake-up (three per file otherwise, which small files feel).
+    // relaxed: a listener added while a run goes may miss the events posted just before.
+    if (!listening_.load(std::memory_order_relaxed)) return true;
     {
         std::lock_guard lock(mutex_);
         // Progress may fill only half the queue, so a backlog of progress behind a slow listener

@@ -33,7 +33,8 @@ public:
 
     void add_listener(FileListener listener);
     /// Never blocks on a listener. false: the queue was full and the event was dropped (progress
-    /// events are dropped first: they may use only half the queue).
+    /// events are dropped first: they may use only half the queue). Before the first listener
+    /// is added, events go nowhere.
     bool post(FileEvent event);
     /// Waits until everything posted so far was delivered. Called from a listener (the delivery
     /// thread itself) it returns at once: waiting there would wait for itself.
@@ -57,6 +58,8 @@ private:
     std::uint64_t posted_ = 0;     // guarded by mutex_
     std::uint64_t delivered_ = 0;  // guarded by mutex_
     bool stopping_ = false;        // guarded by mutex_
+    // Whether any listener was added (it never goes back): post() skips everything until then.
+    std::atomic<bool> listening_{false};
     // relaxed: statistics only, read after flush() or for display.
     std::atomic<std::uint64_t> dropped_{0};
     std::atomic<std::uint64_t> errors_{0};

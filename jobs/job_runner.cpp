@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <set>
 
 #include "core/status_error.hpp"
 #include "format/codec.hpp"
@@ -15,6 +17,7 @@
 #include "jobs/chunk_tuner.hpp"
 #include "jobs/commit_batch.hpp"
 #include "jobs/container_file.hpp"
+#include "jobs/device_speed.hpp"
 #include "jobs/job_scheduler.hpp"
 #include "jobs/job_steps.hpp"
 #include "jobs/pack_file.hpp"
@@ -58,8 +61,9 @@ std::uint32_t peek_chunk_size(const Job::File& file) {
 }
 
 // The folders between a file's output root and its output, created now (a file whose folders
-// cannot be made fails alone, before the run).
-void make_output_folders(const Job::File& file) {
+// cannot be made fails alone, before the run); `made` remembers what this job made already, so
+// many files in one folder cost one check.
+void make_output_folders(const Job::File& file, std::set<std::string>& made) {
     if (file.output_root.empty() || file.output_fd >= 0) return;
     const std::string& root = file.output_root;
     std::string relative;
@@ -68,7 +72,26 @@ void make_output_folders(const Job::File& file) {
         const auto slash = relative.rfind('/');
         relative = slash == std::string::npos ? "" : relative.substr(0, slash);
     }
+    std::string key = root;
+    key.append(1, '\0').append(relative);  // NUL cannot be in a path: the pair is unambiguous
+    if (made.count(key)) return;
     make_folders(root, relative);
+    made.insert(std::move(key));
+}
+
+// Whether a file's output may be written on an arena thread: verify writes nothing, a
+// descriptor is judged by what it is, a path by its folder's device (one probe per folder).
+bool writes_cannot_stall(Operation op, const Job::File& file,
+                         std::map<std::string, DeviceSpeed>& folders) {
+    if (op == Operation::kVerify) return true;
+    if (file.output_fd >= 0) return writes_may_run_inline(device_speed_of_fd(file.output_fd));
+    const auto slash = file.output.rfind('/');
+    const std::string folder = slash == std::string::npos ? "."
+                               : slash == 0               ? "/"
+                                                          : file.output.substr(0, slash);
+    auto it = folders.find(folder);
+    if (it == folders.end()) it = folders.emplace(folder, device_speed_of_path(folder)).first;
+    return writes_may_run_inline(it->second);
 }
 
 std::uint64_t peak_rss_bytes() {
@@ -186,6 +209,8 @@ JobResult JobRunner::run(const Job& job, const std::stop_token& stop) {
 std::uint32_t JobRunner::plan(const Job& job, std::vector<FileEntry>& files, JobResult& result,
                               const std::stop_token& stop, bool* any_stream) {
     std::uint32_t sizing = 0;
+    std::map<std::string, DeviceSpeed> folder_speeds;
+    std::set<std::string> folders_made;
     for (std::size_t i = 0; i < files.size(); ++i) {
         const Job::File& f = job.files[i];
         FileEntry& entry = files[i];
@@ -196,7 +221,8 @@ std::uint32_t JobRunner::plan(const Job& job, std::vector<FileEntry>& files, Job
         stat_input(f, entry);
         *any_stream = *any_stream || entry.stream;
         try {
-            if (job.operation != Operation::kVerify) make_output_folders(f);
+            if (job.operation != Operation::kVerify) make_output_folders(f, folders_made);
+            entry.inline_writes = writes_cannot_stall(job.operation, f, folder_speeds);
             if (job.operation == Operation::kPack) continue;
             if (entry.stream) {
                 // A stream cannot be peeked: read its header now and hand it to the file.
@@ -342,6 +368,10 @@ RunStats JobRunner::stats(const engine::RunReport& report, const CommitBatch& co
     stats.tokens_outstanding = report.tokens_outstanding;
     stats.buffer_reuse_rate = pipeline_ ? pipeline_->buffer_reuse_rate() : 0;
     stats.syncs = commits.syncs();
+    stats.reads_inline = report.reads_inline;
+    stats.reads_handed_off = report.reads_handed_off;
+    stats.writes_inline = report.writes_inline;
+    stats.writes_handed_off = report.writes_handed_off;
     if (tuner) {
         stats.final_chunk_size = tuner->current();
         stats.chunk_size_adjustments = tuner->adjustments();

@@ -17,21 +17,30 @@ void JobScheduler::add(std::uint32_t file, std::uint64_t size) {
     }
 }
 
-std::optional<std::uint32_t> JobScheduler::next() {
-    bool take_small = !small_.empty();
-    if (!small_.empty() && !large_.empty()) {
-        // Both queues have work: small_per_large small chunks, then one large chunk.
-        take_small = small_streak_ < small_per_large_;
-    }
-    if (take_small) {
-        small_streak_ = std::min(small_streak_ + 1, small_per_large_);
-        return small_.front();
-    }
-    if (!large_.empty()) {
-        small_streak_ = 0;
-        return large_.front();
-    }
+bool JobScheduler::small_turn() const {
+    // Both queues have work: small_per_large small chunks, then one large chunk.
+    if (!small_.empty() && !large_.empty()) return small_streak_ < small_per_large_;
+    return !small_.empty();
+}
+
+std::optional<std::uint32_t> JobScheduler::peek() const {
+    if (small_turn()) return small_.front();
+    if (!large_.empty()) return large_.front();
     return std::nullopt;
+}
+
+void JobScheduler::take() {
+    if (small_turn()) {
+        small_streak_ = std::min(small_streak_ + 1, small_per_large_);
+    } else if (!large_.empty()) {
+        small_streak_ = 0;
+    }
+}
+
+std::optional<std::uint32_t> JobScheduler::next() {
+    const std::optional<std::uint32_t> file = peek();
+    if (file) take();
+    return file;
 }
 
 void JobScheduler::retire(std::uint32_t file) {

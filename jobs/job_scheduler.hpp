@@ -24,13 +24,20 @@ public:
     /// The next file, of `size` bytes (0: unknown, a stream).
     void add(std::uint32_t file, std::uint64_t size);
     /// The file to claim the next chunk from (the same one until it is retired), or nullopt when
-    /// every file was retired.
+    /// every file was retired: peek() then take().
     std::optional<std::uint32_t> next();
+    /// The file next() would return, changing nothing (a claim that may have to be retried
+    /// elsewhere looks first, and takes only once it claimed).
+    std::optional<std::uint32_t> peek() const;
+    /// Counts the pick peek() returned (the fair pattern advances).
+    void take();
     /// The file returned by the last next() gave its final chunk (or failed): never again.
     void retire(std::uint32_t file);
     bool empty() const { return small_.empty() && large_.empty(); }
 
 private:
+    bool small_turn() const;
+
     Scheduler policy_;
     std::uint64_t large_threshold_;
     int small_per_large_;

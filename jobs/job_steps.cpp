@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "core/no_block.hpp"
 #include "core/status_error.hpp"
 #include "jobs/chunk_tuner.hpp"
 #include "jobs/pack_file.hpp"
@@ -44,37 +45,50 @@ void JobSteps<Work>::retire(std::uint32_t file) {
 }
 
 template <class Work>
+void JobSteps<Work>::announce_start(const FileEntry& entry) {
+    if (observers_.events) {
+        observers_.events->post(
+            {FileEvent::Kind::kStarted, entry.file->input, 0, entry.planned_size, {}});
+    }
+}
+
+// Inside a NonBlocking scope the work's I/O may throw WouldBlock; it does so before changing
+// anything, and so must this: the scheduler's pick is taken, and the chunk's reference counted,
+// only once the claim went through (or failed for good).
+template <class Work>
 bool JobSteps<Work>::claim(engine::Chunk& chunk) {
     for (;;) {
-        const std::optional<std::uint32_t> next = scheduler_.next();
+        const std::optional<std::uint32_t> next = scheduler_.peek();
         if (!next) return false;
         const std::uint32_t file = *next;
         FileEntry& entry = files_[file];
         // relaxed: `failed` is only a hint to stop claiming early (FileEntry says why).
         if (entry.failed.load(std::memory_order_relaxed)) {
+            scheduler_.take();
             retire(file);
             continue;
         }
-        // The chunk's reference first, before anything that can throw: a chunk that leaves
-        // claim() with a file always holds one (the scheduler's keeps the file alive until then).
-        chunk.job = file;
-        entry.refs.fetch_add(1, std::memory_order_relaxed);
         try {
             if (!works_[file]) {
                 entry.started = Clock::now();
-                if (observers_.events) {
-                    observers_.events->post(
-                        {FileEvent::Kind::kStarted, entry.file->input, 0, entry.planned_size, {}});
-                }
-                works_[file].emplace(run_, entry);
+                works_[file].emplace(run_, entry);  // WouldBlock: nothing made, nothing told
+                announce_start(entry);
             }
             works_[file]->claim(chunk);
+        } catch (const WouldBlock&) {
+            throw;
         } catch (...) {
+            if (!works_[file]) announce_start(entry);  // it started, and failed at once
             // The failure travels as this file's chunk, so fail() reports it in order.
             chunk.status = status_from_current_exception();
             chunk.last = true;
             entry.failed.store(true, std::memory_order_relaxed);
         }
+        // Nothing below throws: a chunk that leaves claim() with a file always holds a
+        // reference to it (the scheduler's kept the file alive until here).
+        scheduler_.take();
+        chunk.job = file;
+        entry.refs.fetch_add(1, std::memory_order_relaxed);
         if (chunk.last) retire(file);
         return true;
     }
@@ -84,6 +98,8 @@ template <class Work>
 void JobSteps<Work>::fill(engine::Chunk& chunk) {
     try {
         works_[chunk.job]->fill(chunk);
+    } catch (const WouldBlock&) {
+        throw;  // not a failure: filled again on an I/O thread
     } catch (...) {
         files_[chunk.job].failed.store(true, std::memory_order_relaxed);
         throw;
@@ -98,7 +114,9 @@ void JobSteps<Work>::transform(engine::Chunk& chunk) {
         chunk.skipped = true;
         return;
     }
-    const bool tune = run_.tuner != nullptr;
+    // A last chunk is usually short and says little of the rate: the tuner skips it, and it is
+    // not timed (the CPU clock is a system call).
+    const bool tune = run_.tuner != nullptr && !chunk.last;
     const double start = tune ? thread_cpu_seconds() : 0;
     try {
         works_[chunk.job]->transform(chunk);
@@ -106,7 +124,7 @@ void JobSteps<Work>::transform(engine::Chunk& chunk) {
         entry.failed.store(true, std::memory_order_relaxed);
         throw;
     }
-    if (tune && !chunk.last) run_.tuner->record(chunk.input_size, thread_cpu_seconds() - start);
+    if (tune) run_.tuner->record(chunk.input_size, thread_cpu_seconds() - start);
 }
 
 template <class Work>
@@ -139,8 +157,9 @@ void JobSteps<Work>::write(const engine::Chunk& chunk) {
             complete(file, Status::ok());
         }
     }
-    // A batch whose oldest file waited long enough goes now, even mid-way through a large file.
-    if (commits_.due()) flush_commits();
+    // A batch whose oldest file waited long enough goes now, even mid-way through a large file;
+    // unless this is an inline write and the flush would wait for the disk (after_write()).
+    if (commits_.due() && (blocking_allowed() || !run_.durable)) flush_commits();
     release(file);
 }
 

@@ -50,6 +50,16 @@ public:
     void fail(const engine::Chunk& chunk) noexcept override;
     /// A stream among the inputs is read inside claim(): then one read at a time.
     int max_concurrent_reads() const override { return any_stream_ ? 1 : INT_MAX; }
+    /// The works' I/O honours NonBlocking scopes (jobs/file_io.hpp), so claims and reads are
+    /// tried inline; writes too, for a file whose output cannot stall (FileEntry::inline_writes).
+    bool inline_io() const override { return true; }
+    bool write_inline_ok(const engine::Chunk& chunk) const override {
+        return files_[chunk.job].inline_writes;
+    }
+    /// A durable commit batch that came due during an inline write: its flush (syncfs, fsync)
+    /// waits for the disk, so it goes to the writer thread.
+    bool after_write_pending() const override { return commits_.due(); }
+    void after_write() noexcept override { flush_commits(); }
 
     /// Commits what waits in the commit batch (the writer does it when the batch is due; the
     /// runner does it once after the run).
@@ -59,6 +69,7 @@ public:
     void finish_unfinished(const Status& status) noexcept;
 
 private:
+    void announce_start(const FileEntry& entry);
     void release(std::uint32_t file) noexcept;
     void retire(std::uint32_t file);
     void complete(std::uint32_t file, const Status& status) noexcept;

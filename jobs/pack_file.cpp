@@ -7,8 +7,10 @@
 #include <cstring>
 
 #include "core/buffer.hpp"
+#include "core/no_block.hpp"
 #include "core/status_error.hpp"
 #include "jobs/chunk_tuner.hpp"
+#include "jobs/device_speed.hpp"
 
 namespace tbbpipe::jobs {
 namespace {
@@ -39,9 +41,18 @@ PackFile::PackFile(const RunContext& run, FileEntry& entry)
 }
 
 void PackFile::open_input() {
-    in_ = file_.input_fd >= 0 ? FileHandle(file_.input_fd, /*owned=*/false)
-                              : jobs::open_input(file_.input, !stream_);
-    st_before_ = stat_fd(in_.fd(), "the input");
+    if (file_.input_fd >= 0) {
+        in_ = FileHandle(file_.input_fd, /*owned=*/false);
+        st_before_ = stat_fd(in_.fd(), "the input");
+    } else {
+        in_ = jobs::open_input(file_.input, !stream_, &st_before_);
+    }
+    if (S_ISREG(st_before_.st_mode)) {
+        facts_.size = static_cast<std::uint64_t>(st_before_.st_size);
+        facts_.in_memory = device_speed(st_before_, in_.fd()) == DeviceSpeed::kMemory;
+    } else if (stream_) {
+        widen_pipe(in_.fd());
+    }
 }
 
 void PackFile::seal_header() {
@@ -83,6 +94,7 @@ void PackFile::claim_from_file(engine::Chunk& chunk) {
 // A pipe is read here, under the claim lock (its reads are serial anyway: the run allows one
 // read at a time when an input is a stream); a one-byte look-ahead tells the last chunk.
 void PackFile::claim_from_stream(engine::Chunk& chunk) {
+    require_blocking_allowed();  // a pipe's read may wait; and the look-ahead cannot be undone
     const std::uint32_t chunk_size = run_.recipe->header.chunk_size;
     std::uint8_t* buf = ensure_size(chunk.input, chunk_size);
     std::size_t have = 0;
@@ -109,7 +121,7 @@ void PackFile::fill(engine::Chunk& chunk) {
         if (!S_ISREG(st_before_.st_mode)) return;  // a stream was read by claim()
         // Sized to the chunk, not the nominal chunk size: a small file costs small buffers.
         std::uint8_t* buf = ensure_size(chunk.input, chunk.input_size);
-        if (pread_full(in_.fd(), buf, chunk.input_size, chunk.offset) != chunk.input_size) {
+        if (pread_full(in_.fd(), buf, chunk.input_size, chunk.offset, facts_) != chunk.input_size) {
             throw StatusError(
                 StatusCode::kIoError,
                 "file shrank while being read (" + chunk_name(chunk.index, chunk.offset) + ")");
@@ -117,7 +129,8 @@ void PackFile::fill(engine::Chunk& chunk) {
         return;
     }
     // The fast path: open, read the whole file in one go, close; the header and keys are made
-    // here too (on an I/O thread, in parallel), not under the claim lock.
+    // here too (in parallel), not under the claim lock. Tried inline first (NonBlocking): each
+    // step either goes through or throws WouldBlock, and the I/O thread starts over.
     open_input();
     if (!S_ISREG(st_before_.st_mode)) {
         throw StatusError(StatusCode::kInvalidArgument, "not a regular file");
@@ -128,7 +141,8 @@ void PackFile::fill(engine::Chunk& chunk) {
     }
     // One byte more than expected: a file that grew shows itself here.
     std::uint8_t* buf = ensure_size(chunk.input, static_cast<std::size_t>(size) + 1);
-    const std::size_t got = pread_full(in_.fd(), buf, static_cast<std::size_t>(size) + 1, 0);
+    const std::size_t got =
+        pread_full(in_.fd(), buf, static_cast<std::size_t>(size) + 1, 0, facts_);
     if (got != size) throw StatusError(StatusCode::kIoError, "file changed size while being read");
     chunk.input_size = got;
     in_.reset();
@@ -148,14 +162,18 @@ void PackFile::transform(engine::Chunk& chunk) {
     chunk.result_size = sealed.record.stored_size;
 }
 
+// Called in chunk order by the engine's ordered writer: offsets and the root depend on it. One
+// writev per chunk: the first also carries the header, the last the footer and trailer (so a
+// small file is one write).
 void PackFile::write(const engine::Chunk& chunk) {
+    iovec iov[4];
+    int count = 0;
     if (!index_) {
         out_ = open_output(run_, file_, st_before_.st_dev, st_before_.st_ino, &out_fd_);
-        write_full(out_fd_, seal_->header_bytes.data(), seal_->header_bytes.size(), "output",
-                   run_.stop);
+        out_kind_ = out_ ? OutputKind::kFile : output_kind(out_fd_, run_.stop);
+        iov[count++] = {seal_->header_bytes.data(), seal_->header_bytes.size()};
         index_.emplace(*seal_);
     }
-    // Called in chunk order by the engine's ordered writer: offsets and the root depend on it.
     format::RecordHeader record;
     record.flags = chunk.meta.flags;
     record.index = chunk.meta.index;
@@ -163,13 +181,18 @@ void PackFile::write(const engine::Chunk& chunk) {
     record.stored_size = chunk.meta.stored_size;
     std::uint8_t header[format::kRecordHeaderSize];
     format::encode_record_header(record, header);
-    iovec iov[2] = {{header, format::kRecordHeaderSize},
-                    {const_cast<std::uint8_t*>(chunk.result), chunk.result_size}};
-    writev_full(out_fd_, iov, 2, "output", run_.stop);
+    iov[count++] = {header, format::kRecordHeaderSize};
+    iov[count++] = {const_cast<std::uint8_t*>(chunk.result), chunk.result_size};
     index_->add(record, chunk.meta.digest);
+    std::vector<std::uint8_t> tail;
+    if (chunk.last) {
+        tail = finish_index();
+        iov[count++] = {tail.data(), tail.size()};
+    }
+    writev_full(out_fd_, iov, count, "output", run_.stop, out_kind_);
 }
 
-std::unique_ptr<OutputFile> PackFile::finish(FileResult& result) {
+std::vector<std::uint8_t> PackFile::finish_index() {
     if (!small_ && S_ISREG(st_before_.st_mode)) {
         const struct stat st_after = stat_fd(in_.fd(), "the input");
         if (st_after.st_size != st_before_.st_size) {
@@ -183,8 +206,10 @@ std::unique_ptr<OutputFile> PackFile::finish(FileResult& result) {
         metadata.mtime_sec = st_before_.st_mtim.tv_sec;
         metadata.mtime_nsec = static_cast<std::uint32_t>(st_before_.st_mtim.tv_nsec);
     }
-    const std::vector<std::uint8_t> tail = index_->finish(std::move(metadata));
-    write_full(out_fd_, tail.data(), tail.size(), "output", run_.stop);
+    return index_->finish(std::move(metadata));
+}
+
+std::unique_ptr<OutputFile> PackFile::finish(FileResult& result) {
     result.plaintext_bytes = result.bytes_in = index_->plaintext_bytes();
     result.bytes_out = index_->container_size();
     in_.reset();

@@ -30,7 +30,7 @@ public:
     void fill(engine::Chunk& chunk);
     void transform(engine::Chunk& chunk);
     void write(const engine::Chunk& chunk);
-    /// After the last chunk was written: writes the footer and trailer, fills the result's byte
+    /// After the last chunk was written (with the footer and trailer): fills the result's byte
     /// counts, and returns the output for the commit batch (null when there is nothing to rename:
     /// a descriptor or stdout).
     std::unique_ptr<OutputFile> finish(FileResult& result);
@@ -44,6 +44,9 @@ private:
     void seal_header();
     void claim_from_file(engine::Chunk& chunk);
     void claim_from_stream(engine::Chunk& chunk);
+    // The footer and trailer, once the last record is in the index (checks the input kept its
+    // size).
+    std::vector<std::uint8_t> finish_index();
 
     const RunContext& run_;
     const Job::File& file_;
@@ -51,6 +54,7 @@ private:
     const bool small_;
     FileHandle in_;
     struct stat st_before_ {};
+    InputFacts facts_;  // size and device of a regular input, for pread_full
 
     // Claims (under the claim lock): where the next chunk starts.
     std::uint64_t next_offset_ = 0;
@@ -63,6 +67,7 @@ private:
     // Writer thread.
     std::unique_ptr<OutputFile> out_;
     int out_fd_ = -1;
+    OutputKind out_kind_ = OutputKind::kFile;
     std::optional<format::IndexBuilder> index_;
 };
 

@@ -26,9 +26,11 @@ std::unique_ptr<OutputFile> open_output(const RunContext& run, const Job::File& 
     if (run.operation == Operation::kVerify) return nullptr;  // verify writes nothing
     if (file.output_fd >= 0) {
         *fd = file.output_fd;
+        widen_pipe(*fd);
         return nullptr;
     }
-    refuse_same_file(file.output, input_dev, input_ino);
+    // Without overwrite an existing output is refused anyway (OutputFile), the input included.
+    if (run.overwrite) refuse_same_file(file.output, input_dev, input_ino);
     auto out = std::make_unique<OutputFile>(file.output, run.overwrite, run.durable);
     *fd = out->fd();
     return out;

@@ -48,6 +48,9 @@ struct FileEntry {
     FileResult* result = nullptr;    ///< where the outcome goes (written by the writer thread)
     std::uint64_t planned_size = 0;  ///< from the plan; 0 for a stream
     bool stream = false;             ///< a pipe: claims read the data
+    /// Its output cannot stall (memory, an SSD, /dev/null; jobs/device_speed.hpp), so the engine
+    /// may write it on an arena thread.
+    bool inline_writes = false;
     /// A stream to unpack is opened, and its header read, while planning (to size the engine's
     /// buffers; a FIFO reopened would wait for a new writer): handed to the work at its first
     /// claim.

@@ -1,5 +1,7 @@
 #include "tbbpipe/storage.hpp"
 
+#include "jobs/storage_probe.hpp"
+
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -178,6 +180,14 @@ std::string_view storage_type_name(StorageType type) {
     }
     return "unknown";
 }
+
+namespace jobs {
+
+StorageType probe_device_type(dev_t dev) {
+    return probe_device(dev, "/sys").type;
+}
+
+}  // namespace jobs
 
 StorageInfo probe_storage(const std::string& path, const std::string& sysfs_root) {
     return probe_cached(path, sysfs_root, nullptr);

@@ -6,9 +6,11 @@
 #include <cstring>
 
 #include "core/buffer.hpp"
+#include "core/no_block.hpp"
 #include "core/status_error.hpp"
 #include "format/byte_order.hpp"
 #include "jobs/container_file.hpp"
+#include "jobs/device_speed.hpp"
 
 namespace tbbpipe::jobs {
 namespace {
@@ -23,18 +25,29 @@ using format::kRecordHeaderSize;
 }  // namespace
 
 UnpackFile::UnpackFile(const RunContext& run, FileEntry& entry) : run_(run), file_(*entry.file) {
+    // A stream is read in order and its planned handle moves in here: never on a thread that
+    // must not block (nothing of it could be undone).
+    if (entry.stream || entry.stream_input.valid()) require_blocking_allowed();
+    bool have_stat = false;
     if (entry.stream_input.valid()) {
         in_ = std::move(entry.stream_input);
     } else if (file_.input_fd >= 0) {
         in_ = FileHandle(file_.input_fd, /*owned=*/false);
     } else {
-        in_ = open_input(file_.input, !entry.stream);
+        in_ = open_input(file_.input, !entry.stream, &st_);
+        have_stat = true;
     }
-    if (::fstat(in_.fd(), &st_) != 0) {
+    if (!have_stat && ::fstat(in_.fd(), &st_) != 0) {
         throw StatusError(status_code_from_errno(errno),
                           std::string("cannot stat the input: ") + std::strerror(errno));
     }
     seekable_ = S_ISREG(st_.st_mode);
+    if (seekable_) {
+        facts_.size = static_cast<std::uint64_t>(st_.st_size);
+        facts_.in_memory = device_speed(st_, in_.fd()) == DeviceSpeed::kMemory;
+    } else {
+        widen_pipe(in_.fd());
+    }
     const std::vector<std::uint8_t> raw = !entry.stream_header.empty()
                                               ? std::move(entry.stream_header)  // read to plan
                                               : read_header_bytes(in_.fd(), seekable_, run.stop);
@@ -65,7 +78,7 @@ void UnpackFile::fill(engine::Chunk& chunk) {
     const format::IndexEntry& e = footer_->entries[chunk.index];
     std::uint8_t* buf =
         ensure_size(chunk.input, format::record_buffer_size(e.raw_size, e.stored_size));
-    if (pread_full(in_.fd(), buf, chunk.input_size, chunk.offset) != chunk.input_size) {
+    if (pread_full(in_.fd(), buf, chunk.input_size, chunk.offset, facts_) != chunk.input_size) {
         corrupt(chunk_name(chunk.index, chunk.offset) + ": record truncated");
     }
 }
@@ -82,6 +95,7 @@ void UnpackFile::read_exact(std::uint8_t* buf, std::size_t n, const char* what) 
 // one read at a time). What each says about itself is checked as far as it can be before the
 // footer arrives, and against the footer's index once it does.
 bool UnpackFile::claim_from_stream(engine::Chunk& chunk) {
+    require_blocking_allowed();  // a pipe's read may wait, and what it consumed cannot be undone
     if (footer_) return false;
     std::uint8_t* buf = ensure_size(chunk.input, kRecordHeaderSize);
     chunk.offset = offset_;
@@ -178,10 +192,13 @@ void UnpackFile::transform(engine::Chunk& chunk) {
 void UnpackFile::write(const engine::Chunk& chunk) {
     if (!writer_open_) {
         out_ = open_output(run_, file_, st_.st_dev, st_.st_ino, &out_fd_);
+        if (!out_ && out_fd_ >= 0) out_kind_ = output_kind(out_fd_, run_.stop);
         writer_open_ = true;
     }
     // Called in chunk order by the engine's ordered writer.
-    if (out_fd_ >= 0) write_full(out_fd_, chunk.result, chunk.result_size, "output", run_.stop);
+    if (out_fd_ >= 0) {
+        write_full(out_fd_, chunk.result, chunk.result_size, "output", run_.stop, out_kind_);
+    }
     bytes_ += chunk.result_size;
     if (!seekable_) digests_.push_back(chunk.meta.digest);
 }

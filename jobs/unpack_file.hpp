@@ -44,6 +44,7 @@ private:
     FileHandle in_;
     struct stat st_ {};
     bool seekable_ = false;
+    InputFacts facts_;  // a seekable input's size and device, for pread_full
     format::OpenedHeader opened_;
     std::optional<format::FooterBody> footer_;  // seekable: from the start; a stream: at its end
 
@@ -59,6 +60,7 @@ private:
     bool writer_open_ = false;
     std::unique_ptr<OutputFile> out_;
     int out_fd_ = -1;  // -1: verify (nothing written)
+    OutputKind out_kind_ = OutputKind::kFile;
     std::uint64_t bytes_ = 0;
     std::vector<format::Digest> digests_;  // a stream: checked against the footer at the end
 };

@@ -1,9 +1,12 @@
 // tbbpipe_overhead_bench: what the engine costs beyond the kernels.
 //
 // * graph_per_chunk vs parallel_pipeline_per_chunk: the same number of empty chunks through the
-//   engine's flow graph (limiters, I/O threads, sequencer, ordered writer) and through a plain
+//   engine's flow graph (limiters, sequencer, ordered writer) and through a plain
 //   tbb::parallel_pipeline (serial in-order source, parallel body, serial in-order sink) with the
-//   same number of tokens in flight; the difference is the engine's per-chunk overhead.
+//   same number of tokens in flight; the difference is the engine's per-chunk overhead. The
+//   second argument says where the I/O steps run: 1, on the arena threads (inline I/O, what a
+//   read from the page cache and a write that cannot stall get); 0, handed to the I/O threads
+//   and the writer thread (what a read from a pipe or a slow disk gets).
 // * memory_pack_unpack: the public API end to end in memory (pack_bytes then unpack_bytes of
 //   mixed data), the round trip checked inside the loop. The second argument 1 adds a registered
 //   stage that copies its input ("copy,lz4,aes-256-gcm"): the price of the registered-stage path
@@ -31,7 +34,9 @@ constexpr std::size_t kInFlight = 8;
 // Chunks that carry nothing: what is left to time is the engine moving them.
 class EmptySteps final : public tbbpipe::engine::ChunkSteps {
 public:
-    explicit EmptySteps(std::uint64_t chunks) : chunks_(chunks) {}
+    EmptySteps(std::uint64_t chunks, bool inline_io) : chunks_(chunks), inline_io_(inline_io) {}
+    bool inline_io() const override { return inline_io_; }
+    bool write_inline_ok(const tbbpipe::engine::Chunk& /*chunk*/) const override { return true; }
     bool claim(tbbpipe::engine::Chunk& chunk) override {
         if (next_ == chunks_) return false;
         chunk.last = ++next_ == chunks_;
@@ -48,6 +53,7 @@ public:
 
 private:
     std::uint64_t chunks_;
+    bool inline_io_;
     std::uint64_t next_ = 0;
 };
 
@@ -59,7 +65,7 @@ void graph_per_chunk(benchmark::State& state) {
     config.chunk_tokens = kInFlight;
     tbbpipe::engine::Pipeline pipeline(config);
     for (auto _ : state) {
-        EmptySteps steps(chunks);
+        EmptySteps steps(chunks, state.range(1) != 0);
         const auto report = pipeline.run(steps);
         if (!report.status.is_ok() || steps.sum != chunks * (chunks - 1) / 2) {
             state.SkipWithError("chunks lost or out of order");
@@ -151,7 +157,11 @@ void memory_pack_unpack(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(graph_per_chunk)->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(graph_per_chunk)
+    ->Args({20000, 1})
+    ->Args({20000, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(parallel_pipeline_per_chunk)->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(memory_pack_unpack)
     ->Args({64 << 20, 0})

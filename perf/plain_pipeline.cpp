@@ -91,7 +91,7 @@ void seal_chunk(const PlainPipelineConfig& config, Work& w) {
     const std::uint8_t* raw = w.in.data();
     SealedEntry& e = w.entry;
     e.raw_size = static_cast<std::uint32_t>(w.raw_size);
-    e.digest = format::sha256(raw, w.raw_size);
+    e.digest = format::chunk_digest(config.hash, raw, w.raw_size);
     std::uint8_t* packed_buf = sized(w.out, w.raw_size + format::kTagSize);
     const std::size_t packed = format::compress_chunk(tbbpipe::Compression::kLz4, 1, raw,
                                                       w.raw_size, packed_buf, w.raw_size);
@@ -129,10 +129,10 @@ void open_chunk(const PlainPipelineConfig& config, Work& w) {
         throw std::runtime_error("plain pipeline: chunk " + std::to_string(w.index) +
                                  " has a raw payload of the wrong size");
     }
-    const format::Digest digest = format::sha256(plaintext, e.raw_size);
+    const format::Digest digest = format::chunk_digest(config.hash, plaintext, e.raw_size);
     if (!format::digests_equal(digest, e.digest)) {
         throw std::runtime_error("plain pipeline: chunk " + std::to_string(w.index) +
-                                 " SHA-256 mismatch");
+                                 " digest mismatch");
     }
     // The output filter writes w.out when the payload was stored raw, else w.plain.
     w.raw_size = e.raw_size;

@@ -1,10 +1,10 @@
 // PlainPipeline: the ceiling tbbpipe's flow graph is measured against.
 //
-// A hand-written tbb::parallel_pipeline doing the same per-chunk work as tbbpipe (SHA-256 of the
-// plaintext, lz4 level 1, AES-256-GCM with a per-chunk nonce, and the reverse for unpack) with
-// nothing else: no token budgets, no sequencer, no index, no footer. It reads with pread through
-// a serial input filter and writes through a serial output filter, so its I/O pattern matches
-// tbbpipe's. Whatever tbbpipe loses against it is engine and format overhead.
+// A hand-written tbb::parallel_pipeline doing the same per-chunk work as tbbpipe (the chunk digest
+// of the plaintext, lz4 level 1, AES-256-GCM with a per-chunk nonce, and the reverse for unpack)
+// with nothing else: no token budgets, no sequencer, no index, no footer. It reads with pread
+// through a serial input filter and writes through a serial output filter, so its I/O pattern
+// matches tbbpipe's. Whatever tbbpipe loses against it is engine and format overhead.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "format/cipher.hpp"
+#include "format/digest.hpp"
 #include "format/header.hpp"
 #include "format/record.hpp"
 
@@ -23,12 +24,13 @@ struct SealedEntry {
     std::uint32_t raw_size = 0;
     std::uint32_t stored_size = 0;  ///< payload bytes including the 16-byte tag
     bool compressed = false;
-    format::Digest digest{};  ///< SHA-256 of the plaintext
+    format::Digest digest{};  ///< the plaintext's digest under PlainPipelineConfig::hash
 };
 
 struct PlainPipelineConfig {
     int threads = 0;  ///< arena size; 0 = all cores
     std::uint32_t chunk_size = 1u << 20;
+    Hash hash = Hash::kXxh3;      ///< the chunk digest, as tbbpipe's --hash
     format::SecretBytes key{32};  ///< AES-256-GCM key
 };
 

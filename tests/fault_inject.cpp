@@ -1,5 +1,6 @@
 // A fault-injecting I/O layer for tests, loaded into the real tbbpipe binary with LD_PRELOAD.
-// It interposes open/read/pread/write/writev/pwrite and, for file descriptors whose path contains
+// It interposes open/openat2 (through syscall())/read/pread/preadv2/write/writev/pwritev2 and,
+// for file descriptors whose path contains
 // TBBPIPE_FAULT_PATH, injects what TBBPIPE_FAULT_MODE says:
 //   errno:NAME   fail with that errno (EIO, ENOSPC, EACCES) once TBBPIPE_FAULT_AFTER bytes of
 //                the TBBPIPE_FAULT_OP direction (read | write | open) went through
@@ -7,6 +8,8 @@
 // Nothing here is linked into tbbpipe itself; the product code is exercised unchanged.
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -138,6 +141,61 @@ ssize_t pread(int fd, void* buf, size_t n, off_t offset) {
 
 ssize_t pread64(int fd, void* buf, size_t n, off_t offset) {
     return pread(fd, buf, n, offset);
+}
+
+// RWF_NOWAIT reads of the page cache (the engine's reads on arena threads) go through here.
+ssize_t preadv2(int fd, const struct iovec* iov, int count, off_t offset, int flags) {
+    static auto real = next<ssize_t (*)(int, const struct iovec*, int, off_t, int)>("preadv2");
+    size_t total = 0;
+    for (int i = 0; i < count; ++i) total += iov[i].iov_len;
+    bool fail = false;
+    const long long cap = decide(fd, "read", total, &fail);
+    if (fail) return -1;
+    if (cap && count > 0) {
+        const struct iovec one = {iov[0].iov_base, iov[0].iov_len < 1000 ? iov[0].iov_len : 1000};
+        const ssize_t r = real(fd, &one, 1, offset, flags);
+        if (r > 0) g_bytes += r;
+        return r;
+    }
+    const ssize_t r = real(fd, iov, count, offset, flags);
+    if (r > 0) g_bytes += r;
+    return r;
+}
+
+ssize_t pwritev2(int fd, const struct iovec* iov, int count, off_t offset, int flags) {
+    static auto real = next<ssize_t (*)(int, const struct iovec*, int, off_t, int)>("pwritev2");
+    size_t total = 0;
+    for (int i = 0; i < count; ++i) total += iov[i].iov_len;
+    bool fail = false;
+    const long long cap = decide(fd, "write", total, &fail);
+    if (fail) return -1;
+    if (cap && count > 0) {
+        const struct iovec one = {iov[0].iov_base, iov[0].iov_len < 1000 ? iov[0].iov_len : 1000};
+        const ssize_t r = real(fd, &one, 1, offset, flags);
+        if (r > 0) g_bytes += r;
+        return r;
+    }
+    const ssize_t r = real(fd, iov, count, offset, flags);
+    if (r > 0) g_bytes += r;
+    return r;
+}
+
+// openat2 has no glibc wrapper: the engine calls it through syscall(), so the open fault must
+// be injected here too. Every system call takes at most six register arguments; they are passed
+// on as they came.
+long syscall(long number, ...) {
+    static auto real = next<long (*)(long, ...)>("syscall");
+    va_list ap;
+    va_start(ap, number);
+    long a[6];
+    for (long& arg : a) arg = va_arg(ap, long);
+    va_end(ap);
+    if (number == SYS_openat2 && config().error && std::strcmp(config().op, "open") == 0 &&
+        path_matches(reinterpret_cast<const char*>(a[1]))) {
+        errno = config().error;
+        return -1;
+    }
+    return real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 ssize_t write(int fd, const void* buf, size_t n) {

@@ -135,6 +135,10 @@ void json_engine(JsonWriter& j, const CliOptions& o, const RunFacts& f) {
     j.key("buffer_reuse_rate").value(run.buffer_reuse_rate);
     j.key("durability_syncs").value(run.syncs);
     j.key("peak_rss_bytes").value(run.peak_rss_bytes);
+    j.key("reads_inline").value(run.reads_inline);
+    j.key("reads_handed_off").value(run.reads_handed_off);
+    j.key("writes_inline").value(run.writes_inline);
+    j.key("writes_handed_off").value(run.writes_handed_off);
     j.end_object();
 }
 
@@ -232,7 +236,9 @@ void print_summary(const CliOptions& o, const std::vector<FileReport>& reports,
                       << run.max_chunks_in_flight << ", reads " << run.max_reads_in_flight
                       << ", transforms " << run.max_transforms_in_flight << "; scheduler "
                       << scheduler_name(facts.config.scheduler) << "; peak RSS "
-                      << human_bytes(run.peak_rss_bytes) << '\n';
+                      << human_bytes(run.peak_rss_bytes) << "; on the CPU threads / handed to "
+                      << "I/O threads: reads " << run.reads_inline << "/" << run.reads_handed_off
+                      << ", writes " << run.writes_inline << "/" << run.writes_handed_off << '\n';
         }
         if (reports.size() < 2) return;
         char line[200];

@@ -237,9 +237,12 @@ int run_transfer(const CliOptions& o) {
         std::cerr << "tbbpipe: " << e.what() << '\n';
         return kExitFailed;
     }
+    // The byte total is for the progress line and dashboard only: a stat per file otherwise saved.
+    const LiveReportOptions live_opts = live_options(o);
+    const bool shows_totals = live_opts.progress || live_opts.dashboard_interval_ms > 0;
     LiveReport live(
-        live_options(o), [&engine] { return engine.metrics(); }, total_input_bytes(job.files),
-        job.files.size());
+        live_opts, [&engine] { return engine.metrics(); },
+        shows_totals ? total_input_bytes(job.files) : 0, job.files.size());
 
     JobResult result;
     if (!job.files.empty() && !interrupted()) {

@@ -96,6 +96,13 @@ struct RunStats {
     std::uint32_t final_chunk_size = 0;   ///< pack, adaptive: where the size ended
     int chunk_size_adjustments = 0;       ///< pack, adaptive: how often it changed
     std::uint64_t peak_rss_bytes = 0;     ///< the process's peak resident set size so far
+    /// Where the chunks' I/O ran: on the engine's CPU threads (a read from the page cache, a
+    /// write that cannot stall), or handed to its I/O threads (a read that would wait for the
+    /// device, a pipe, anything on a network file system; a write to a disk or a pipe).
+    std::uint64_t reads_inline = 0;
+    std::uint64_t reads_handed_off = 0;
+    std::uint64_t writes_inline = 0;
+    std::uint64_t writes_handed_off = 0;
 };
 
 /// Value type.
