@@ -84,6 +84,26 @@ TEST_F(CliTest, NeverOverwritesWithoutForce) {
     EXPECT_EQ(files(), (std::vector<std::string>{"f", "f.tbp"}));
 }
 
+// An output that names its own input is refused, with -f too (it would be replaced by its own
+// container), and the input stays as it was; a hard link to it is the same file.
+TEST_F(CliTest, AnOutputThatIsItsOwnInputIsRefused) {
+    make("f", 5000);
+    const std::string before = slurp(dir_ / "f");
+    ASSERT_EQ(sh("ln f g").code, 0);
+    // Exit 1 (the output exists) without -f, 2 (a command-line mistake) with it.
+    for (const auto& [cmd, code] :
+         {std::pair{"tbbpipe pack -o f f", 1}, std::pair{"tbbpipe pack -f -o f f", 2},
+          std::pair{"tbbpipe pack -f -o g f", 2}}) {
+        const Result r = sh(cmd);
+        EXPECT_EQ(r.code, code) << cmd << ": " << r.err;
+        EXPECT_EQ(slurp(dir_ / "f"), before) << cmd;
+    }
+    EXPECT_NE(sh("tbbpipe pack -f -o f f").err.find("refusing to overwrite the input"),
+              std::string::npos);
+    EXPECT_NE(sh("tbbpipe pack -o f f").err.find("already exists"), std::string::npos);
+    EXPECT_EQ(files(), (std::vector<std::string>{"f", "g"}));
+}
+
 TEST_F(CliTest, StdinToStdoutStreamsBothWays) {
     make("f", 2 * 1024 * 1024 + 3);
     ASSERT_EQ(sh("printf 'hunter2\\n' > pw").code, 0);

@@ -13,6 +13,8 @@
 //   120 failures and 150 stops.
 #include <gtest/gtest.h>
 
+#include <oneapi/tbb/task_arena.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -22,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/no_block.hpp"
 #include "core/status_error.hpp"
 #include "engine/chunk_slots.hpp"
 #include "engine/pipeline.hpp"
@@ -52,26 +55,72 @@ public:
     virtual void fail(const Chunk& /*chunk*/) noexcept {}
 };
 
+// Where the steps let the engine run I/O (ChunkSteps::inline_io):
+// * kThreads: every read on an I/O thread, every write on the writer thread;
+// * kInline: everything on the arena threads (data in memory, an output that cannot stall);
+// * kMixed: every third claim and fill attempted inline says WouldBlock (the engine must retry
+//   it on an I/O thread with nothing lost or spent twice), every third write must go to the
+//   writer thread, and every fifth inline write leaves after_write() work.
+enum class Placement { kThreads, kInline, kMixed };
+constexpr Placement kPlacements[] = {Placement::kThreads, Placement::kInline, Placement::kMixed};
+
+const char* placement_name(Placement p) {
+    return p == Placement::kThreads ? "threads" : p == Placement::kInline ? "inline" : "mixed";
+}
+
 class Steps final : public ChunkSteps {
 public:
-    Steps(Source& source, Transform& transform, Sink& sink)
-        : source_(source), transform_(transform), sink_(sink) {}
-    bool claim(Chunk& chunk) override { return source_.claim(chunk); }
-    void fill(Chunk& chunk) override { source_.fill(chunk); }
+    Steps(Source& source, Transform& transform, Sink& sink, Placement placement)
+        : source_(source), transform_(transform), sink_(sink), placement_(placement) {}
+    bool claim(Chunk& chunk) override {
+        would_block();  // before the source changes anything, as the contract says
+        return source_.claim(chunk);
+    }
+    void fill(Chunk& chunk) override {
+        would_block();
+        source_.fill(chunk);
+    }
     void transform(Chunk& chunk) override { transform_.transform(chunk); }
-    void write(const Chunk& chunk) override { sink_.write(chunk); }
-    void fail(const Chunk& chunk) noexcept override { sink_.fail(chunk); }
+    void write(const Chunk& chunk) override {
+        sink_.write(chunk);
+        last_written_ = chunk.seq;
+    }
+    void fail(const Chunk& chunk) noexcept override {
+        sink_.fail(chunk);
+        last_written_ = chunk.seq;
+    }
     int max_concurrent_reads() const override { return source_.max_concurrent_reads(); }
+    bool inline_io() const override { return placement_ != Placement::kThreads; }
+    bool write_inline_ok(const Chunk& chunk) const override {
+        return placement_ == Placement::kInline || chunk.seq % 3 != 0;
+    }
+    bool after_write_pending() const override {
+        return placement_ == Placement::kMixed && last_written_ % 5 == 0;
+    }
+    void after_write() noexcept override { ++follow_ups; }
+
+    int follow_ups = 0;  // the writer's side, like the sink
 
 private:
+    void would_block() {
+        if (placement_ == Placement::kMixed && !blocking_allowed() &&
+            attempts_.fetch_add(1, std::memory_order_relaxed) % 3 == 0) {
+            throw WouldBlock{};
+        }
+    }
+
     Source& source_;
     Transform& transform_;
     Sink& sink_;
+    Placement placement_;
+    std::uint64_t last_written_ = 0;
+    // relaxed: only spreads the WouldBlocks over the attempts, orders nothing.
+    std::atomic<std::uint64_t> attempts_{0};
 };
 
 RunReport run(Pipeline& pipeline, Source& source, Transform& transform, Sink& sink,
-              std::stop_token stop = {}) {
-    Steps steps(source, transform, sink);
+              std::stop_token stop = {}, Placement placement = Placement::kThreads) {
+    Steps steps(source, transform, sink, placement);
     return pipeline.run(steps, std::move(stop));
 }
 
@@ -180,18 +229,34 @@ PipelineConfig config(int cpu, int io, std::size_t chunks) {
 }
 
 TEST(Pipeline, DeliversEveryChunkInOrderDespiteUnevenWork) {
-    Pipeline pipeline(config(4, 2, 8));
-    CountingSource source(300, {});
-    SleepyTransform transform({}, 300us);
-    RecordingSink sink({});
-    const RunReport report = run(pipeline, source, transform, sink);
-    ASSERT_TRUE(report.status.is_ok()) << report.status.message();
-    ASSERT_EQ(sink.seqs.size(), 300u);
-    for (std::uint64_t i = 0; i < 300; ++i) ASSERT_EQ(sink.seqs[i], i);
-    EXPECT_FALSE(sink.corrupt);
-    EXPECT_EQ(report.chunks_issued, 300u);
-    EXPECT_EQ(report.chunks_written, 300u);
-    EXPECT_EQ(report.tokens_outstanding, 0);
+    for (const Placement placement : kPlacements) {
+        SCOPED_TRACE(placement_name(placement));
+        Pipeline pipeline(config(4, 2, 8));
+        CountingSource source(300, {});
+        SleepyTransform transform({}, 300us);
+        RecordingSink sink({});
+        const RunReport report = run(pipeline, source, transform, sink, {}, placement);
+        ASSERT_TRUE(report.status.is_ok()) << report.status.message();
+        ASSERT_EQ(sink.seqs.size(), 300u);
+        for (std::uint64_t i = 0; i < 300; ++i) ASSERT_EQ(sink.seqs[i], i);
+        EXPECT_FALSE(sink.corrupt);
+        EXPECT_EQ(report.chunks_issued, 300u);
+        EXPECT_EQ(report.chunks_written, 300u);
+        EXPECT_EQ(report.tokens_outstanding, 0);
+        EXPECT_EQ(report.writes_inline + report.writes_handed_off, 300u);
+        if (placement == Placement::kThreads) {
+            EXPECT_EQ(report.reads_inline, 0u);
+            EXPECT_EQ(report.writes_inline, 0u);
+        } else if (placement == Placement::kInline) {
+            EXPECT_GT(report.reads_inline, 0u);
+            EXPECT_EQ(report.writes_handed_off, 0u);  // nothing ever queued for the thread
+        } else {
+            EXPECT_GT(report.reads_inline, 0u);
+            EXPECT_GT(report.reads_handed_off, 0u);     // the WouldBlocks moved
+            EXPECT_GE(report.writes_handed_off, 100u);  // every third, at least
+            EXPECT_GT(report.writes_inline, 0u);
+        }
+    }
 }
 
 TEST(Pipeline, EmptySourceFinishesCleanly) {
@@ -253,6 +318,7 @@ TEST(Pipeline, EveryTokenComesBackAfterFailuresAtRandomPoints) {
     std::mt19937 rng(42);
     Pipeline pipeline(config(2, 2, 5));
     for (int round = 0; round < 120; ++round) {
+        const Placement placement = kPlacements[round % 3];
         const FailAt where = static_cast<FailAt>(1 + rng() % 4);
         Faults faults;
         faults.where = where;
@@ -260,7 +326,7 @@ TEST(Pipeline, EveryTokenComesBackAfterFailuresAtRandomPoints) {
         CountingSource source(40, faults);
         SleepyTransform transform(faults, 50us);
         RecordingSink sink(faults);
-        const RunReport report = run(pipeline, source, transform, sink);
+        const RunReport report = run(pipeline, source, transform, sink, {}, placement);
         ASSERT_FALSE(report.status.is_ok()) << "round " << round;
         const StatusCode expected =
             where == FailAt::kTransform ? StatusCode::kCorruptData : StatusCode::kIoError;
@@ -283,6 +349,7 @@ TEST(Pipeline, CancellationAtRandomPointsLeaksNothing) {
     std::mt19937 rng(7);
     Pipeline pipeline(config(2, 2, 6));
     for (int round = 0; round < 150; ++round) {
+        const Placement placement = kPlacements[round % 3];
         std::stop_source stop;
         Faults faults;
         faults.chunk = rng() % 60;
@@ -290,7 +357,8 @@ TEST(Pipeline, CancellationAtRandomPointsLeaksNothing) {
         CountingSource source(60, faults);
         SleepyTransform transform(faults, 30us);
         RecordingSink sink({});
-        const RunReport report = run(pipeline, source, transform, sink, stop.get_token());
+        const RunReport report =
+            run(pipeline, source, transform, sink, stop.get_token(), placement);
         ASSERT_EQ(report.status.code(), StatusCode::kCancelled) << "round " << round;
         EXPECT_EQ(report.tokens_outstanding, 0);
         EXPECT_EQ(report.chunks_delivered, report.chunks_issued);
@@ -538,17 +606,197 @@ TEST(Pipeline, IsolatedFailuresReachTheSinkInOrderAndTheRunGoesOn) {
     PipelineConfig c = config(2, 3, 6);
     c.isolate_failures = true;
     Pipeline pipeline(c);
-    FlakySource source;
-    FlakyTransform transform;
-    TallySink sink;
-    const RunReport report = run(pipeline, source, transform, sink);
+    for (const Placement placement : kPlacements) {
+        SCOPED_TRACE(placement_name(placement));
+        FlakySource source;
+        FlakyTransform transform;
+        TallySink sink;
+        const RunReport report = run(pipeline, source, transform, sink, {}, placement);
+        ASSERT_TRUE(report.status.is_ok()) << report.status.message();
+        ASSERT_EQ(sink.order.size(), 60u);
+        for (std::uint64_t i = 0; i < 60; ++i) EXPECT_EQ(sink.order[i], i);
+        EXPECT_EQ(sink.failed.size(), 24u);  // 3, 5, 7 and 9 of every ten
+        EXPECT_EQ(report.chunks_failed, 24u);
+        EXPECT_EQ(report.chunks_written, 36u);
+        EXPECT_EQ(report.tokens_outstanding, 0);
+    }
+}
+
+// Inline I/O: with steps that opt in and never block, every fill and write runs on an arena
+// thread inside a NonBlocking scope; a fill that runs anywhere else may block.
+TEST(Pipeline, InlineReadsAndWritesRunOnTheArenaThreadsWithoutBlocking) {
+    class WhereSource final : public Source {
+    public:
+        bool claim(Chunk& chunk) override {
+            if (next_ == 200) return false;
+            chunk.last = ++next_ == 200;
+            return true;
+        }
+        void fill(Chunk& chunk) override {
+            const bool arena =
+                tbb::this_task_arena::current_thread_index() != tbb::task_arena::not_initialized;
+            // relaxed: counts, read after the run.
+            (arena ? in_arena : elsewhere).fetch_add(1, std::memory_order_relaxed);
+            if (arena == blocking_allowed()) wrong.fetch_add(1, std::memory_order_relaxed);
+            chunk.input_size = 0;
+        }
+        std::atomic<int> in_arena{0}, elsewhere{0}, wrong{0};
+
+    private:
+        int next_ = 0;
+    };
+    class WhereSink final : public Sink {
+    public:
+        void write(const Chunk& /*chunk*/) override {
+            if (blocking_allowed()) ++blocking;
+            ++written;
+        }
+        int written = 0, blocking = 0;
+    };
+    class Empty final : public Transform {
+    public:
+        void transform(Chunk& chunk) override { chunk.result_size = 0; }
+    };
+    Pipeline pipeline(config(2, 2, 6));
+    WhereSource source;
+    Empty transform;
+    WhereSink sink;
+    const RunReport report = run(pipeline, source, transform, sink, {}, Placement::kInline);
     ASSERT_TRUE(report.status.is_ok()) << report.status.message();
-    ASSERT_EQ(sink.order.size(), 60u);
-    for (std::uint64_t i = 0; i < 60; ++i) EXPECT_EQ(sink.order[i], i);
-    EXPECT_EQ(sink.failed.size(), 24u);  // 3, 5, 7 and 9 of every ten
-    EXPECT_EQ(report.chunks_failed, 24u);
-    EXPECT_EQ(report.chunks_written, 36u);
-    EXPECT_EQ(report.tokens_outstanding, 0);
+    EXPECT_EQ(sink.written, 200);
+    EXPECT_EQ(sink.blocking, 0);  // every write inline, in a NonBlocking scope
+    EXPECT_EQ(report.writes_inline, 200u);
+    EXPECT_EQ(source.wrong.load(), 0) << "an arena thread was allowed to block, or vice versa";
+    EXPECT_EQ(source.in_arena.load() + source.elsewhere.load(), 200);
+    EXPECT_GT(source.in_arena.load(), 100);  // a handful may meet a busy claim lock
+    // One read per ticket: every chunk's, and at least one that found the source exhausted.
+    EXPECT_GE(report.reads_inline + report.reads_handed_off, report.chunks_issued + 1);
+}
+
+// A read that would block inline (WouldBlock) moves to an I/O thread and blocks there, where it
+// cannot take the threads the transforms need: chunks 1 and 2 must still meet.
+TEST(Pipeline, AReadThatWouldBlockMovesOffTheArena) {
+    if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs two cores";
+    class StallingSource final : public Source {
+    public:
+        explicit StallingSource(Rendezvous& r) : r_(r) {}
+        bool claim(Chunk& chunk) override {
+            if (next_ == 12) return false;
+            chunk.last = ++next_ == 12;
+            return true;
+        }
+        void fill(Chunk& chunk) override {
+            if (chunk.seq >= 3) {
+                require_blocking_allowed();  // not in the page cache, say
+                r_.wait();
+            }
+            chunk.input_size = 0;
+        }
+
+    private:
+        Rendezvous& r_;
+        int next_ = 0;
+    };
+    Rendezvous met(2);
+    StallingSource source(met);
+    RendezvousTransform transform(met);
+    RecordingSink sink({});
+    Pipeline pipeline(config(2, 4, 12));
+    const RunReport report = run(pipeline, source, transform, sink, {}, Placement::kInline);
+    EXPECT_TRUE(report.status.is_ok()) << report.status.message();
+    EXPECT_EQ(report.chunks_written, 12u);
+    EXPECT_GE(report.reads_handed_off, 9u);
+    for (std::uint64_t i = 0; i < sink.seqs.size(); ++i) EXPECT_EQ(sink.seqs[i], i);
+}
+
+// A write that may block goes to the writer thread; while it waits there (until transforms 1
+// and 2 met) the later writes queue behind it instead of running inline out of order.
+TEST(Pipeline, InlineWritesNeverOvertakeAQueuedWrite) {
+    if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs two cores";
+    class SlowFirstSink final : public Sink {
+    public:
+        explicit SlowFirstSink(Rendezvous& r) : r_(r) {}
+        void write(const Chunk& chunk) override {
+            if (chunk.seq == 0) {
+                EXPECT_TRUE(blocking_allowed());
+                r_.wait();
+            }
+            order.push_back(chunk.seq);
+        }
+        std::vector<std::uint64_t> order;
+
+    private:
+        Rendezvous& r_;
+    };
+    Rendezvous met(2);
+    CountingSource source(30, {});
+    RendezvousTransform transform(met);
+    SlowFirstSink sink(met);
+    // Mixed: seq 0 (and every third) must go to the writer thread, the rest may run inline.
+    Pipeline pipeline(config(2, 2, 8));
+    const RunReport report = run(pipeline, source, transform, sink, {}, Placement::kMixed);
+    EXPECT_TRUE(report.status.is_ok()) << report.status.message();
+    ASSERT_EQ(sink.order.size(), 30u);
+    for (std::uint64_t i = 0; i < 30; ++i) EXPECT_EQ(sink.order[i], i);
+    EXPECT_GE(report.writes_handed_off, 10u);
+    EXPECT_EQ(report.writes_inline + report.writes_handed_off, 30u);
+}
+
+// What an inline write leaves (after_write: a durable flush, say) runs on the writer thread,
+// where it may block, before any later write.
+TEST(Pipeline, AfterWriteRunsOnTheWriterThreadBeforeTheNextWrite) {
+    class LogSink final : public Sink {
+    public:
+        void write(const Chunk& chunk) override { log.push_back(static_cast<int>(chunk.seq)); }
+        std::vector<int> log;  // seqs written; -1 marks an after_write()
+    };
+    class LoggingSteps final : public ChunkSteps {
+    public:
+        explicit LoggingSteps(LogSink& sink) : sink_(sink) {}
+        bool claim(Chunk& chunk) override {
+            if (next_ == 40) return false;
+            chunk.last = ++next_ == 40;
+            return true;
+        }
+        void fill(Chunk& chunk) override { chunk.input_size = 0; }
+        void transform(Chunk& chunk) override { chunk.result_size = 0; }
+        void write(const Chunk& chunk) override { sink_.write(chunk); }
+        bool inline_io() const override { return true; }
+        bool write_inline_ok(const Chunk& /*chunk*/) const override { return true; }
+        bool after_write_pending() const override { return sink_.log.back() % 4 == 0; }
+        void after_write() noexcept override {
+            if (!blocking_allowed()) ++blocked_scope;
+            sink_.log.push_back(-1);
+        }
+        int blocked_scope = 0;
+
+    private:
+        LogSink& sink_;
+        int next_ = 0;
+    };
+    LogSink sink;
+    LoggingSteps steps(sink);
+    Pipeline pipeline(config(2, 2, 6));
+    const RunReport report = pipeline.run(steps);
+    ASSERT_TRUE(report.status.is_ok()) << report.status.message();
+    EXPECT_EQ(steps.blocked_scope, 0);
+    // Every write that left work (seq % 4 == 0) written inline is followed by its after_write
+    // before the next write; one queued behind it is written on the writer thread instead.
+    int follow_ups = 0;
+    for (std::size_t i = 0; i < sink.log.size(); ++i) {
+        if (sink.log[i] == -1) {
+            ++follow_ups;
+            ASSERT_GT(i, 0u);
+            EXPECT_EQ(sink.log[i - 1] % 4, 0) << "an after_write() out of place";
+        }
+    }
+    EXPECT_EQ(report.writes_inline + report.writes_handed_off, 40u);
+    EXPECT_GT(follow_ups, 0);
+    std::vector<int> written;
+    for (int v : sink.log)
+        if (v >= 0) written.push_back(v);
+    ASSERT_EQ(written.size(), 40u);
+    for (int i = 0; i < 40; ++i) EXPECT_EQ(written[static_cast<std::size_t>(i)], i);
 }
 
 }  // namespace
