@@ -21,7 +21,9 @@ bool blocking_allowed() noexcept;
 /// (reading a pipe) or that could not be undone halfway.
 void require_blocking_allowed();
 
-/// For its lifetime, the calling thread must not block. Nests.
+/// For its lifetime, the calling thread must not block. Nests. The flag is the thread's, so code
+/// inside a scope must not wait inside TBB (task_group::wait, parallel_for): the thread could
+/// pick up unrelated tasks and run them with the scope still set.
 class NonBlocking {
 public:
     NonBlocking() noexcept;

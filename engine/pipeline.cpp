@@ -174,8 +174,14 @@ struct Graph {
                          gateway.try_put(r);
                          return;
                      }
-                     hand_off(readers, gateway, run,
-                              [&run, r](auto& gw) { gw.try_put(run.read(r)); });
+                     try {
+                         hand_off(readers, gateway, run,
+                                  [&run, r](auto& gw) { gw.try_put(run.read(r)); });
+                     } catch (...) {
+                         // The inline part holds tokens (and maybe a seq): give them back here.
+                         run.abandon_read(r, status_from_current_exception());
+                         gateway.try_put(r);
+                     }
                  }),
           // Routes a finished read: the chunk onwards, the I/O token back, and the chunk token
           // back when nothing was claimed.

@@ -119,7 +119,11 @@ bool Run::claim(ReadResult& r, bool may_block) {
                 r.claimed = steps_.claim(*chunk);
             }
         } catch (const WouldBlock&) {
-            return false;  // nothing was claimed and no seq spent: the I/O thread claims
+            // Nothing was claimed and no seq spent: the I/O thread claims. Where blocking was
+            // allowed WouldBlock is a step's bug, and fails the chunk like any other error.
+            if (!may_block) return false;
+            r.claimed = true;
+            chunk_failed(*chunk, status_from_current_exception());
         } catch (...) {
             // The seq is spent: the chunk travels on, marked failed.
             r.claimed = true;
@@ -147,7 +151,8 @@ bool Run::fill(ReadResult& r, bool may_block) {
                 steps_.fill(*chunk);
             }
         } catch (const WouldBlock&) {
-            return false;  // the I/O thread fills it again, from the start
+            if (!may_block) return false;  // the I/O thread fills it again, from the start
+            chunk_failed(*chunk, status_from_current_exception());  // a step's bug: see claim()
         } catch (...) {
             chunk_failed(*chunk, status_from_current_exception());
         }
@@ -181,6 +186,20 @@ bool Run::read_inline(ReadResult& r) {
     end_read(r);
     reads_inline_.fetch_add(1, std::memory_order_relaxed);
     return true;
+}
+
+void Run::abandon_read(ReadResult& r, const Status& why) {
+    if (!r.started) begin_read(r);
+    if (r.chunk && !r.claim_done) {
+        r.claim_done = true;  // never claimed: the chunk goes back below, no seq spent
+        r.filled = true;
+    }
+    if (r.chunk && r.claimed && !r.filled) {
+        chunk_failed(*r.chunk, why);  // its seq is spent: it travels on, failed
+        r.filled = true;
+    }
+    if (r.chunk && !r.claimed) fail(why);
+    end_read(r);
 }
 
 ReadResult Run::read(ReadResult r) {

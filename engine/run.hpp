@@ -47,6 +47,9 @@ public:
     /// On an I/O thread: one read, or the rest of one read_inline() gave up on. Claims are
     /// serialised, fills run in parallel with other reads.
     ReadResult read(ReadResult r = {});
+    /// The rest of a read that could not be handed to an I/O thread (out of memory): a claimed
+    /// chunk travels on failed, an unclaimed one goes back, and the read's tokens are returned.
+    void abandon_read(ReadResult& r, const Status& why);
     /// One transform, or a drain without work after a failure or a stop.
     void transform(Chunk& chunk);
     /// On the writer node's serial body, in seq order: writes the chunk right there when the

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/no_block.hpp"
 #include "core/status_error.hpp"
 #include "format/byte_order.hpp"
 
@@ -49,10 +50,14 @@ void random_bytes(std::uint8_t* buf, std::size_t n) {
     // getrandom(2), the kernel's CSPRNG (the source of /dev/urandom) in one system call: Crypto++'s
     // OS_GenerateRandomBlock opens, reads and closes /dev/urandom on every call, three calls per
     // nonce and per file key, which small files pay for each file.
+    // Where blocking is not allowed, GRND_NONBLOCK: before the kernel's pool is seeded (early
+    // boot) the draw moves to a thread that may wait for it.
+    const unsigned flags = blocking_allowed() ? 0u : GRND_NONBLOCK;
     while (n > 0) {
-        const ssize_t got = ::getrandom(buf, n, 0);
+        const ssize_t got = ::getrandom(buf, n, flags);
         if (got < 0) {
             if (errno == EINTR) continue;
+            if (errno == EAGAIN && flags) throw WouldBlock{};
             throw StatusError(StatusCode::kInternal,
                               std::string("getrandom failed: ") + std::strerror(errno));
         }
@@ -70,6 +75,9 @@ SecretBytes derive_kek(const Secret& secret, const Header& header) {
         return bytes;
     }
     if (secret.kind() == KeyDerivation::kScrypt) {
+        // Seconds of CPU, often under the claim lock: where waiting is allowed (an I/O thread),
+        // so an arena thread is never the one that keeps every other claim waiting.
+        require_blocking_allowed();
         SecretBytes kek(32);
         CryptoPP::Scrypt scrypt;
         scrypt.DeriveKey(kek.data(), kek.size(), bytes.data(), bytes.size(), header.salt.data(),

@@ -13,12 +13,13 @@ namespace {
 
 }  // namespace
 
-std::vector<std::uint8_t> read_header_bytes(int fd, bool seekable, std::stop_token stop) {
+std::vector<std::uint8_t> read_header_bytes(int fd, bool seekable, const std::stop_token& stop,
+                                            const InputFacts& facts) {
     using format::kHeaderSize;
     using format::kStageListPrefixSize;
     std::vector<std::uint8_t> bytes(kHeaderSize + kStageListPrefixSize);
     const auto read_at = [&](std::size_t offset, std::size_t n) {
-        return seekable ? pread_full(fd, bytes.data() + offset, n, offset)
+        return seekable ? pread_full(fd, bytes.data() + offset, n, offset, facts)
                         : read_full(fd, bytes.data() + offset, n, stop);
     };
     const std::size_t got = read_at(0, kHeaderSize);
@@ -44,21 +45,23 @@ std::vector<std::uint8_t> read_header_bytes(int fd, bool seekable, std::stop_tok
 }
 
 format::FooterBody read_footer(int fd, std::uint64_t container_size,
-                               const format::OpenedHeader& opened) {
+                               const format::OpenedHeader& opened, const InputFacts& facts) {
     using format::kFooterPrefixSize;
     using format::kTrailerSize;
     if (container_size < opened.data_offset + kTrailerSize + kFooterPrefixSize) {
         corrupt("container truncated (" + std::to_string(container_size) + " bytes)");
     }
     std::uint8_t raw_trailer[kTrailerSize];
-    if (pread_full(fd, raw_trailer, kTrailerSize, container_size - kTrailerSize) != kTrailerSize) {
+    if (pread_full(fd, raw_trailer, kTrailerSize, container_size - kTrailerSize, facts) !=
+        kTrailerSize) {
         throw StatusError(StatusCode::kIoError, "file shrank while being read");
     }
     const format::Trailer trailer = format::decode_trailer(raw_trailer);
     format::check_trailer(opened, trailer, container_size);
 
     std::vector<std::uint8_t> footer(trailer.footer_size);
-    if (pread_full(fd, footer.data(), footer.size(), trailer.footer_offset) != footer.size()) {
+    if (pread_full(fd, footer.data(), footer.size(), trailer.footer_offset, facts) !=
+        footer.size()) {
         throw StatusError(StatusCode::kIoError, "file shrank while being read");
     }
     if (format::get_u32(footer.data()) != format::kFooterMagic ||

@@ -197,9 +197,9 @@ std::size_t pread_full(int fd, std::uint8_t* buf, std::size_t n, std::uint64_t o
             break;
         } else if (errno == EINTR) {
             continue;
-        } else if (nowait && (errno == EAGAIN || errno == EOPNOTSUPP)) {
+        } else if (!blocking_allowed() && (errno == EAGAIN || errno == EOPNOTSUPP)) {
             throw WouldBlock{};  // not cached, or a file system that cannot say
-        } else if (errno == EAGAIN && blocking_allowed()) {
+        } else if (errno == EAGAIN) {
             // A file system that honours the O_NONBLOCK open_input() leaves on: clear it.
             const int flags = ::fcntl(fd, F_GETFL);
             if (flags < 0 || !(flags & O_NONBLOCK) || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)) {

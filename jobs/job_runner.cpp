@@ -41,6 +41,8 @@ void stat_input(const Job::File& file, FileEntry& entry) {
     if (!known) return;  // the first claim reports why, in order
     entry.planned_size = S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
     entry.stream = !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+    entry.inline_reads =
+        S_ISREG(st.st_mode) && reads_may_run_inline(device_speed(st, file.input_fd, file.input));
 }
 
 // The chunk size a container declares, read without authentication: it only sizes the engine's

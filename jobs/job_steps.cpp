@@ -17,6 +17,20 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
 }
 
+// The status of the exception being handled, without throwing: out of memory while making the
+// message, a message that needs no memory (it fits the string's inline buffer).
+// An inline write slower than this stops inline writes for the rest of the run: a page-cache
+// write takes well under a millisecond, so this is the device pushing back.
+constexpr std::chrono::milliseconds kSlowInlineWrite{20};
+
+Status failure_of_current_exception() noexcept {
+    try {
+        return status_from_current_exception();
+    } catch (...) {
+        return {StatusCode::kResourceExhausted, "no memory"};
+    }
+}
+
 }  // namespace
 
 template <class Work>
@@ -45,16 +59,19 @@ void JobSteps<Work>::retire(std::uint32_t file) {
 }
 
 template <class Work>
-void JobSteps<Work>::announce_start(const FileEntry& entry) {
-    if (observers_.events) {
+void JobSteps<Work>::announce_start(const FileEntry& entry) noexcept {
+    if (!observers_.events) return;
+    try {
         observers_.events->post(
             {FileEvent::Kind::kStarted, entry.file->input, 0, entry.planned_size, {}});
+    } catch (...) {
+        // Events are best effort (FileEvents drops them when full): out of memory, this one goes.
     }
 }
 
 // Inside a NonBlocking scope the work's I/O may throw WouldBlock; it does so before changing
-// anything, and so must this: the scheduler's pick is taken, and the chunk's reference counted,
-// only once the claim went through (or failed for good).
+// anything, and so does this: the chunk's reference is given back and the scheduler's pick is
+// taken only once the claim went through (or failed for good).
 template <class Work>
 bool JobSteps<Work>::claim(engine::Chunk& chunk) {
     for (;;) {
@@ -68,6 +85,11 @@ bool JobSteps<Work>::claim(engine::Chunk& chunk) {
             retire(file);
             continue;
         }
+        // The chunk's reference first, before anything that can throw: a chunk that leaves
+        // claim() with a file always holds one. relaxed: the scheduler's reference keeps the file
+        // alive until here, and release() (acq_rel) orders the drop.
+        chunk.job = file;
+        entry.refs.fetch_add(1, std::memory_order_relaxed);
         try {
             if (!works_[file]) {
                 entry.started = Clock::now();
@@ -76,19 +98,16 @@ bool JobSteps<Work>::claim(engine::Chunk& chunk) {
             }
             works_[file]->claim(chunk);
         } catch (const WouldBlock&) {
+            entry.refs.fetch_sub(1, std::memory_order_relaxed);  // the scheduler's still holds it
             throw;
         } catch (...) {
             if (!works_[file]) announce_start(entry);  // it started, and failed at once
             // The failure travels as this file's chunk, so fail() reports it in order.
-            chunk.status = status_from_current_exception();
+            chunk.status = failure_of_current_exception();
             chunk.last = true;
             entry.failed.store(true, std::memory_order_relaxed);
         }
-        // Nothing below throws: a chunk that leaves claim() with a file always holds a
-        // reference to it (the scheduler's kept the file alive until here).
         scheduler_.take();
-        chunk.job = file;
-        entry.refs.fetch_add(1, std::memory_order_relaxed);
         if (chunk.last) retire(file);
         return true;
     }
@@ -136,7 +155,15 @@ void JobSteps<Work>::write(const engine::Chunk& chunk) {
         return;
     }
     Work& work = *works_[file];
-    work.write(chunk);  // throws: the engine calls fail(), which releases
+    if (blocking_allowed()) {
+        work.write(chunk);  // throws: the engine calls fail(), which releases
+    } else {
+        // An inline write that took long met something that waits (dirty-page throttling, a
+        // journal commit): the rest of the run's writes go to the writer thread.
+        const Clock::time_point start = Clock::now();
+        work.write(chunk);
+        if (Clock::now() - start > kSlowInlineWrite) inline_writes_stalled_ = true;
+    }
     ++entry.chunks;
     entry.bytes_done += chunk.input_size;
     if (observers_.events) {

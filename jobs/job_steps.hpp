@@ -51,10 +51,11 @@ public:
     /// A stream among the inputs is read inside claim(): then one read at a time.
     int max_concurrent_reads() const override { return any_stream_ ? 1 : INT_MAX; }
     /// The works' I/O honours NonBlocking scopes (jobs/file_io.hpp), so claims and reads are
-    /// tried inline; writes too, for a file whose output cannot stall (FileEntry::inline_writes).
+    /// tried inline; writes too, for a file whose output cannot stall (FileEntry::inline_writes),
+    /// until one inline write turns out slow.
     bool inline_io() const override { return true; }
     bool write_inline_ok(const engine::Chunk& chunk) const override {
-        return files_[chunk.job].inline_writes;
+        return files_[chunk.job].inline_writes && !inline_writes_stalled_;
     }
     /// A durable commit batch that came due during an inline write: its flush (syncfs, fsync)
     /// waits for the disk, so it goes to the writer thread.
@@ -69,7 +70,7 @@ public:
     void finish_unfinished(const Status& status) noexcept;
 
 private:
-    void announce_start(const FileEntry& entry);
+    void announce_start(const FileEntry& entry) noexcept;
     void release(std::uint32_t file) noexcept;
     void retire(std::uint32_t file);
     void complete(std::uint32_t file, const Status& status) noexcept;
@@ -81,6 +82,7 @@ private:
     CommitBatch& commits_;
     FileObservers observers_;
     const bool any_stream_;
+    bool inline_writes_stalled_ = false;  // the writer's side: an inline write was slow
 };
 
 // Instantiated for PackFile and UnpackFile in job_steps.cpp (the member definitions live there).

@@ -30,6 +30,7 @@ PackFile::PackFile(const RunContext& run, FileEntry& entry)
     : run_(run),
       file_(*entry.file),
       stream_(entry.stream),
+      inline_reads_(entry.inline_reads),
       small_(!entry.stream && entry.planned_size < run.small_file_threshold &&
              entry.planned_size <= run.recipe->header.chunk_size) {
     if (!small_) {
@@ -41,6 +42,7 @@ PackFile::PackFile(const RunContext& run, FileEntry& entry)
 }
 
 void PackFile::open_input() {
+    if (!inline_reads_) require_blocking_allowed();  // a stream, or a network file system
     if (file_.input_fd >= 0) {
         in_ = FileHandle(file_.input_fd, /*owned=*/false);
         st_before_ = stat_fd(in_.fd(), "the input");
@@ -119,6 +121,7 @@ void PackFile::claim_from_stream(engine::Chunk& chunk) {
 void PackFile::fill(engine::Chunk& chunk) {
     if (!small_) {
         if (!S_ISREG(st_before_.st_mode)) return;  // a stream was read by claim()
+        if (!inline_reads_) require_blocking_allowed();
         // Sized to the chunk, not the nominal chunk size: a small file costs small buffers.
         std::uint8_t* buf = ensure_size(chunk.input, chunk.input_size);
         if (pread_full(in_.fd(), buf, chunk.input_size, chunk.offset, facts_) != chunk.input_size) {

@@ -50,7 +50,8 @@ private:
 
     const RunContext& run_;
     const Job::File& file_;
-    const bool stream_;  // listed as a stream (a FIFO named explicitly)
+    const bool stream_;        // listed as a stream (a FIFO named explicitly)
+    const bool inline_reads_;  // FileEntry::inline_reads
     const bool small_;
     FileHandle in_;
     struct stat st_before_ {};

@@ -48,8 +48,12 @@ struct FileEntry {
     FileResult* result = nullptr;    ///< where the outcome goes (written by the writer thread)
     std::uint64_t planned_size = 0;  ///< from the plan; 0 for a stream
     bool stream = false;             ///< a pipe: claims read the data
-    /// Its output cannot stall (memory, an SSD, /dev/null; jobs/device_speed.hpp), so the engine
-    /// may write it on an arena thread.
+    /// Its input is on a local or memory file system (jobs/device_speed.hpp): opens and reads
+    /// may be tried on an arena thread. Not on a network or FUSE file system, where even the
+    /// open or a stat may wait, and never for a stream.
+    bool inline_reads = false;
+    /// Its output cannot stall (memory, an SSD, /dev/null), so the engine may write it on an
+    /// arena thread.
     bool inline_writes = false;
     /// A stream to unpack is opened, and its header read, while planning (to size the engine's
     /// buffers; a FIFO reopened would wait for a new writer): handed to the work at its first

@@ -24,10 +24,13 @@ using format::kRecordHeaderSize;
 
 }  // namespace
 
-UnpackFile::UnpackFile(const RunContext& run, FileEntry& entry) : run_(run), file_(*entry.file) {
+UnpackFile::UnpackFile(const RunContext& run, FileEntry& entry)
+    : run_(run), file_(*entry.file), inline_reads_(entry.inline_reads) {
     // A stream is read in order and its planned handle moves in here: never on a thread that
     // must not block (nothing of it could be undone).
-    if (entry.stream || entry.stream_input.valid()) require_blocking_allowed();
+    if (entry.stream || entry.stream_input.valid() || !entry.inline_reads) {
+        require_blocking_allowed();
+    }
     bool have_stat = false;
     if (entry.stream_input.valid()) {
         in_ = std::move(entry.stream_input);
@@ -48,14 +51,14 @@ UnpackFile::UnpackFile(const RunContext& run, FileEntry& entry) : run_(run), fil
     } else {
         widen_pipe(in_.fd());
     }
-    const std::vector<std::uint8_t> raw = !entry.stream_header.empty()
-                                              ? std::move(entry.stream_header)  // read to plan
-                                              : read_header_bytes(in_.fd(), seekable_, run.stop);
+    const std::vector<std::uint8_t> raw =
+        !entry.stream_header.empty() ? std::move(entry.stream_header)  // read to plan
+                                     : read_header_bytes(in_.fd(), seekable_, run.stop, facts_);
     opened_ = format::authenticate_header(raw.data(), raw.size(), *run.secret, true, run.kek_cache);
     // Before any chunk: a container whose stages this engine lacks fails here, by name.
     if (opened_.stages_recorded) format::resolve_recorded_stages(opened_.stages, *run.stages);
     if (seekable_) {
-        footer_ = read_footer(in_.fd(), static_cast<std::uint64_t>(st_.st_size), opened_);
+        footer_ = read_footer(in_.fd(), static_cast<std::uint64_t>(st_.st_size), opened_, facts_);
     }
     offset_ = opened_.data_offset;
 }
@@ -75,6 +78,7 @@ void UnpackFile::claim(engine::Chunk& chunk) {
 
 void UnpackFile::fill(engine::Chunk& chunk) {
     if (!seekable_) return;  // a stream's record was read by claim()
+    if (!inline_reads_) require_blocking_allowed();
     const format::IndexEntry& e = footer_->entries[chunk.index];
     std::uint8_t* buf =
         ensure_size(chunk.input, format::record_buffer_size(e.raw_size, e.stored_size));

@@ -41,6 +41,7 @@ private:
 
     const RunContext& run_;
     const Job::File& file_;
+    const bool inline_reads_;  // FileEntry::inline_reads
     FileHandle in_;
     struct stat st_ {};
     bool seekable_ = false;
