@@ -8,7 +8,7 @@
 #   WORK_DIR   where the data lives, on a disk (default /var/tmp/tbbpipe-hotpath); the small-file
 #              tables use /dev/shm
 #   ROUNDS     counted rounds per table (default 7; one warm-up round more)
-#   TABLE      any of: pack unpack pack64k small realfiles (default: all)
+#   TABLE      any of: pack unpack pack64k hashes small realfiles (default: all)
 # Needs python3, zstd and age (apt-get install zstd age). Takes about 5 minutes on 2 cores.
 # Outputs go to /dev/null unless a table says otherwise; inputs are page-cached by the warm-up.
 set -euo pipefail
@@ -18,7 +18,7 @@ work="${2:-/var/tmp/tbbpipe-hotpath}"
 rounds="${3:-7}"
 shift $(($# < 3 ? $# : 3))
 tables=("$@")
-((${#tables[@]})) || tables=(pack unpack pack64k small realfiles)
+((${#tables[@]})) || tables=(pack unpack pack64k hashes small realfiles)
 
 T="$PWD/$build/apps/tbbpipe"
 P="$PWD/$build/perf/tbbpipe-plain"
@@ -76,6 +76,20 @@ for table in "${tables[@]}"; do
             paired --title "pack 1 GiB in 64 KiB chunks, output to /dev/null" \
                 "tbbpipe pack --chunk-size 64K=$T pack -q --key-file k.key --chunk-size 64K -c mixed.tar > /dev/null" \
                 "tbbpipe-plain pack --chunk-size 65536=$P pack --key-file k.key --chunk-size 65536 mixed.tar -"
+            ;;
+        hashes)
+            for h in sha256 none; do
+                "$T" pack -q -f --key-file k.key --hash "$h" -o "mixed.$h.tbp" mixed.tar
+            done
+            paired --title "the chunk digest: pack 1 GiB with a key file, output to /dev/null" \
+                "--hash xxh3 (default)=$T pack -q --key-file k.key --hash xxh3 -c mixed.tar > /dev/null" \
+                "--hash sha256=$T pack -q --key-file k.key --hash sha256 -c mixed.tar > /dev/null" \
+                "--hash none=$T pack -q --key-file k.key --hash none -c mixed.tar > /dev/null"
+            echo
+            paired --title "the chunk digest: unpack 1 GiB with a key file, output to /dev/null" \
+                "xxh3 (default)=$T unpack -q --key-file k.key -c mixed.tar.tbp > /dev/null" \
+                "sha256=$T unpack -q --key-file k.key -c mixed.sha256.tbp > /dev/null" \
+                "none=$T unpack -q --key-file k.key -c mixed.none.tbp > /dev/null"
             ;;
         small)
             # 20,000 files, lognormal sizes around 11 KiB, on tmpfs in and out.
