@@ -1,7 +1,8 @@
 // IoThreads: a few dedicated threads for blocking reads and writes, outside the TBB arena.
 //
 // The flow graph hands them work through an async_node, so a read stalled on a slow disk or a
-// pipe sits on one of these threads, never on a TBB worker that a transform could use.
+// pipe sits on one of these threads, never on a TBB worker that a transform could use. Reads and
+// writes that cannot block do not come here (engine/chunk_steps.hpp, "Inline I/O").
 #pragma once
 
 #include <condition_variable>

@@ -30,9 +30,9 @@ using TransformNode = flow::multifunction_node<Chunk*, std::tuple<Chunk*, int>>;
 using WriterNode = flow::async_node<Chunk*, int, flow::rejecting>;
 
 // Threads for the arena: one per CPU token, never more than the cores (oneTBB will not grant
-// more workers than that anyway, and warns if asked). Blocking reads and writes run on the
-// Pipeline's own I/O threads, so the arena's threads are all for transforms. The CPU limiter, not
-// the arena size, is what bounds concurrent transforms.
+// more workers than that anyway, and warns if asked). Reads and writes that may block run on the
+// Pipeline's own I/O threads, so the arena's threads go to transforms and to I/O that cannot
+// block. The CPU limiter, not the arena size, is what bounds concurrent transforms.
 int arena_threads_for(int cpu_tokens) {
     return std::clamp(cpu_tokens, 1, std::max(1, tbb::info::default_concurrency()));
 }
@@ -146,8 +146,8 @@ namespace {
 
 // The graph of one run: the nodes, then connect() draws the edges, which are its picture:
 //
-//   tickets -> chunk_limiter -> read_queue -> io_limiter -> reader (I/O threads) -> split
-//   split.0 -> cpu_queue -> cpu_limiter -> transformer -> order -> writer (writer thread)
+//   tickets -> chunk_limiter -> read_queue -> io_limiter -> reader (here, or I/O threads) -> split
+//   split.0 -> cpu_queue -> cpu_limiter -> transformer -> order -> writer (here, or writer thread)
 //   split.1 -> io_limiter.decrement         (the read is done)
 //   split.2 -> chunk_limiter.decrement      (the ticket claimed nothing)
 //   transformer.1 -> cpu_limiter.decrement  (the transform is done)

@@ -6,9 +6,11 @@
 //   returned by the writer, or by the split when a ticket found the source exhausted.
 // * I/O limiter: concurrent reads; returned by the split once the read is done.
 // * CPU limiter: concurrent transforms; returned by the transform when its work is done.
-// Reads and writes run on dedicated threads (IoThreads) that feed the graph through async_node
-// gateways: a read or write that blocks never holds a TBB worker, so the transforms keep every
-// CPU token busy however slow the storage. The queues in front of the limiters are required (a
+// A read or write that cannot block (data in the page cache, an output in memory or on an SSD)
+// runs on the arena thread that gets to it; one that might (a pipe, a cold disk, a network file
+// system) runs on dedicated threads (IoThreads) that feed the graph through async_node gateways,
+// so it never holds a TBB worker and the transforms keep every CPU token busy however slow the
+// storage (chunk_steps.hpp, "Inline I/O"). The queues in front of the limiters are required (a
 // limiter drops what a non-buffering predecessor offers) and are bounded by the chunk limiter,
 // as are the sequencer's span and the writer thread's queue.
 #pragma once
@@ -66,9 +68,9 @@ struct RunReport {
 };
 
 /// Owns a task_arena (so the CPU budget holds even inside a host program: at most cpu_tokens
-/// transforms on at most min(cores, cpu_tokens) threads), the I/O threads that do every blocking
-/// read and write (io_tokens readers, one writer), and the chunk slots (so buffers are reused
-/// across runs).
+/// transforms on at most min(cores, cpu_tokens) threads), the I/O threads that do every read and
+/// write that may block (io_tokens readers, one writer), and the chunk slots (so buffers are
+/// reused across runs).
 /// Thread-safety: run() may be called from one thread at a time.
 class Pipeline {
 public:

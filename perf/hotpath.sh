@@ -20,9 +20,10 @@ shift $(($# < 3 ? $# : 3))
 tables=("$@")
 ((${#tables[@]})) || tables=(pack unpack pack64k hashes small realfiles)
 
-T="$PWD/$build/apps/tbbpipe"
-P="$PWD/$build/perf/tbbpipe-plain"
-LAB="$PWD/$build/apps/tbbpipe-lab"
+build="$(cd "$build" 2>/dev/null && pwd || echo "$build")"  # absolute: we cd to WORK_DIR below
+T="$build/apps/tbbpipe"
+P="$build/perf/tbbpipe-plain"
+LAB="$build/apps/tbbpipe-lab"
 for tool in "$T" "$P" "$LAB"; do
     [[ -x $tool ]] || { echo "hotpath: $tool missing (build $build first)" >&2; exit 2; }
 done
