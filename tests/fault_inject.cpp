@@ -191,7 +191,8 @@ long syscall(long number, ...) {
     for (long& arg : a) arg = va_arg(ap, long);
     va_end(ap);
     if (number == SYS_openat2 && config().error && std::strcmp(config().op, "open") == 0 &&
-        path_matches(reinterpret_cast<const char*>(a[1]))) {
+        // The second argument of openat2 is the path (an address passed as a long).
+        path_matches(reinterpret_cast<const char*>(a[1]))) {  // NOLINT(performance-no-int-to-ptr)
         errno = config().error;
         return -1;
     }

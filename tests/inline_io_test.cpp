@@ -152,6 +152,7 @@ TEST(InlineIo, SmallFilesInMemoryAreReadAndWrittenOnTheArenaThreads) {
     EXPECT_EQ(packed.stats.writes_handed_off, 0u);
     EXPECT_GE(packed.stats.reads_inline, 50u);
     std::vector<Job::File> back;
+    back.reserve(files.size());
     for (const Job::File& f : files) back.push_back({f.output, f.input + ".back"});
     const testing::BatchRun unpacked = jobs.run_batch(Operation::kUnpack, back);
     for (const FileResult& f : unpacked.files) ASSERT_TRUE(f.status.is_ok()) << f.status.message();
