@@ -138,6 +138,10 @@ double Pipeline::buffer_reuse_rate() const {
     return n ? static_cast<double>(impl_->slots.reuse_hits()) / static_cast<double>(n) : 0.0;
 }
 
+void Pipeline::execute(const std::function<void()>& f) {
+    impl_->arena.execute(f);
+}
+
 std::size_t Pipeline::reserved_buffer_bytes() const {
     return impl_->slots.reserved_bytes();
 }

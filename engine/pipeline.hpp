@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stop_token>
 
@@ -85,6 +86,9 @@ public:
     RunReport run(ChunkSteps& steps, std::stop_token stop = {});
 
     const PipelineConfig& config() const { return config_; }
+    /// Runs f inside the engine's arena, on its threads and within its CPU budget (parallel work
+    /// the layer above does between runs: deriving keys). Not during run().
+    void execute(const std::function<void()>& f);
     /// Buffer reuse since construction: hits / acquisitions.
     double buffer_reuse_rate() const;
     std::size_t reserved_buffer_bytes() const;

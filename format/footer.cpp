@@ -163,4 +163,24 @@ Digest RootHasher::finish(std::uint64_t original_size) {
     return out;
 }
 
+struct IndexFingerprint::Impl {
+    CryptoPP::SHA256 sha;
+};
+
+IndexFingerprint::IndexFingerprint() : impl_(std::make_unique<Impl>()) {}
+IndexFingerprint::~IndexFingerprint() = default;
+void IndexFingerprint::add(const IndexEntry& e) {
+    std::uint8_t fixed[kIndexEntryFixedSize];
+    put_u64(fixed, e.offset);
+    put_u32(fixed + 8, e.raw_size);
+    put_u32(fixed + 12, e.stored_size);
+    put_u32(fixed + 16, e.flags);
+    impl_->sha.Update(fixed, sizeof fixed);
+}
+Digest IndexFingerprint::finish() {
+    Digest out{};
+    impl_->sha.Final(out.data());
+    return out;
+}
+
 }  // namespace tbbpipe::format

@@ -79,4 +79,21 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+/// SHA-256 over the position, sizes and flags of index entries, fed one at a time: a streamed
+/// unpack compares the records it saw with the footer's index in constant memory, whatever the
+/// number of records.
+class IndexFingerprint {
+public:
+    IndexFingerprint();
+    ~IndexFingerprint();
+    IndexFingerprint(const IndexFingerprint&) = delete;
+    IndexFingerprint& operator=(const IndexFingerprint&) = delete;
+    void add(const IndexEntry& entry);
+    Digest finish();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace tbbpipe::format

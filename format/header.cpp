@@ -81,14 +81,19 @@ Header decode_header(const std::uint8_t* p, std::size_t size) {
     }
     h.scrypt = {p[21], p[22], p[23]};
     if (h.kdf == KeyDerivation::kScrypt) {
+        // Checked before anything is derived: a hostile header must not cost more time or memory
+        // than the most expensive container our own writer makes, nor less than its floor.
         const auto& s = h.scrypt;
-        const std::uint64_t memory = 128ull * s.r * (1ull << std::min<int>(s.log2_n, 40));
-        if (s.log2_n < 1 || s.log2_n > kMaxScryptLog2N || s.r < 1 || s.p < 1 || s.p > 16 ||
-            memory > kScryptMaxMemory) {
+        const std::uint64_t n = 1ull << std::min<int>(s.log2_n, 40);
+        const std::uint64_t memory = 128ull * s.r * n;
+        const std::uint64_t work = n * s.r * s.p;
+        if (s.log2_n < kMinScryptLog2N || s.log2_n > kMaxScryptLog2N || s.r < 1 || s.p < 1 ||
+            s.p > 16 || memory > kScryptMaxMemory || work > kScryptMaxWork) {
             throw StatusError(StatusCode::kCorruptData,
                               "header: scrypt cost (log2 N " + std::to_string(s.log2_n) + ", r " +
                                   std::to_string(s.r) + ", p " + std::to_string(s.p) +
-                                  ") exceeds the reader's cap");
+                                  ") outside what a reader accepts (log2 N 14..18, p <= 16, at "
+                                  "most 256 MiB and N*r*p <= 2^23)");
         }
     }
     std::memcpy(h.salt.data(), p + 24, 16);

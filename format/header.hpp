@@ -43,6 +43,10 @@ struct ScryptParams {
     std::uint8_t p = 4;
 };
 inline constexpr std::uint64_t kScryptMaxMemory = 256ull * 1024 * 1024;  // cap when reading
+/// Cap on N * r * p when reading: the writer's costliest setting (log2 N 18, r 8, p 4), about 3 s
+/// of one core here. With the memory cap it bounds what one header can cost; every distinct salt
+/// costs it again, which a tree of containers from many runs legitimately has.
+inline constexpr std::uint64_t kScryptMaxWork = (1ull << kMaxScryptLog2N) * 8 * 4;
 
 struct Header {
     Compression compression = Compression::kLz4;

@@ -239,6 +239,9 @@ void check_index(const OpenedHeader& opened, const FooterBody& footer,
         if (e.raw_size > chunk_size || e.stored_size > max_stored) corrupt(where + ": bad sizes");
         if (e.flags & ~kKnownRecordFlags) corrupt(where + ": unknown flags");
         if (((e.flags & kFlagLast) != 0) != (i + 1 == n)) corrupt(where + ": misplaced last flag");
+        // Writers never make one (only an empty file has an empty chunk, its last); allowed,
+        // they would cost a reader per-chunk state for no bytes at all.
+        if (e.raw_size == 0 && i + 1 != n) corrupt(where + ": an empty chunk before the last");
         expect_offset += kRecordHeaderSize + e.stored_size;
         total += e.raw_size;
         root.add(e.digest);

@@ -5,9 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <oneapi/tbb/parallel_for_each.h>
+
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "core/status_error.hpp"
@@ -28,11 +31,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::size_t buffers_per_chunk(std::uint32_t chunk_size) {
-    // A chunk in flight holds an input and an output buffer of up to the largest record.
-    return 2 * (format::kRecordHeaderSize + format::max_stored_size(chunk_size, true));
-}
-
 // What planning learns of an input: its size and whether it is a stream (read in order).
 void stat_input(const Job::File& file, FileEntry& entry) {
     struct stat st {};
@@ -45,20 +43,25 @@ void stat_input(const Job::File& file, FileEntry& entry) {
         S_ISREG(st.st_mode) && reads_may_run_inline(device_speed(st, file.input_fd, file.input));
 }
 
-// The chunk size a container declares, read without authentication: it only sizes the engine's
-// buffers (every real check happens when the file is opened). 0 when unreadable.
-std::uint32_t peek_chunk_size(const Job::File& file) {
-    FileHandle fd = file.input_fd >= 0
-                        ? FileHandle(file.input_fd, false)
-                        : FileHandle(::open(file.input.c_str(), O_RDONLY | O_CLOEXEC));
-    std::uint8_t raw[format::kHeaderSize];
-    if (!fd.valid() || pread_full(fd.fd(), raw, format::kHeaderSize, 0) != format::kHeaderSize) {
-        return 0;
-    }
+// A container's header as planning reads it, unauthenticated: it only proposes a size for the
+// engine's buffers and says which keys to derive before the run; every real check happens when
+// the file is opened. nullopt when unreadable or malformed (the file fails then, in order).
+std::optional<format::Header> peek_header(const Job::File& file, const FileEntry& entry) {
     try {
-        return format::decode_header(raw, format::kHeaderSize).chunk_size;
+        if (!entry.stream_header.empty()) {
+            return format::decode_header(entry.stream_header.data(), entry.stream_header.size());
+        }
+        FileHandle fd = file.input_fd >= 0
+                            ? FileHandle(file.input_fd, false)
+                            : FileHandle(::open(file.input.c_str(), O_RDONLY | O_CLOEXEC));
+        std::uint8_t raw[format::kHeaderSize];
+        if (!fd.valid() ||
+            pread_full(fd.fd(), raw, format::kHeaderSize, 0) != format::kHeaderSize) {
+            return std::nullopt;
+        }
+        return format::decode_header(raw, format::kHeaderSize);
     } catch (const StatusError&) {
-        return 0;
+        return std::nullopt;
     }
 }
 
@@ -124,7 +127,7 @@ JobRunner::~JobRunner() = default;
 engine::Pipeline& JobRunner::pipeline_for(std::uint32_t chunk_size) {
     if (!pipeline_ || pipeline_chunk_size_ != chunk_size) {
         pipeline_.reset();  // free the old buffers before the new engine can allocate any
-        const std::size_t per_chunk = buffers_per_chunk(chunk_size);
+        const std::size_t per_chunk = chunk_buffer_bytes(chunk_size);
         if (memory_limit_ < per_chunk) {
             throw StatusError(StatusCode::kResourceExhausted,
                               "memory limit of " + std::to_string(memory_limit_) +
@@ -151,7 +154,7 @@ std::uint32_t JobRunner::auto_chunk_ceiling() const {
     const std::size_t useful =
         engine::chunk_tokens_for_budget(SIZE_MAX, 1, config_.cpu_tokens, config_.io_tokens);
     std::uint32_t size = ChunkTunerConfig{}.max;
-    while (size > ChunkTuner::kAlign && memory_limit_ / buffers_per_chunk(size) < useful) {
+    while (size > ChunkTuner::kAlign && memory_limit_ / chunk_buffer_bytes(size) < useful) {
         size -= ChunkTuner::kAlign;
     }
     return size;
@@ -209,7 +212,8 @@ JobResult JobRunner::run(const Job& job, const std::stop_token& stop) {
 // header's chunk size (a stream's header is read now and kept for the file). A file that fails
 // here is done before the run. Returns the chunk size the engine's buffers must hold.
 std::uint32_t JobRunner::plan(const Job& job, std::vector<FileEntry>& files, JobResult& result,
-                              const std::stop_token& stop, bool* any_stream) {
+                              const std::stop_token& stop, bool* any_stream,
+                              std::vector<format::Header>* headers) {
     std::uint32_t sizing = 0;
     std::map<std::string, DeviceSpeed> folder_speeds;
     std::set<std::string> folders_made;
@@ -231,11 +235,14 @@ std::uint32_t JobRunner::plan(const Job& job, std::vector<FileEntry>& files, Job
                 entry.stream_input =
                     f.input_fd >= 0 ? FileHandle(f.input_fd, false) : open_input(f.input);
                 entry.stream_header = read_header_bytes(entry.stream_input.fd(), false, stop);
-                sizing = std::max(
-                    sizing, format::decode_header(entry.stream_header.data(), format::kHeaderSize)
-                                .chunk_size);
-            } else {
-                sizing = std::max(sizing, peek_chunk_size(f));
+            }
+            if (std::optional<format::Header> h = peek_header(f, entry)) {
+                // A claim the memory limit cannot afford sizes nothing: that file fails alone,
+                // once its header is authenticated (UnpackFile), and the others run.
+                if (chunk_buffer_bytes(h->chunk_size) <= memory_limit_) {
+                    sizing = std::max(sizing, h->chunk_size);
+                }
+                headers->push_back(*h);
             }
         } catch (const StatusError& e) {
             entry.result->status = e.status();
@@ -270,6 +277,34 @@ std::uint32_t JobRunner::prepare_pack(const Job& job, PackSetup& setup) {
     setup.recipe.stages = &setup.stages;
     setup.recipe.level = level;
     return sizing;
+}
+
+// Every passphrase key the run will need, derived before it starts, in parallel on the engine's
+// own threads: a derivation takes up to seconds (a hostile header: the reader's cap), and made at
+// a file's first claim it would hold the claim lock, stopping every other file meanwhile. One
+// per distinct salt and cost; a header that lied costs one derivation and fails later, alone.
+void JobRunner::derive_keys(const Secret& secret, const std::vector<format::Header>& headers,
+                            std::uint32_t sizing) {
+    if (secret.kind() != KeyDerivation::kScrypt) return;
+    std::vector<const format::Header*> distinct;
+    for (const format::Header& h : headers) {
+        if (h.kdf != KeyDerivation::kScrypt) continue;
+        const auto same = [&h](const format::Header* d) {
+            return d->salt == h.salt && d->scrypt.log2_n == h.scrypt.log2_n &&
+                   d->scrypt.r == h.scrypt.r && d->scrypt.p == h.scrypt.p;
+        };
+        if (std::none_of(distinct.begin(), distinct.end(), same)) distinct.push_back(&h);
+    }
+    if (distinct.empty()) return;
+    try {
+        pipeline_for(sizing).execute([&] {
+            tbb::parallel_for_each(distinct.begin(), distinct.end(), [&](const format::Header* h) {
+                (void)kek_cache_.get(secret, *h);  // cached; a failure shows at the file's open
+            });
+        });
+    } catch (...) {
+        // Nothing lost: each file derives what is missing when it is opened.
+    }
 }
 
 // Files that failed while planning are reported now; the rest wait in the scheduler.
@@ -316,7 +351,8 @@ JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
     result.files.resize(job.files.size());
     std::vector<FileEntry> files(job.files.size());
     bool any_stream = false;
-    std::uint32_t sizing = plan(job, files, result, stop, &any_stream);
+    std::vector<format::Header> headers;  // unpack and verify: what planning peeked
+    std::uint32_t sizing = plan(job, files, result, stop, &any_stream, &headers);
 
     RunContext run;
     run.stop = stop;
@@ -334,6 +370,9 @@ JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
         run.secret = &job.secret;
         run.stages = &config_.stages;
         run.kek_cache = &kek_cache_;
+        run.max_chunk_size = sizing;
+        run.memory_limit = memory_limit_;
+        derive_keys(job.secret, headers, sizing);
     }
     JobScheduler scheduler(config_.scheduler, config_.large_file_threshold);
     queue(files, scheduler);

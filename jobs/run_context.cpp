@@ -4,8 +4,13 @@
 #include <unistd.h>
 
 #include "core/status_error.hpp"
+#include "format/record.hpp"
 
 namespace tbbpipe::jobs {
+
+std::size_t chunk_buffer_bytes(std::uint32_t chunk_size) {
+    return 2 * (format::kRecordHeaderSize + format::max_stored_size(chunk_size, true));
+}
 
 std::string chunk_name(std::uint64_t index, std::uint64_t offset) {
     return "chunk " + std::to_string(index) + " at offset " + std::to_string(offset);

@@ -37,6 +37,10 @@ struct RunContext {
 
     // Unpack and verify.
     const Secret* secret = nullptr;
+    /// The largest chunk size the engine's buffers were planned for, and the limit they must
+    /// fit: a container with larger chunks fails alone once its header is authenticated.
+    std::uint32_t max_chunk_size = 0;
+    std::size_t memory_limit = 0;
     const StageRegistry* stages = nullptr;  ///< resolves a container's recorded stages
     format::KekCache* kek_cache = nullptr;
 };
@@ -72,6 +76,10 @@ struct FileEntry {
     std::uint64_t chunks = 0;      ///< writer thread: chunks written
     std::chrono::steady_clock::time_point started{};  ///< set at the first claim
 };
+
+/// Bytes of buffers one chunk in flight holds: an input and an output buffer of up to the largest
+/// record of that chunk size (what the memory limit is counted in).
+std::size_t chunk_buffer_bytes(std::uint32_t chunk_size);
 
 /// "chunk 3 at offset 3145728": how messages name a chunk.
 std::string chunk_name(std::uint64_t index, std::uint64_t offset);

@@ -55,12 +55,35 @@ UnpackFile::UnpackFile(const RunContext& run, FileEntry& entry)
         !entry.stream_header.empty() ? std::move(entry.stream_header)  // read to plan
                                      : read_header_bytes(in_.fd(), seekable_, run.stop, facts_);
     opened_ = format::authenticate_header(raw.data(), raw.size(), *run.secret, true, run.kek_cache);
+    check_chunk_size_fits();
+    if (!seekable_) {
+        stream_root_ =
+            std::make_unique<format::RootHasher>(opened_.header.hash, opened_.header_digest);
+    }
     // Before any chunk: a container whose stages this engine lacks fails here, by name.
     if (opened_.stages_recorded) format::resolve_recorded_stages(opened_.stages, *run.stages);
     if (seekable_) {
         footer_ = read_footer(in_.fd(), static_cast<std::uint64_t>(st_.st_size), opened_, facts_);
     }
     offset_ = opened_.data_offset;
+}
+
+// The engine's buffers were sized before the run from headers nobody had authenticated yet;
+// now that this one is, its chunks must fit them. One that does not fails alone.
+void UnpackFile::check_chunk_size_fits() const {
+    const std::uint32_t chunk_size = opened_.header.chunk_size;
+    if (chunk_size <= run_.max_chunk_size) return;
+    const std::size_t needed = chunk_buffer_bytes(chunk_size);
+    if (needed > run_.memory_limit) {
+        throw StatusError(StatusCode::kResourceExhausted,
+                          "its " + std::to_string(chunk_size) + "-byte chunks need " +
+                              std::to_string(needed) + " bytes of buffers, more than the memory " +
+                              "limit of " + std::to_string(run_.memory_limit));
+    }
+    throw StatusError(StatusCode::kResourceExhausted,
+                      "its chunks (" + std::to_string(chunk_size) +
+                          " bytes) are larger than this run planned for (the file changed since "
+                          "the run began)");
 }
 
 void UnpackFile::claim(engine::Chunk& chunk) {
@@ -121,10 +144,13 @@ bool UnpackFile::claim_from_stream(engine::Chunk& chunk) {
         record.stored_size > format::max_stored_size(h.chunk_size, h.encrypted())) {
         corrupt(where + ": record sizes out of range");
     }
+    if (record.raw_size == 0 && (record.flags & format::kFlagLast) == 0) {
+        corrupt(where + ": an empty chunk before the last");
+    }
     // Sizes are checked: now the buffer can grow to this record (which may move it).
     buf = ensure_size(chunk.input, format::record_buffer_size(record.raw_size, record.stored_size));
     read_exact(buf + kRecordHeaderSize, record.stored_size, "a record");
-    seen_.push_back({chunk.offset, record.raw_size, record.stored_size, record.flags, {}});
+    seen_.add({chunk.offset, record.raw_size, record.stored_size, record.flags, {}});
     chunk.index = next_++;
     chunk.input_size = kRecordHeaderSize + record.stored_size;
     chunk.last = (record.flags & format::kFlagLast) != 0;
@@ -168,13 +194,10 @@ void UnpackFile::read_footer_and_trailer(const std::uint8_t* prefix) {
     }
     format::FooterBody footer =
         format::open_footer(opened_, stored.data(), stored_size, footer_offset, next_);
-    for (std::size_t i = 0; i < seen_.size(); ++i) {
-        const format::IndexEntry& want = footer.entries[i];
-        const format::IndexEntry& got = seen_[i];
-        if (got.offset != want.offset || got.raw_size != want.raw_size ||
-            got.stored_size != want.stored_size || got.flags != want.flags) {
-            corrupt(chunk_name(i, got.offset) + ": record header does not match the index");
-        }
+    format::IndexFingerprint want;
+    for (const format::IndexEntry& e : footer.entries) want.add(e);
+    if (!format::digests_equal(seen_.finish(), want.finish())) {
+        corrupt(where + ": the records' headers do not match the index (altered in transit)");
     }
     footer_ = std::move(footer);
 }
@@ -204,22 +227,19 @@ void UnpackFile::write(const engine::Chunk& chunk) {
         write_full(out_fd_, chunk.result, chunk.result_size, "output", run_.stop, out_kind_);
     }
     bytes_ += chunk.result_size;
-    if (!seekable_) digests_.push_back(chunk.meta.digest);
+    if (!seekable_) stream_root_->add(chunk.meta.digest);
 }
 
 std::unique_ptr<OutputFile> UnpackFile::finish(FileResult& result) {
     if (!seekable_) {
         if (!footer_) corrupt("truncated: the footer is missing");
-        // After a streamed run: the digests seen must equal the footer's, one per entry.
-        if (digests_.size() != footer_->entries.size()) {
-            corrupt("chunk count differs from the footer");
-        }
-        for (std::size_t i = 0; i < digests_.size(); ++i) {
-            if (!format::digests_equal(digests_[i], footer_->entries[i].digest)) {
-                corrupt(chunk_name(i, footer_->entries[i].offset) + ": " +
-                        hash_name(opened_.header.hash) +
-                        " of the plaintext does not match the footer");
-            }
+        // After a streamed run: the digests seen, chained as the root is, must give the
+        // footer's root (which the footer's index was checked against). Constant memory; the
+        // price is not knowing which chunk differed.
+        if (!format::digests_equal(stream_root_->finish(bytes_), footer_->root)) {
+            corrupt(std::string("the ") + hash_name(opened_.header.hash) +
+                    " of a chunk's plaintext does not match the footer (the stream cannot say "
+                    "which: its index came last)");
         }
     }
     result.plaintext_bytes = bytes_;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/chunk.hpp"
+#include "format/footer.hpp"
 #include "format/open.hpp"
 #include "jobs/file_io.hpp"
 #include "jobs/run_context.hpp"
@@ -35,6 +36,7 @@ public:
     void abandon() noexcept { out_.reset(); }
 
 private:
+    void check_chunk_size_fits() const;
     bool claim_from_stream(engine::Chunk& chunk);
     void read_exact(std::uint8_t* buf, std::size_t n, const char* what);
     void read_footer_and_trailer(const std::uint8_t* prefix);
@@ -54,8 +56,8 @@ private:
     std::uint64_t offset_ = 0;  // a stream: where the next record starts
     bool saw_last_ = false;     // a stream: the last record went by
     // What each streamed record said about itself, checked against the footer's index at the
-    // end (the seekable path checks the same thing up front): 20 bytes a chunk.
-    std::vector<format::IndexEntry> seen_;
+    // end (the seekable path checks the same thing up front), in constant memory.
+    format::IndexFingerprint seen_;
 
     // Writer thread.
     bool writer_open_ = false;
@@ -63,7 +65,8 @@ private:
     int out_fd_ = -1;  // -1: verify (nothing written)
     OutputKind out_kind_ = OutputKind::kFile;
     std::uint64_t bytes_ = 0;
-    std::vector<format::Digest> digests_;  // a stream: checked against the footer at the end
+    // A stream: its chunks' digests, chained as the footer's root is (checked at the end).
+    std::unique_ptr<format::RootHasher> stream_root_;
 };
 
 }  // namespace tbbpipe::jobs

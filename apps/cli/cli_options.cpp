@@ -105,7 +105,7 @@ po::options_description make_options() {
         "time per chunk within 128K..4M)")(
         "small-file-threshold", po::value<std::string>(),
         "files below this size are packed as one chunk, read whole (default 256K)")(
-        "scrypt-log2n", po::value<int>(), "passphrase cost: log2 of scrypt N, 14..20 (default 15)");
+        "scrypt-log2n", po::value<int>(), "passphrase cost: log2 of scrypt N, 14..18 (default 15)");
     po::options_description outputs("Outputs");
     outputs.add_options()("output,o", po::value<std::string>(), "output path (one input only)")(
         "output-dir", po::value<std::string>(), "write outputs into this folder")(

@@ -67,10 +67,11 @@ inline constexpr std::uint32_t kDefaultChunkSize = 1024u * 1024;
 inline constexpr std::uint64_t kDefaultSmallFileThreshold = 256u * 1024;
 /// Fair scheduling: files of this size or more wait in the large-file queue.
 inline constexpr std::uint64_t kDefaultLargeFileThreshold = 8ull * 1024 * 1024;
-/// Passphrase cost: log2 of scrypt's N (r = 8, p = 4), its default and its range.
+/// Passphrase cost: log2 of scrypt's N (r = 8, p = 4), its default and its range. The same range
+/// holds when reading (with a cap on memory and total work, docs/SECURITY.md): 18 is 256 MiB.
 inline constexpr std::uint8_t kDefaultScryptLog2N = 15;
 inline constexpr std::uint8_t kMinScryptLog2N = 14;
-inline constexpr std::uint8_t kMaxScryptLog2N = 20;
+inline constexpr std::uint8_t kMaxScryptLog2N = 18;
 /// The largest CPU and I/O budgets an engine accepts.
 inline constexpr int kMaxCpuTokens = 1024;
 inline constexpr int kMaxIoTokens = 256;
@@ -95,7 +96,7 @@ struct PackOptions {
     /// secret (a cipher); with a spec that names a digest, the two must agree.
     std::optional<Hash> hash;
     std::uint32_t chunk_size = 0;  ///< 0: adaptive (starts at 1 MiB); else 4 KiB .. 64 MiB
-    std::uint8_t scrypt_log2_n = kDefaultScryptLog2N;  ///< passphrase cost, 14 .. 20
+    std::uint8_t scrypt_log2_n = kDefaultScryptLog2N;  ///< passphrase cost, 14 .. 18
     /// A stage spec, e.g. "xor-mask,lz4,aes-256-gcm,xxh3" (tbbpipe/stages.hpp). When set it
     /// replaces compression and cipher; a cipher in it needs the secret and a secret needs one.
     std::string stages;
