@@ -11,6 +11,7 @@
 #include "format/cipher.hpp"
 #include "format/secret_bytes.hpp"
 #include "jobs/file_io.hpp"
+#include "jobs/output_file.hpp"
 
 namespace tbbpipe {
 namespace {

@@ -32,8 +32,10 @@ StatusCode status_code_from_errno(int err) {
         case EACCES:
         case EPERM: return StatusCode::kPermissionDenied;
         case EEXIST: return StatusCode::kAlreadyExists;
+        // A folder where a file was expected, or a file in a path's middle: the operation
+        // failed on what is on disk, not on how the command was written.
         case EISDIR:
-        case ENOTDIR: return StatusCode::kInvalidArgument;
+        case ENOTDIR: return StatusCode::kFailedPrecondition;
         case ENOMEM: return StatusCode::kResourceExhausted;
         default: return StatusCode::kIoError;
     }

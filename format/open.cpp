@@ -147,7 +147,9 @@ OpenedHeader authenticate_header(const std::uint8_t* bytes, std::size_t size, co
     }
     const SecretBytes kek = cache ? cache->get(secret, h) : derive_kek(secret, h);
     if (key_id_for(kek) != h.key_id) {
-        throw StatusError(StatusCode::kAuthFailed, "wrong key or passphrase");
+        // The key id is derived from the KEK, and the KEK from the secret and the header's
+        // salt and cost: damage to any of those looks exactly like a wrong secret.
+        throw StatusError(StatusCode::kAuthFailed, "wrong key or passphrase, or a damaged header");
     }
     // The key id matched, so from here on a failure means the header was damaged.
     SecretBytes file_key(kFileKeySize);

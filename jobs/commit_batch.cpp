@@ -60,7 +60,9 @@ std::vector<std::pair<std::uint32_t, Status>> CommitBatch::flush() {
             }
         }
     }
-    std::vector<std::string> folders;
+    // One folder flush per distinct folder, through one of the outputs renamed into it.
+    std::vector<std::pair<dev_t, ino_t>> folders;
+    std::vector<const OutputFile*> flushers;
     for (auto& p : batch) {
         if (!flushed.is_ok()) {
             p.file->discard();
@@ -70,17 +72,18 @@ std::vector<std::pair<std::uint32_t, Status>> CommitBatch::flush() {
         try {
             p.file->publish();
             results.push_back({p.tag, Status::ok()});
-            const std::string folder = p.file->folder();
+            const auto folder = p.file->folder_id();
             if (std::find(folders.begin(), folders.end(), folder) == folders.end()) {
                 folders.push_back(folder);
+                flushers.push_back(p.file.get());
             }
         } catch (const StatusError& e) {
             results.push_back({p.tag, e.status()});
         }
     }
     if (durable_) {
-        for (const auto& folder : folders) {
-            if (sync_folder(folder)) ++syncs_;
+        for (const OutputFile* file : flushers) {
+            if (file->sync_folder()) ++syncs_;
         }
     }
     return results;

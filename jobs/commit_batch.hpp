@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "jobs/file_io.hpp"
+#include "jobs/output_file.hpp"
 #include "tbbpipe/options.hpp"
 #include "tbbpipe/status.hpp"
 

@@ -10,7 +10,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -19,52 +18,9 @@
 #include "core/no_block.hpp"
 #include "core/status_error.hpp"
 #include "jobs/device_speed.hpp"
-#include "tbbpipe/cleanup.hpp"
 
 namespace tbbpipe::jobs {
 namespace {
-
-[[noreturn]] void throw_errno(const std::string& what, int err) {
-    throw StatusError(status_code_from_errno(err), what + ": " + std::strerror(err));
-}
-
-// Temporary outputs alive right now, so a second signal can remove them without locks or
-// allocation. States: 0 free, 1 being written, 2 holds a path, 3 taken by the signal handler.
-// Every transition is a CAS, so the handler never reads a path that is being rewritten, and a
-// slot the handler took is never reused (the handler ends the process).
-constexpr int kRegistrySlots = 256;  // outputs in flight plus a commit batch
-constexpr std::size_t kRegistryPathMax = 4096;
-struct RegistrySlot {
-    std::atomic<int> state{0};
-    char path[kRegistryPathMax];
-};
-std::array<RegistrySlot, kRegistrySlots> g_registry;
-
-int register_temp(const std::string& path) {
-    if (path.size() >= kRegistryPathMax) return -1;
-    for (int i = 0; i < kRegistrySlots; ++i) {
-        int expected = 0;
-        if (g_registry[i].state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
-            std::memcpy(g_registry[i].path, path.c_str(), path.size() + 1);
-            g_registry[i].state.store(2, std::memory_order_release);
-            return i;
-        }
-    }
-    return -1;  // more outputs than slots: removed by their destructors, but not by a 2nd signal
-}
-
-void unregister_temp(int slot) {
-    if (slot < 0) return;
-    int expected = 2;
-    g_registry[slot].state.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
-}
-
-std::string folder_of(const std::string& path) {
-    const auto slash = path.rfind('/');
-    if (slash == std::string::npos) return ".";
-    if (slash == 0) return "/";
-    return path.substr(0, slash);
-}
 
 // Waits until fd is ready for events, checking for a stop request every 100 ms.
 void wait_ready(int fd, short events, const std::stop_token& stop) {
@@ -114,6 +70,8 @@ void FileHandle::reset() {
     fd_ = -1;
 }
 
+namespace {
+
 // open() that must not wait: the path is resolved from the kernel's caches only (openat2 with
 // RESOLVE_CACHED, Linux 5.12); anything else would go to the disk or the network: WouldBlock.
 int open_cached(const std::string& path, int flags) {
@@ -127,6 +85,8 @@ int open_cached(const std::string& path, int flags) {
     }
     return fd;
 }
+
+}  // namespace
 
 FileHandle open_input(const std::string& path, bool expect_regular, struct stat* st_out) {
     // A file listed as regular is opened with O_NONBLOCK: if it turned into a FIFO meanwhile,
@@ -309,141 +269,15 @@ void write_full(int fd, const std::uint8_t* buf, std::size_t n, const char* what
     writev_full(fd, &iov, 1, what, stop, kind);
 }
 
-OutputFile::OutputFile(const std::string& path, bool overwrite, bool durable)
-    : path_(path), overwrite_(overwrite), durable_(durable) {
-    struct stat st {};
-    if (!overwrite && ::lstat(path.c_str(), &st) == 0) {
-        throw StatusError(StatusCode::kAlreadyExists, path + " already exists");
-    }
-    // A hidden name beside the destination: same file system, so the rename is atomic.
-    const std::string folder = folder_of(path);
-    std::string pattern = folder + "/." + base_name(path) + ".tbbpipe-XXXXXX";
-    const int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
-    if (fd < 0) throw_errno("cannot create a temporary file in " + folder, errno);
-    fd_ = FileHandle(fd);
-    temp_path_ = pattern;
-    registry_slot_ = register_temp(temp_path_);
+void throw_errno(const std::string& what, int err) {
+    throw StatusError(status_code_from_errno(err), what + ": " + std::strerror(err));
 }
 
-OutputFile::~OutputFile() {
-    discard();
-}
-
-void OutputFile::set_metadata(std::uint32_t mode, std::int64_t mtime_sec,
-                              std::uint32_t mtime_nsec) {
-    if (mode != 0 && ::fchmod(fd_.fd(), static_cast<mode_t>(mode & 01777)) != 0) {
-        throw_errno(path_ + ": cannot set mode", errno);
-    }
-    if (mtime_sec != 0 || mtime_nsec != 0) {
-        const timespec times[2] = {{0, UTIME_OMIT},
-                                   {static_cast<time_t>(mtime_sec), static_cast<long>(mtime_nsec)}};
-        if (::futimens(fd_.fd(), times) != 0) throw_errno(path_ + ": cannot set mtime", errno);
-    }
-}
-
-void OutputFile::commit() {
-    if (done_) throw StatusError(StatusCode::kInternal, "output committed twice");
-    if (durable_) {
-        if (::fsync(fd_.fd()) != 0) {
-            const int err = errno;
-            discard();
-            throw_errno(path_ + ": cannot flush to disk", err);
-        }
-        ++syncs_;
-    }
-    publish();
-    // The rename lives in the folder: flush it too, or a crash could forget the new name.
-    if (durable_ && sync_folder(folder_of(path_))) ++syncs_;
-}
-
-void OutputFile::publish() {
-    if (done_) throw StatusError(StatusCode::kInternal, "output committed twice");
-    fd_.reset();
-    const unsigned flags = overwrite_ ? 0 : RENAME_NOREPLACE;
-    if (::renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, path_.c_str(), flags) != 0) {
-        const int err = errno;
-        discard();
-        if (err == EEXIST) {
-            throw StatusError(StatusCode::kAlreadyExists, path_ + " already exists");
-        }
-        throw_errno(path_ + ": cannot rename into place", err);
-    }
-    done_ = true;
-    unregister_temp(registry_slot_);
-    registry_slot_ = -1;
-}
-
-dev_t OutputFile::device() const {
-    struct stat st {};
-    return fd_.valid() && ::fstat(fd_.fd(), &st) == 0 ? st.st_dev : 0;
-}
-
-std::string OutputFile::folder() const {
-    return folder_of(path_);
-}
-
-void sync_file_system(int fd, const std::string& what) {
-    if (::syncfs(fd) != 0) throw_errno(what + ": cannot flush to disk", errno);
-}
-
-bool sync_folder(const std::string& folder) {
-    const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0) return false;
-    const bool ok = ::fsync(dir) == 0;
-    ::close(dir);
-    return ok;
-}
-
-void make_folders(const std::string& root, const std::string& relative) {
-    // The root is the user's choice and may be a link (to another disk, say); only what we create
-    // beneath it must be real folders.
-    auto make = [](const std::string& path, bool refuse_links) {
-        struct stat st {};
-        if ((refuse_links ? ::lstat(path.c_str(), &st) : ::stat(path.c_str(), &st)) == 0) {
-            if (S_ISLNK(st.st_mode)) {
-                throw StatusError(StatusCode::kFailedPrecondition,
-                                  path + ": refusing to write through a symbolic link");
-            }
-            if (!S_ISDIR(st.st_mode)) {
-                throw StatusError(StatusCode::kFailedPrecondition, path + ": not a folder");
-            }
-            return;
-        }
-        if (::mkdir(path.c_str(), 0777) != 0 && errno != EEXIST) {
-            throw_errno("cannot create folder " + path, errno);
-        }
-    };
-    std::string path;
-    for (std::size_t i = 0; i <= root.size(); ++i) {
-        if (i == root.size() || (root[i] == '/' && i > 0)) {
-            path = root.substr(0, i);
-            if (path != "." && path != "..") make(path, false);
-        }
-    }
-    path = root;
-    std::size_t pos = 0;
-    while (pos < relative.size()) {
-        std::size_t slash = relative.find('/', pos);
-        if (slash == std::string::npos) slash = relative.size();
-        const std::string part = relative.substr(pos, slash - pos);
-        pos = slash + 1;
-        if (part.empty() || part == ".") continue;
-        if (part == "..") {
-            throw StatusError(StatusCode::kFailedPrecondition,
-                              relative + ": refusing a path that leaves the output folder");
-        }
-        path += "/" + part;
-        make(path, true);
-    }
-}
-
-void OutputFile::discard() {
-    if (done_) return;
-    fd_.reset();
-    ::unlink(temp_path_.c_str());
-    unregister_temp(registry_slot_);
-    registry_slot_ = -1;
-    done_ = true;
+std::string folder_of(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
 }
 
 std::string base_name(const std::string& path) {
@@ -454,16 +288,3 @@ std::string base_name(const std::string& path) {
 }
 
 }  // namespace tbbpipe::jobs
-
-namespace tbbpipe {
-
-void remove_temporary_outputs() noexcept {
-    for (auto& slot : jobs::g_registry) {
-        int expected = 2;
-        if (slot.state.compare_exchange_strong(expected, 3, std::memory_order_acq_rel)) {
-            ::unlink(slot.path);
-        }
-    }
-}
-
-}  // namespace tbbpipe

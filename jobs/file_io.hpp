@@ -1,4 +1,4 @@
-// File I/O: descriptors, full reads and writes, and outputs that appear only when complete.
+// File I/O: descriptors, full reads and writes (jobs/output_file.hpp has the outputs).
 #pragma once
 
 #include <sys/stat.h>
@@ -82,57 +82,11 @@ void write_full(int fd, const std::uint8_t* buf, std::size_t n, const char* what
 /// nothing for anything but a pipe; best effort (a per-user pipe limit may refuse).
 void widen_pipe(int fd);
 
-/// A destination that appears under its final name only after commit(): the bytes go to a
-/// temporary file in the same folder, renamed into place on success and removed otherwise.
-/// Thread-safety: one owner thread.
-class OutputFile {
-public:
-    /// Creates the temporary file. overwrite=false: fails early if the destination exists, and
-    /// commit() refuses to replace a file that appeared meanwhile. durable: commit() fsyncs the
-    /// data before the rename and the folder after it, so a crash leaves either the old state or
-    /// the complete file, never a renamed file with missing data.
-    OutputFile(const std::string& path, bool overwrite, bool durable = true);
-    ~OutputFile();
-    OutputFile(const OutputFile&) = delete;
-    OutputFile& operator=(const OutputFile&) = delete;
+/// Throws StatusError(status_code_from_errno(err), "what: strerror(err)").
+[[noreturn]] void throw_errno(const std::string& what, int err);
 
-    int fd() const { return fd_.fd(); }
-    const std::string& path() const { return path_; }
-    /// Sets permission bits and times on the temporary file before it is renamed.
-    void set_metadata(std::uint32_t mode, std::int64_t mtime_sec, std::uint32_t mtime_nsec);
-    /// Renames into place. Throws on failure (the temporary file is then removed).
-    void commit();
-    /// For batched durability (CommitBatch): the same as commit() without any flush; the caller
-    /// flushed the file system before and flushes the folder after.
-    void publish();
-    /// The file system and folder the output lands in.
-    dev_t device() const;
-    std::string folder() const;
-    /// Removes the temporary file now (also done by the destructor if not committed).
-    void discard();
-    /// fsync calls commit() made (0 when not durable).
-    int syncs() const { return syncs_; }
-
-private:
-    std::string path_;
-    std::string temp_path_;
-    FileHandle fd_;
-    bool overwrite_;
-    bool durable_;
-    int syncs_ = 0;
-    bool done_ = false;
-    int registry_slot_ = -1;
-};
-
-/// syncfs() on the file system holding fd: one flush for many files. Throws naming what.
-void sync_file_system(int fd, const std::string& what);
-/// fsync on a folder, so renames in it survive a crash. Returns whether it worked.
-bool sync_folder(const std::string& folder);
-/// Creates root/relative and its missing parents (mode 0777 & ~umask). The root may be a link
-/// (the user named it); below it, a component that is a symlink or not a folder, or a "..", is
-/// refused, so a planted link cannot redirect outputs out of the tree.
-void make_folders(const std::string& root, const std::string& relative);
-
+/// The folder part of a path ("a/b" -> "a", "b" -> ".", "/b" -> "/").
+std::string folder_of(const std::string& path);
 /// File name without its folders ("/a/b.txt" -> "b.txt").
 std::string base_name(const std::string& path);
 

@@ -24,80 +24,13 @@
 #include "jobs/job_scheduler.hpp"
 #include "jobs/job_steps.hpp"
 #include "jobs/pack_file.hpp"
+#include "jobs/run_plan.hpp"
 #include "jobs/unpack_file.hpp"
 
 namespace tbbpipe::jobs {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// What planning learns of an input: its size and whether it is a stream (read in order).
-void stat_input(const Job::File& file, FileEntry& entry) {
-    struct stat st {};
-    const bool known = file.input_fd >= 0 ? ::fstat(file.input_fd, &st) == 0
-                                          : ::stat(file.input.c_str(), &st) == 0;
-    if (!known) return;  // the first claim reports why, in order
-    entry.planned_size = S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
-    entry.stream = !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
-    entry.inline_reads =
-        S_ISREG(st.st_mode) && reads_may_run_inline(device_speed(st, file.input_fd, file.input));
-}
-
-// A container's header as planning reads it, unauthenticated: it only proposes a size for the
-// engine's buffers and says which keys to derive before the run; every real check happens when
-// the file is opened. nullopt when unreadable or malformed (the file fails then, in order).
-std::optional<format::Header> peek_header(const Job::File& file, const FileEntry& entry) {
-    try {
-        if (!entry.stream_header.empty()) {
-            return format::decode_header(entry.stream_header.data(), entry.stream_header.size());
-        }
-        FileHandle fd = file.input_fd >= 0
-                            ? FileHandle(file.input_fd, false)
-                            : FileHandle(::open(file.input.c_str(), O_RDONLY | O_CLOEXEC));
-        std::uint8_t raw[format::kHeaderSize];
-        if (!fd.valid() ||
-            pread_full(fd.fd(), raw, format::kHeaderSize, 0) != format::kHeaderSize) {
-            return std::nullopt;
-        }
-        return format::decode_header(raw, format::kHeaderSize);
-    } catch (const StatusError&) {
-        return std::nullopt;
-    }
-}
-
-// The folders between a file's output root and its output, created now (a file whose folders
-// cannot be made fails alone, before the run); `made` remembers what this job made already, so
-// many files in one folder cost one check.
-void make_output_folders(const Job::File& file, std::set<std::string>& made) {
-    if (file.output_root.empty() || file.output_fd >= 0) return;
-    const std::string& root = file.output_root;
-    std::string relative;
-    if (file.output.size() > root.size() + 1 && file.output.compare(0, root.size(), root) == 0) {
-        relative = file.output.substr(root.size() + (root.back() == '/' ? 0 : 1));
-        const auto slash = relative.rfind('/');
-        relative = slash == std::string::npos ? "" : relative.substr(0, slash);
-    }
-    std::string key = root;
-    key.append(1, '\0').append(relative);  // NUL cannot be in a path: the pair is unambiguous
-    if (made.count(key)) return;
-    make_folders(root, relative);
-    made.insert(std::move(key));
-}
-
-// Whether a file's output may be written on an arena thread: verify writes nothing, a
-// descriptor is judged by what it is, a path by its folder's device (one probe per folder).
-bool writes_cannot_stall(Operation op, const Job::File& file,
-                         std::map<std::string, DeviceSpeed>& folders) {
-    if (op == Operation::kVerify) return true;
-    if (file.output_fd >= 0) return writes_may_run_inline(device_speed_of_fd(file.output_fd));
-    const auto slash = file.output.rfind('/');
-    const std::string folder = slash == std::string::npos ? "."
-                               : slash == 0               ? "/"
-                                                          : file.output.substr(0, slash);
-    auto it = folders.find(folder);
-    if (it == folders.end()) it = folders.emplace(folder, device_speed_of_path(folder)).first;
-    return writes_may_run_inline(it->second);
-}
 
 std::uint64_t peak_rss_bytes() {
     rusage usage{};
@@ -208,51 +141,6 @@ JobResult JobRunner::run(const Job& job, const std::stop_token& stop) {
     }
 }
 
-// Planning: what each file is (size, stream or not), its output folders, and for unpack its
-// header's chunk size (a stream's header is read now and kept for the file). A file that fails
-// here is done before the run. Returns the chunk size the engine's buffers must hold.
-std::uint32_t JobRunner::plan(const Job& job, std::vector<FileEntry>& files, JobResult& result,
-                              const std::stop_token& stop, bool* any_stream,
-                              std::vector<format::Header>* headers) {
-    std::uint32_t sizing = 0;
-    std::map<std::string, DeviceSpeed> folder_speeds;
-    std::set<std::string> folders_made;
-    for (std::size_t i = 0; i < files.size(); ++i) {
-        const Job::File& f = job.files[i];
-        FileEntry& entry = files[i];
-        entry.file = &f;
-        entry.result = &result.files[i];
-        entry.result->input = f.input;
-        entry.result->output = job.operation == Operation::kVerify ? "" : f.output;
-        stat_input(f, entry);
-        *any_stream = *any_stream || entry.stream;
-        try {
-            if (job.operation != Operation::kVerify) make_output_folders(f, folders_made);
-            entry.inline_writes = writes_cannot_stall(job.operation, f, folder_speeds);
-            if (job.operation == Operation::kPack) continue;
-            if (entry.stream) {
-                // A stream cannot be peeked: read its header now and hand it to the file.
-                entry.stream_input =
-                    f.input_fd >= 0 ? FileHandle(f.input_fd, false) : open_input(f.input);
-                entry.stream_header = read_header_bytes(entry.stream_input.fd(), false, stop);
-            }
-            if (std::optional<format::Header> h = peek_header(f, entry)) {
-                // A claim the memory limit cannot afford sizes nothing: that file fails alone,
-                // once its header is authenticated (UnpackFile), and the others run.
-                if (chunk_buffer_bytes(h->chunk_size) <= memory_limit_) {
-                    sizing = std::max(sizing, h->chunk_size);
-                }
-                headers->push_back(*h);
-            }
-        } catch (const StatusError& e) {
-            entry.result->status = e.status();
-            entry.done = true;
-        }
-    }
-    if (job.operation == Operation::kPack) return 0;
-    return sizing < kMinChunkSize ? kDefaultChunkSize : sizing;  // nothing readable: any will do
-}
-
 // What every container of a pack shares: the stages, the header's fields, the key.
 std::uint32_t JobRunner::prepare_pack(const Job& job, PackSetup& setup) {
     std::uint32_t sizing = job.pack.chunk_size ? job.pack.chunk_size : kDefaultChunkSize;
@@ -350,9 +238,8 @@ JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
     JobResult result;
     result.files.resize(job.files.size());
     std::vector<FileEntry> files(job.files.size());
-    bool any_stream = false;
-    std::vector<format::Header> headers;  // unpack and verify: what planning peeked
-    std::uint32_t sizing = plan(job, files, result, stop, &any_stream, &headers);
+    const RunPlan plan = plan_run(job, files, result, stop, memory_limit_);
+    std::uint32_t sizing = plan.sizing;
 
     RunContext run;
     run.stop = stop;
@@ -372,15 +259,15 @@ JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
         run.kek_cache = &kek_cache_;
         run.max_chunk_size = sizing;
         run.memory_limit = memory_limit_;
-        derive_keys(job.secret, headers, sizing);
+        derive_keys(job.secret, plan.headers, sizing);
     }
     JobScheduler scheduler(config_.scheduler, config_.large_file_threshold);
     queue(files, scheduler);
     CommitBatch commits(config_.commit);
     const engine::RunReport report =
         job.operation == Operation::kPack
-            ? run_graph<PackFile>(run, files, scheduler, commits, any_stream, sizing)
-            : run_graph<UnpackFile>(run, files, scheduler, commits, any_stream, sizing);
+            ? run_graph<PackFile>(run, files, scheduler, commits, plan.any_stream, sizing)
+            : run_graph<UnpackFile>(run, files, scheduler, commits, plan.any_stream, sizing);
 
     for (const FileResult& file : result.files) {
         if (!file.status.is_ok() && result.status.is_ok()) result.status = file.status;

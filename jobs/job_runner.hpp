@@ -52,9 +52,6 @@ public:
 
 private:
     JobResult run_files(const Job& job, const std::stop_token& stop);
-    std::uint32_t plan(const Job& job, std::vector<FileEntry>& files, JobResult& result,
-                       const std::stop_token& stop, bool* any_stream,
-                       std::vector<format::Header>* headers);
     void derive_keys(const Secret& secret, const std::vector<format::Header>& headers,
                      std::uint32_t sizing);
     std::uint32_t prepare_pack(const Job& job, PackSetup& setup);

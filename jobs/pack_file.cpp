@@ -28,6 +28,7 @@ struct stat stat_fd(int fd, const char* what) {
 
 PackFile::PackFile(const RunContext& run, FileEntry& entry)
     : run_(run),
+      entry_(entry),
       file_(*entry.file),
       stream_(entry.stream),
       inline_reads_(entry.inline_reads),
@@ -172,7 +173,7 @@ void PackFile::write(const engine::Chunk& chunk) {
     iovec iov[4];
     int count = 0;
     if (!index_) {
-        out_ = open_output(run_, file_, st_before_.st_dev, st_before_.st_ino, &out_fd_);
+        out_ = open_output(run_, entry_, st_before_, &out_fd_);
         out_kind_ = out_ ? OutputKind::kFile : output_kind(out_fd_, run_.stop);
         iov[count++] = {seal_->header_bytes.data(), seal_->header_bytes.size()};
         index_.emplace(*seal_);

@@ -15,6 +15,7 @@
 #include "format/cipher.hpp"
 #include "format/seal.hpp"
 #include "jobs/file_io.hpp"
+#include "jobs/output_file.hpp"
 #include "tbbpipe/engine.hpp"
 
 namespace tbbpipe::jobs {
@@ -59,6 +60,10 @@ struct FileEntry {
     /// Its output cannot stall (memory, an SSD, /dev/null), so the engine may write it on an
     /// arena thread.
     bool inline_writes = false;
+    /// Its output lies below this run's output root (held open: jobs/output_file.hpp), at
+    /// output_relative; null: the output path is taken as given.
+    const OutputRoot* output_root = nullptr;
+    std::string output_relative;
     /// A stream to unpack is opened, and its header read, while planning (to size the engine's
     /// buffers; a FIFO reopened would wait for a new writer): handed to the work at its first
     /// claim.
@@ -84,12 +89,10 @@ std::size_t chunk_buffer_bytes(std::uint32_t chunk_size);
 /// "chunk 3 at offset 3145728": how messages name a chunk.
 std::string chunk_name(std::uint64_t index, std::uint64_t offset);
 
-/// Refuses an output path that names the input itself (it would be replaced by its own output).
-void refuse_same_file(const std::string& output, dev_t input_dev, ino_t input_ino);
-
 /// Where a file's output goes: the job's descriptor, standard output ("-"), or a new OutputFile
-/// (returned; null when the output is not a path) whose descriptor *fd receives.
-std::unique_ptr<OutputFile> open_output(const RunContext& run, const Job::File& file,
-                                        dev_t input_dev, ino_t input_ino, int* fd);
+/// (returned; null when the output is not a path) whose descriptor *fd receives. An output that
+/// would replace the input itself (`input`, as fstat saw it) is refused.
+std::unique_ptr<OutputFile> open_output(const RunContext& run, const FileEntry& entry,
+                                        const struct stat& input, int* fd);
 
 }  // namespace tbbpipe::jobs

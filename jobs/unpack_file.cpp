@@ -25,7 +25,7 @@ using format::kRecordHeaderSize;
 }  // namespace
 
 UnpackFile::UnpackFile(const RunContext& run, FileEntry& entry)
-    : run_(run), file_(*entry.file), inline_reads_(entry.inline_reads) {
+    : run_(run), entry_(entry), file_(*entry.file), inline_reads_(entry.inline_reads) {
     // A stream is read in order and its planned handle moves in here: never on a thread that
     // must not block (nothing of it could be undone).
     if (entry.stream || entry.stream_input.valid() || !entry.inline_reads) {
@@ -218,7 +218,7 @@ void UnpackFile::transform(engine::Chunk& chunk) {
 
 void UnpackFile::write(const engine::Chunk& chunk) {
     if (!writer_open_) {
-        out_ = open_output(run_, file_, st_.st_dev, st_.st_ino, &out_fd_);
+        out_ = open_output(run_, entry_, st_, &out_fd_);
         if (!out_ && out_fd_ >= 0) out_kind_ = output_kind(out_fd_, run_.stop);
         writer_open_ = true;
     }

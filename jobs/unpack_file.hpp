@@ -42,6 +42,7 @@ private:
     void read_footer_and_trailer(const std::uint8_t* prefix);
 
     const RunContext& run_;
+    const FileEntry& entry_;
     const Job::File& file_;
     const bool inline_reads_;  // FileEntry::inline_reads
     FileHandle in_;

@@ -105,5 +105,31 @@ TEST_F(AttackTest, HostileScryptCostsAreRefusedBeforeDeriving) {
     EXPECT_EQ(sh("TBBPIPE_PASSPHRASE=pw tbbpipe verify f.tbp").code, 0);
 }
 
+// 2. A folder of the output tree swapped for a link while the run goes: the files that belong in
+// it are not written (through the link or anywhere), the rest is restored, nothing lands outside.
+// The first (large) file's writes are slowed down so the swap happens while it is written.
+TEST_F(AttackTest, AFolderSwappedForALinkMidRunCannotRedirectOutputs) {
+    ASSERT_EQ(sh("mkdir -p src/sub evil").code, 0);
+    make("src/first", 8 << 20);
+    make("src/sub/x", 20000, 2);
+    make("src/sub/y", 30000, 3);
+    ASSERT_EQ(sh("tbbpipe pack -q -r src --output-dir tree --chunk-size 256K").code, 0);
+    const std::string slow =
+        "ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0 LD_PRELOAD='" TBBPIPE_FAULT_LIB
+        "' TBBPIPE_FAULT_PATH=/out/.first. TBBPIPE_FAULT_OP=write TBBPIPE_FAULT_MODE=delay:40 ";
+    const std::string script =
+        slow + "'" TBBPIPE_CLI "' unpack -r tree --output-dir out --scheduler fifo -T 1 " +
+        "--no-fsync 2>err.txt & run=$!\n" +
+        "for i in $(seq 500); do ls -a out 2>/dev/null | grep -q '^[.]first[.]tbbpipe-' " +
+        "&& break; sleep 0.01; done\n" + "mv out/sub out/sub.moved && ln -s ../evil out/sub\n" +
+        "wait $run; code=$?; cat err.txt >&2; exit $code";
+    const Result r = sh(script);
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("refusing to write through a symbolic link"), std::string::npos) << r.err;
+    EXPECT_EQ(sh("ls -A evil | wc -l").out, "0\n") << "an output escaped the tree";
+    EXPECT_EQ(sh("ls -A out/sub.moved | wc -l").out, "0\n");
+    EXPECT_EQ(slurp(dir_ / "out/first"), slurp(dir_ / "src/first"));
+}
+
 }  // namespace
 }  // namespace tbbpipe

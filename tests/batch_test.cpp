@@ -399,7 +399,13 @@ TEST_F(BatchTest, CommitBatchDurableCountsOneSyncfsAndOneSyncPerFolder) {
         EXPECT_EQ(testing::read_file((i % 2 ? a : b) + "/" + name_of(i)), slice(1000, i));
     }
     // One file system: one syncfs; then one fsync per folder (where folders can be fsync'd).
-    const int folder_syncs = int(sync_folder(a)) + int(sync_folder(b));
+    const auto can_sync = [](const std::string& folder) {
+        const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        const bool ok = fd >= 0 && ::fsync(fd) == 0;
+        if (fd >= 0) ::close(fd);
+        return ok;
+    };
+    const int folder_syncs = int(can_sync(a)) + int(can_sync(b));
     EXPECT_EQ(batch.syncs(), 1 + folder_syncs);
     EXPECT_TRUE(temp_files(a).empty());
     EXPECT_TRUE(temp_files(b).empty());

@@ -394,7 +394,8 @@ TEST_F(CliTest, KeysAndCostsAreGuarded) {
     EXPECT_EQ(r.code, 2);
     // The costliest the writer allows, the reader accepts (19 and 20 once made containers that
     // no reader would open: 512 MiB and 1 GiB against a 256 MiB cap).
-    r = sh("TBBPIPE_PASSPHRASE=pw tbbpipe pack -f --scrypt-log2n 18 f && "
+    r =
+        sh("TBBPIPE_PASSPHRASE=pw tbbpipe pack -f --scrypt-log2n 18 f && "
            "TBBPIPE_PASSPHRASE=pw tbbpipe verify f.tbp");
     EXPECT_EQ(r.code, 0) << r.err;
 }

@@ -5,6 +5,8 @@
 //   errno:NAME   fail with that errno (EIO, ENOSPC, EACCES) once TBBPIPE_FAULT_AFTER bytes of
 //                the TBBPIPE_FAULT_OP direction (read | write | open) went through
 //   short        transfer at most 1000 bytes per call (reads and writes), never fail
+//   delay:MS     sleep MS milliseconds before each TBBPIPE_FAULT_OP call (read | write), so a
+//                test can act while a run is in the middle of that file
 // Nothing here is linked into tbbpipe itself; the product code is exercised unchanged.
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@ struct Config {
     const char* op = "";         // read | write | open
     int error = 0;               // errno to inject; 0 with shorten
     bool shorten = false;
+    int delay_ms = 0;
     long long after = 0;
 };
 
@@ -41,6 +44,7 @@ const Config& config() {
         c.op = op ? op : "";
         c.after = after ? std::atoll(after) : 0;
         if (mode && std::strcmp(mode, "short") == 0) c.shorten = true;
+        if (mode && std::strncmp(mode, "delay:", 6) == 0) c.delay_ms = std::atoi(mode + 6);
         if (mode && std::strncmp(mode, "errno:", 6) == 0) {
             const char* name = mode + 6;
             c.error = std::strcmp(name, "ENOSPC") == 0   ? ENOSPC
@@ -75,6 +79,11 @@ long long decide(int fd, const char* op, size_t n, bool* fail) {
     *fail = false;
     if (!fd_matches(fd)) return 0;
     if (config().shorten) return n > 1000 ? 1000 : 0;
+    if (config().delay_ms > 0) {
+        if (std::strcmp(config().op, op) == 0)
+            ::usleep(static_cast<useconds_t>(config().delay_ms) * 1000);
+        return 0;
+    }
     if (std::strcmp(config().op, op) != 0 || !config().error) return 0;
     if (g_bytes.load() >= config().after) {
         *fail = true;

@@ -12,6 +12,7 @@
 
 #include "core/status_error.hpp"
 #include "jobs/file_io.hpp"
+#include "jobs/output_file.hpp"
 #include "tbbpipe/cleanup.hpp"
 #include "tests/test_support.hpp"
 

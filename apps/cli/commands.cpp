@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "common/json_writer.hpp"
+#include "common/text_escape.hpp"
 #include "exit_codes.hpp"
 #include "secrets.hpp"
 #include "tbbpipe/container.hpp"
@@ -87,15 +88,15 @@ void print_info(const CliOptions& o, const std::string& input, const ContainerIn
         info.authenticated && info.original_bytes
             ? static_cast<double>(info.container_bytes) / static_cast<double>(info.original_bytes)
             : 0.0;
-    std::cout << input << ":\n"
+    std::cout << printable(input) << ":\n"
               << "  format:        tbbpipe v" << info.format_version << ", " << info.container_bytes
               << " bytes\n"
               << "  compression:   " << compression_name(info.compression) << " (level "
               << info.level << ")\n"
               << "  cipher:        " << cipher_name(info.cipher)
               << " (key: " << key_derivation_name(info.key_derivation) << ")\n"
-              << "  stages:        " << info.stages << (info.stages_recorded ? " (recorded)" : "")
-              << "\n"
+              << "  stages:        " << printable(info.stages)
+              << (info.stages_recorded ? " (recorded)" : "") << "\n"
               << "  chunk size:    " << info.chunk_size << " bytes, " << info.chunk_count
               << " chunks\n";
     if (!info.authenticated) {
@@ -104,9 +105,9 @@ void print_info(const CliOptions& o, const std::string& input, const ContainerIn
     }
     char r[32];
     std::snprintf(r, sizeof r, "%.3f", ratio);
-    std::cout << "  original:      " << info.original_bytes << " bytes (" << info.name << ", mode "
-              << std::oct << info.mode << std::dec << ", mtime " << format_time(info.mtime_sec)
-              << ")\n"
+    std::cout << "  name:          " << printable(info.name) << '\n'
+              << "  original:      " << info.original_bytes << " bytes (mode " << std::oct
+              << info.mode << std::dec << ", mtime " << format_time(info.mtime_sec) << ")\n"
               << "  ratio:         " << r << " (container / original)\n"
               << "  hash:          " << hash_name(info.hash) << '\n'
               << "  root digest:   " << digest_hex(info.hash, info.root_digest) << '\n';
@@ -123,7 +124,9 @@ void print_info(const CliOptions& o, const std::string& input, const ContainerIn
 int run_info(const CliOptions& o) {
     std::string warning;
     const Secret secret = load_secret(o, false, &warning);
-    if (!warning.empty() && o.verbosity > 0) std::cerr << "tbbpipe: warning: " << warning << '\n';
+    if (!warning.empty() && o.verbosity > 0) {
+        std::cerr << printable_line("tbbpipe: warning: " + warning);
+    }
     int exit_code = kExitOk;
     JsonWriter j;
     if (o.json) j.begin_array();
@@ -131,8 +134,8 @@ int run_info(const CliOptions& o) {
         const Result<ContainerInfo> info =
             inspect_container(input == "-" ? "/dev/stdin" : input, secret);
         if (!info.ok()) {
-            std::cerr << "tbbpipe: " << (input == "-" ? "(stdin)" : input) << ": "
-                      << info.status().message() << '\n';
+            std::cerr << printable_line("tbbpipe: " + (input == "-" ? "(stdin)" : input) + ": " +
+                                        info.status().message());
             exit_code = worst_exit(exit_code, exit_code_for(info.status().code()));
             continue;
         }
@@ -164,10 +167,12 @@ int run_keygen(const CliOptions& o) {
     if (!written.is_ok()) {
         std::string message = written.message();
         if (written.code() == StatusCode::kAlreadyExists) message += " (use -f to overwrite)";
-        std::cerr << "tbbpipe: " << message << '\n';
+        std::cerr << printable_line("tbbpipe: " + message);
         return exit_code_for(written.code()) == kExitUsage ? kExitUsage : kExitFailed;
     }
-    if (!to_stdout && o.verbosity > 0) std::cerr << "tbbpipe: wrote a new key to " << path << '\n';
+    if (!to_stdout && o.verbosity > 0) {
+        std::cerr << printable_line("tbbpipe: wrote a new key to " + path);
+    }
     return kExitOk;
 }
 

@@ -4,6 +4,7 @@
 
 #include "cli_options.hpp"
 #include "commands.hpp"
+#include "common/text_escape.hpp"
 #include "exit_codes.hpp"
 #include "signals.hpp"
 
@@ -19,10 +20,11 @@ int main(int argc, char** argv) {
             default: return run_command(options);
         }
     } catch (const UsageError& e) {
-        std::cerr << "tbbpipe: " << e.what() << "\nTry 'tbbpipe --help'.\n";
+        std::cerr << printable_line(std::string("tbbpipe: ") + e.what())
+                  << "Try 'tbbpipe --help'.\n";
         return kExitUsage;
     } catch (const std::exception& e) {
-        std::cerr << "tbbpipe: " << e.what() << '\n';
+        std::cerr << printable_line(std::string("tbbpipe: ") + e.what());
         return kExitFailed;
     }
 }

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/json_writer.hpp"
+#include "common/text_escape.hpp"
 
 namespace tbbpipe::cli {
 namespace {
@@ -21,8 +22,9 @@ const char* command_name(Command c) {
     }
 }
 
+// A path as a terminal line shows it: standard input by name, control characters escaped.
 std::string display_name(const std::string& path) {
-    return path == "-" ? "(stdin)" : path;
+    return path == "-" ? "(stdin)" : printable(path);
 }
 
 void json_outcome(JsonWriter& j, const FileReport& r) {
@@ -172,10 +174,10 @@ std::string file_line(const CliOptions& o, const FileReport& r) {
         char ratio[32];
         std::snprintf(ratio, sizeof ratio, "%.1f%%", pct);
         err << human_bytes(out.bytes_in) << " -> " << human_bytes(out.bytes_out) << " (" << ratio
-            << ") in " << rate << " -> " << (r.output == "-" ? "(stdout)" : r.output);
+            << ") in " << rate << " -> " << (r.output == "-" ? "(stdout)" : printable(r.output));
     } else if (o.command == Command::kUnpack) {
         err << human_bytes(out.bytes_in) << " -> " << human_bytes(out.bytes_out) << " in " << rate
-            << " -> " << (r.output == "-" ? "(stdout)" : r.output);
+            << " -> " << (r.output == "-" ? "(stdout)" : printable(r.output));
     } else {
         err << "OK (" << human_bytes(out.plaintext_bytes) << ", " << out.chunks
             << " chunks verified) in " << rate;
@@ -231,7 +233,7 @@ void print_summary(const CliOptions& o, const std::vector<FileReport>& reports,
         if (o.verbosity >= 2 && facts.job) {
             const RunStats& run = facts.job->stats;
             std::cerr << "engine: cpu tokens " << run.cpu_tokens << ", io tokens " << run.io_tokens
-                      << " (" << facts.io_tokens_from << ": " << facts.storage.reason
+                      << " (" << facts.io_tokens_from << ": " << printable(facts.storage.reason)
                       << "), chunk tokens " << run.chunk_tokens << "; max in flight: chunks "
                       << run.max_chunks_in_flight << ", reads " << run.max_reads_in_flight
                       << ", transforms " << run.max_transforms_in_flight << "; scheduler "

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "commands.hpp"
+#include "common/text_escape.hpp"
 #include "exit_codes.hpp"
 #include "live_report.hpp"
 #include "metrics_http.hpp"
@@ -206,15 +207,17 @@ int run_transfer(const CliOptions& o) {
     const auto wall_start = std::chrono::steady_clock::now();
     std::string warning;
     const Secret secret = load_secret(o, o.command == Command::kPack, &warning);
-    if (!warning.empty() && o.verbosity > 0) std::cerr << "tbbpipe: warning: " << warning << '\n';
+    if (!warning.empty() && o.verbosity > 0) {
+        std::cerr << printable_line("tbbpipe: warning: " + warning);
+    }
 
     Result<FilePlan> planned = plan_files(o.plan);
     if (!planned.ok()) throw UsageError(planned.status().message());
     if (o.verbosity > 0) {
         for (const PlanWarning& w : planned.value().warnings) {
             const bool link = w.reason == PlanWarning::Reason::kSymbolicLink;
-            std::cerr << "tbbpipe: warning: " << w.message
-                      << (link ? " (use --follow-symlinks)" : "") << '\n';
+            std::cerr << printable_line("tbbpipe: warning: " + w.message +
+                                        (link ? " (use --follow-symlinks)" : ""));
         }
     }
     std::vector<FileReport> reports;
@@ -234,7 +237,7 @@ int run_transfer(const CliOptions& o) {
     } catch (const UsageError&) {
         throw;
     } catch (const std::runtime_error& e) {
-        std::cerr << "tbbpipe: " << e.what() << '\n';
+        std::cerr << printable_line(std::string("tbbpipe: ") + e.what());
         return kExitFailed;
     }
     // The byte total is for the progress line and dashboard only: a stat per file otherwise saved.
@@ -262,7 +265,7 @@ int run_transfer(const CliOptions& o) {
     for (const FileReport& report : reports) {
         const Status& status = report.result.status;
         if (!status.is_ok()) {
-            live.emit("tbbpipe: " + with_hint(status) + "\n");
+            live.emit(printable_line("tbbpipe: " + with_hint(status)));
             exit_code = worst_exit(exit_code, exit_code_for(status.code()));
         } else if (o.verbosity > 0 && !o.json) {
             live.emit(file_line(o, report));
@@ -272,7 +275,7 @@ int run_transfer(const CliOptions& o) {
     try {
         live.stop();  // writes the final metrics file, peak RSS included
     } catch (const std::runtime_error& e) {
-        std::cerr << "tbbpipe: " << *o.metrics_file << ": " << e.what() << '\n';
+        std::cerr << printable_line("tbbpipe: " + *o.metrics_file + ": " + e.what());
         exit_code = worst_exit(exit_code, kExitFailed);
     }
     http.reset();

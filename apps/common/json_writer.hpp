@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "common/text_escape.hpp"
+
 namespace tbbpipe::cli {
 
 /// Thread-safety: one owner.
@@ -31,7 +33,5 @@ private:
     std::vector<bool> first_;  // per open container: no element written yet
     bool after_key_ = false;
 };
-
-std::string json_escape(const std::string& text);
 
 }  // namespace tbbpipe::cli
