@@ -1,5 +1,6 @@
 #include "format/cipher.hpp"
 
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include <cryptopp/aes.h>
@@ -45,6 +46,14 @@ bool open_with(const SecretBytes& key, const std::uint8_t* nonce, const std::uin
 }
 
 }  // namespace
+
+void lock_memory(const void* p, std::size_t n) noexcept {
+    (void)::mlock(p, n);
+}
+
+void unlock_memory(const void* p, std::size_t n) noexcept {
+    (void)::munlock(p, n);
+}
 
 void random_bytes(std::uint8_t* buf, std::size_t n) {
     // getrandom(2), the kernel's CSPRNG (the source of /dev/urandom) in one system call: Crypto++'s

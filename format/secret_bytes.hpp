@@ -1,4 +1,5 @@
-// Inside a Secret (tbbpipe/secret.hpp): the key material, in memory that wipes itself.
+// Inside a Secret (tbbpipe/secret.hpp): the key material, in memory that wipes itself when freed
+// and, where the process's RLIMIT_MEMLOCK allows, is locked so it never goes to swap.
 #pragma once
 
 #include <cryptopp/secblock.h>
@@ -11,7 +12,41 @@
 namespace tbbpipe {
 
 namespace format {
-using SecretBytes = CryptoPP::SecByteBlock;
+
+/// mlock / munlock that never fail loudly: past the limit (or without the right) key material is
+/// simply not locked.
+void lock_memory(const void* p, std::size_t n) noexcept;
+void unlock_memory(const void* p, std::size_t n) noexcept;
+
+/// Crypto++'s wiping allocator, plus a lock on what it hands out. Locks are per page: a key that
+/// shares a page with another freed earlier may lose its lock with it (best effort, said so in
+/// docs/SECURITY.md).
+class LockedAllocator : public CryptoPP::AllocatorWithCleanup<CryptoPP::byte> {
+public:
+    using Base = CryptoPP::AllocatorWithCleanup<CryptoPP::byte>;
+    pointer allocate(size_type n, const void* hint = nullptr) {
+        pointer p = Base::allocate(n, hint);
+        if (p) lock_memory(p, n);
+        return p;
+    }
+    void deallocate(void* p, size_type n) {
+        if (p) {
+            CryptoPP::SecureWipeArray(static_cast<pointer>(p), n);  // wiped while still locked
+            unlock_memory(p, n);
+        }
+        Base::deallocate(p, n);
+    }
+    pointer reallocate(pointer old, size_type old_size, size_type new_size, bool preserve) {
+        return CryptoPP::StandardReallocate(*this, old, old_size, new_size, preserve);
+    }
+    template <class U>
+    struct rebind {
+        using other = LockedAllocator;
+    };
+};
+
+using SecretBytes = CryptoPP::SecBlock<CryptoPP::byte, LockedAllocator>;
+
 }  // namespace format
 
 struct Secret::Bytes {

@@ -170,6 +170,12 @@ OutputFile::OutputFile(const OutputPlace& place, bool overwrite, bool durable,
         if (!folder_.valid()) throw_errno("cannot open folder " + folder, errno);
     }
     name_ = base_name(place_.relative);
+    if (name_.size() > kNameMax) {
+        throw StatusError(StatusCode::kInvalidArgument,
+                          place_.path + ": its name is " + std::to_string(name_.size()) +
+                              " bytes, more than the " + std::to_string(kNameMax) +
+                              " bytes a file name may have");
+    }
     struct stat st {};
     if (::fstatat(folder_.fd(), name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (!overwrite) {

@@ -6,11 +6,13 @@
 #include "commands.hpp"
 #include "common/text_escape.hpp"
 #include "exit_codes.hpp"
+#include "secrets.hpp"
 #include "signals.hpp"
 
 int main(int argc, char** argv) {
     using namespace tbbpipe::cli;
     install_signal_watcher();  // first: every thread started later inherits the blocked signals
+    take_environment_passphrase();
     try {
         const CliOptions options = parse_cli(argc, argv);
         switch (options.command) {

@@ -1,12 +1,14 @@
 #include "secrets.hpp"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "exit_codes.hpp"
@@ -84,6 +86,18 @@ Secret prompt_passphrase(bool confirm) {
     return secret;
 }
 
+// TBBPIPE_PASSPHRASE as it was at start (take_environment_passphrase), if it was set.
+std::optional<Secret>& environment_passphrase() {
+    static std::optional<Secret> taken;
+    return taken;
+}
+
+// Key material from here on: keep it out of core dumps, and out of reach of a debugger of the
+// same user (PR_SET_DUMPABLE also makes /proc/PID/mem and /environ root's).
+void hold_keys() {
+    (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 Secret loaded(Result<Secret> secret) {
     if (!secret.ok()) throw UsageError(secret.status().message());
     return std::move(secret).value();
@@ -108,13 +122,23 @@ Secret load_secret(const CliOptions& options, bool packing, std::string* warning
         warn_if_readable(*options.passphrase_file, "passphrase file", warning);
     } else if (options.prompt_passphrase) {
         secret = prompt_passphrase(packing);
-    } else if (const char* env = std::getenv("TBBPIPE_PASSPHRASE")) {
-        secret = Secret::passphrase(env);
+    } else if (environment_passphrase()) {
+        secret = *environment_passphrase();
     } else {
         return secret;
     }
+    hold_keys();
     if (Status s = validate(secret); !s.is_ok()) throw UsageError(s.message());
     return secret;
+}
+
+void take_environment_passphrase() {
+    char* value = std::getenv("TBBPIPE_PASSPHRASE");
+    if (!value) return;
+    hold_keys();
+    environment_passphrase() = Secret::passphrase(value);
+    ::explicit_bzero(value, std::strlen(value));
+    ::unsetenv("TBBPIPE_PASSPHRASE");
 }
 
 }  // namespace tbbpipe::cli
