@@ -172,6 +172,7 @@ std::vector<std::uint8_t> IndexBuilder::finish(FileMetadata metadata) {
     body.original_size = plaintext_bytes_;
     body.entries = std::move(entries_);
     body.root = root_.finish(plaintext_bytes_);
+    root_digest_ = body.root;
     const std::vector<std::uint8_t> plain = encode_footer_body(body);
     const std::uint64_t count = body.entries.size();
 

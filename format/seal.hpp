@@ -78,14 +78,16 @@ public:
     std::uint64_t plaintext_bytes() const { return plaintext_bytes_; }
     /// The footer and trailer bytes that end the container.
     std::vector<std::uint8_t> finish(FileMetadata metadata);
-    /// The container's size once finish() was called.
+    /// The container's size and root digest once finish() was called.
     std::uint64_t container_size() const { return container_size_; }
+    const Digest& root() const { return root_digest_; }
 
 private:
     const FileSeal& seal_;
     std::uint64_t offset_;  // where the next record starts
     std::uint64_t plaintext_bytes_ = 0;
     std::uint64_t container_size_ = 0;
+    Digest root_digest_{};
     std::vector<IndexEntry> entries_;
     RootHasher root_;
 };

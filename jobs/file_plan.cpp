@@ -126,14 +126,14 @@ public:
             if (S_ISDIR(target.st_mode)) {
                 walk(root, path, rel);
             } else if (S_ISREG(target.st_mode)) {
-                add(path, rel);
+                add(root, path, rel);
             } else {
                 warn(path, PlanWarning::Reason::kSpecialFile, "special file skipped");
             }
         }
     }
 
-    void add(const std::string& path, const std::string& relative) {
+    void add(const std::string& root, const std::string& path, const std::string& relative) {
         if (r_.operation != Operation::kPack && !ends_with(path, kSuffix)) return;  // not one
         // Temporary outputs of an interrupted run are never inputs.
         const std::string base = base_name(path);
@@ -144,6 +144,15 @@ public:
         f.input = path;
         f.output = mapped_output(r_, path, relative);
         if (!r_.output_dir.empty()) f.output_root = r_.output_dir;
+        // Names: a container records its path in the tree, and a tree's containers must record
+        // theirs; the tree is a set, checked against its manifest.
+        if (r_.operation == Operation::kPack) {
+            f.name = relative;
+        } else {
+            f.name = relative.substr(0, relative.size() - kSuffix.size());
+            f.name_must_match = true;
+            f.set_root = root;
+        }
         result_.files.push_back(std::move(f));
     }
 
@@ -180,6 +189,11 @@ FilePlan plan(const PlanRequest& r) {
         // Named explicitly: taken as given (a missing file fails in its own outcome, in order).
         Job::File f;
         f.input = input;
+        if (r.operation != Operation::kPack && input != "-" && ends_with(input, kSuffix)) {
+            // One container, maybe renamed: a differing name is worth a warning, no more.
+            const std::string base = base_name(input);
+            f.name = base.substr(0, base.size() - kSuffix.size());
+        }
         if (r.operation != Operation::kVerify) {
             try {
                 f.output = output_for(r, input);
@@ -190,6 +204,12 @@ FilePlan plan(const PlanRequest& r) {
             if (!r.output_dir.empty()) f.output_root = r.output_dir;
         }
         result.files.push_back(std::move(f));
+    }
+    // Several files packed into one output folder (or any tree) make a set: its manifest lists
+    // them all.
+    if (r.operation == Operation::kPack && !r.output_dir.empty() &&
+        (r.recursive || result.files.size() > 1)) {
+        for (Job::File& f : result.files) f.set_root = r.output_dir;
     }
     std::unordered_set<std::string> outputs;
     for (const auto& f : result.files) {

@@ -25,6 +25,7 @@
 #include "jobs/job_steps.hpp"
 #include "jobs/pack_file.hpp"
 #include "jobs/run_plan.hpp"
+#include "jobs/set_manifest.hpp"
 #include "jobs/unpack_file.hpp"
 
 namespace tbbpipe::jobs {
@@ -135,7 +136,11 @@ JobResult JobRunner::run(const Job& job, const std::stop_token& stop) {
         JobResult result;
         result.status = status_from_current_exception();
         for (const Job::File& f : job.files) {
-            result.files.push_back({f.input, f.output, result.status, 0, 0, 0, 0, 0, 0, 0});
+            FileResult failed;
+            failed.input = f.input;
+            failed.output = f.output;
+            failed.status = result.status;
+            result.files.push_back(std::move(failed));
         }
         return result;
     }
@@ -248,6 +253,7 @@ JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
     run.durable = config_.commit.durable;
     run.start = start;
     PackSetup pack;
+    Manifests manifests;  // unpack, verify: what files' FileEntry::listed point into
     if (job.operation == Operation::kPack) {
         sizing = prepare_pack(job, pack);
         run.recipe = &pack.recipe;
@@ -260,6 +266,7 @@ JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
         run.max_chunk_size = sizing;
         run.memory_limit = memory_limit_;
         derive_keys(job.secret, plan.headers, sizing);
+        result.sets = check_sets(files, job.secret, &kek_cache_, manifests);
     }
     JobScheduler scheduler(config_.scheduler, config_.large_file_threshold);
     queue(files, scheduler);
@@ -268,9 +275,20 @@ JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
         job.operation == Operation::kPack
             ? run_graph<PackFile>(run, files, scheduler, commits, plan.any_stream, sizing)
             : run_graph<UnpackFile>(run, files, scheduler, commits, plan.any_stream, sizing);
+    if (job.operation == Operation::kPack) {
+        result.sets = write_sets(files, plan, pack.recipe, job.secret, &kek_cache_, run.durable);
+    }
 
     for (const FileResult& file : result.files) {
         if (!file.status.is_ok() && result.status.is_ok()) result.status = file.status;
+    }
+    for (const SetReport& set : result.sets) {
+        if (!set.status.is_ok() && result.status.is_ok()) result.status = set.status;
+        if (!set.missing.empty() && result.status.is_ok()) {
+            result.status = {StatusCode::kAuthFailed,
+                             std::to_string(set.missing.size()) +
+                                 " container(s) the set's manifest lists are missing"};
+        }
     }
     if (result.status.is_ok() && !report.status.is_ok()) result.status = report.status;
     if (job.files.size() == 1) result.files.front().syncs = commits.syncs();

@@ -205,7 +205,7 @@ std::vector<std::uint8_t> PackFile::finish_index() {
     }
     format::FileMetadata metadata;
     if (file_.store_metadata) {
-        metadata.name = base_name(file_.input);
+        metadata.name = file_.name.empty() ? base_name(file_.input) : file_.name;
         metadata.mode = static_cast<std::uint32_t>(st_before_.st_mode & 07777);
         metadata.mtime_sec = st_before_.st_mtim.tv_sec;
         metadata.mtime_nsec = static_cast<std::uint32_t>(st_before_.st_mtim.tv_nsec);
@@ -216,6 +216,13 @@ std::vector<std::uint8_t> PackFile::finish_index() {
 std::unique_ptr<OutputFile> PackFile::finish(FileResult& result) {
     result.plaintext_bytes = result.bytes_in = index_->plaintext_bytes();
     result.bytes_out = index_->container_size();
+    // What a set's manifest records of this container (its path is the runner's to fill).
+    format::ManifestEntry& packed = entry_.packed;
+    packed.container_size = index_->container_size();
+    packed.plaintext_size = index_->plaintext_bytes();
+    packed.hash = run_.recipe->header.hash;
+    packed.header_digest = seal_->header_digest;
+    packed.root = index_->root();
     in_.reset();
     if (out_ && S_ISREG(st_before_.st_mode)) {
         out_->set_metadata(static_cast<std::uint32_t>(st_before_.st_mode & 0777), 0, 0);

@@ -49,7 +49,7 @@ private:
     std::vector<std::uint8_t> finish_index();
 
     const RunContext& run_;
-    const FileEntry& entry_;
+    FileEntry& entry_;  // its writer-side fields: `packed`
     const Job::File& file_;
     const bool stream_;        // listed as a stream (a FIFO named explicitly)
     const bool inline_reads_;  // FileEntry::inline_reads

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "format/cipher.hpp"
+#include "format/manifest.hpp"
 #include "format/seal.hpp"
 #include "jobs/file_io.hpp"
 #include "jobs/output_file.hpp"
@@ -64,6 +65,10 @@ struct FileEntry {
     /// output_relative; null: the output path is taken as given.
     const OutputRoot* output_root = nullptr;
     std::string output_relative;
+    /// Pack: what its set's manifest will record of it (writer side, at its last chunk).
+    format::ManifestEntry packed;
+    /// Unpack, verify: what its set's manifest records of it; null: no set, or no manifest.
+    const format::ManifestEntry* listed = nullptr;
     /// A stream to unpack is opened, and its header read, while planning (to size the engine's
     /// buffers; a FIFO reopened would wait for a new writer): handed to the work at its first
     /// claim.

@@ -64,8 +64,51 @@ UnpackFile::UnpackFile(const RunContext& run, FileEntry& entry)
     if (opened_.stages_recorded) format::resolve_recorded_stages(opened_.stages, *run.stages);
     if (seekable_) {
         footer_ = read_footer(in_.fd(), static_cast<std::uint64_t>(st_.st_size), opened_, facts_);
+        // Before any chunk is written: this container is the one its name and its set say.
+        check_name();
+        check_listed();
     }
     offset_ = opened_.data_offset;
+}
+
+// The stored name against the one being restored: the same, or one a path that ends in the
+// other (a tree unpacked from a subfolder, a file packed alone then unpacked with its tree). Two
+// containers swapped in a tree record names that do not agree.
+bool UnpackFile::names_agree(const std::string& stored, const std::string& expected) {
+    const auto ends_in = [](const std::string& path, const std::string& tail) {
+        return path.size() > tail.size() && path[path.size() - tail.size() - 1] == '/' &&
+               path.compare(path.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    return stored == expected || ends_in(stored, expected) || ends_in(expected, stored);
+}
+
+void UnpackFile::check_name() const {
+    const std::string& expected = file_.name;
+    const std::string& stored = footer_->name;
+    if (expected.empty() || stored.empty() || names_agree(stored, expected)) return;
+    const std::string what = "the container holds '" + stored + "', not '" + expected + "'";
+    if (file_.name_must_match) {
+        throw StatusError(StatusCode::kAuthFailed,
+                          what + " (containers swapped or renamed inside the tree)");
+    }
+    // One file renamed is legitimate: say so, and go on. Only this file's claim writes here.
+    entry_.result->warnings.push_back(what + " (renamed?)");
+}
+
+// The set's manifest records this path with one container: size, header, root and plaintext
+// must all be that one's (an older or another container in its place differs in its header,
+// which holds a fresh random key and nonce, and so in its header digest).
+void UnpackFile::check_listed() const {
+    const format::ManifestEntry* listed = entry_.listed;
+    if (!listed) return;
+    if (listed->container_size != static_cast<std::uint64_t>(st_.st_size) ||
+        listed->plaintext_size != footer_->original_size || listed->hash != opened_.header.hash ||
+        !format::digests_equal(listed->header_digest, opened_.header_digest) ||
+        !format::digests_equal(listed->root, footer_->root)) {
+        throw StatusError(StatusCode::kAuthFailed,
+                          "not the container the set's manifest lists at " + listed->path +
+                              " (another or an older one in its place)");
+    }
 }
 
 // The engine's buffers were sized before the run from headers nobody had authenticated yet;
@@ -233,6 +276,7 @@ void UnpackFile::write(const engine::Chunk& chunk) {
 std::unique_ptr<OutputFile> UnpackFile::finish(FileResult& result) {
     if (!seekable_) {
         if (!footer_) corrupt("truncated: the footer is missing");
+        check_name();
         // After a streamed run: the digests seen, chained as the root is, must give the
         // footer's root (which the footer's index was checked against). Constant memory; the
         // price is not knowing which chunk differed.

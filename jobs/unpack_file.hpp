@@ -35,8 +35,14 @@ public:
     std::unique_ptr<OutputFile> finish(FileResult& result);
     void abandon() noexcept { out_.reset(); }
 
+    /// Whether a stored name and the name a file is restored as agree (equal, or one a path
+    /// ending in the other).
+    static bool names_agree(const std::string& stored, const std::string& expected);
+
 private:
     void check_chunk_size_fits() const;
+    void check_name() const;
+    void check_listed() const;
     bool claim_from_stream(engine::Chunk& chunk);
     void read_exact(std::uint8_t* buf, std::size_t n, const char* what);
     void read_footer_and_trailer(const std::uint8_t* prefix);

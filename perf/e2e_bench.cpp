@@ -102,7 +102,13 @@ tbbpipe::FileResult run_job(tbbpipe::Operation op, const std::string& input,
     job.overwrite = true;
     tbbpipe::Engine engine;
     tbbpipe::Result<tbbpipe::JobHandle> handle = engine.submit(std::move(job));
-    if (!handle.ok()) return {input, output, handle.status()};
+    if (!handle.ok()) {
+        tbbpipe::FileResult failed;
+        failed.input = input;
+        failed.output = output;
+        failed.status = handle.status();
+        return failed;
+    }
     return handle.value().wait().files.front();
 }
 

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "usage: scripts/fuzz.sh [seconds-per-target]" >&2; exit 2; }
 build_dir="${TBBPIPE_FUZZ_BUILD_DIR:-build-fuzz}"
-targets=(container_reader_fuzz unpack_fuzz)
+targets=(container_reader_fuzz unpack_fuzz manifest_fuzz)
 
 scripts/install-packages.sh clang libclang-rt-14-dev cmake make pkg-config libtbb-dev liblz4-dev \
     libcrypto++-dev libxxhash-dev libboost-program-options-dev

@@ -42,9 +42,13 @@ protected:
 // size edited) fails authentication, exit 3. Both used to fail the whole run.
 TEST_F(AttackTest, ChunksLargerThanTheMemoryLimitFailOnlyTheirFile) {
     make_tree();
-    make("src/big", 1000);
-    ASSERT_EQ(
-        sh("tbbpipe pack -q --memory-limit 512M --chunk-size 64M -o tree/big.tbp src/big").code, 0);
+    // Packed into the same set by a second run (its manifest keeps the first run's entries).
+    ASSERT_EQ(sh("mkdir -p bigsrc").code, 0);
+    make("bigsrc/big", 1000);
+    ASSERT_EQ(sh("tbbpipe pack -q -r bigsrc --output-dir tree --memory-limit 512M "
+                 "--chunk-size 64M")
+                  .code,
+              0);
     Result r = sh("tbbpipe unpack -r tree --output-dir back --memory-limit 64M");
     EXPECT_EQ(r.code, 1) << r.err;
     EXPECT_NE(r.err.find("tree/big.tbp: its 67108864-byte chunks need"), std::string::npos)
@@ -53,14 +57,107 @@ TEST_F(AttackTest, ChunksLargerThanTheMemoryLimitFailOnlyTheirFile) {
     expect_restored({"a", "b", "c"});
     EXPECT_FALSE(testing::exists(dir_ / "back/big"));
 
-    // A forger makes a small container claim 64 MiB chunks: refused as damaged, alone.
-    ASSERT_EQ(sh("rm -rf back tree/big.tbp && cp tree/a.tbp tree/forged.tbp").code, 0);
-    poke("tree/forged.tbp", 16, {0x00, 0x00, 0x00, 0x04});  // chunk size 64 MiB, little-endian
+    // A forger makes a container of the set claim 64 MiB chunks: refused as damaged, alone.
+    ASSERT_EQ(sh("rm -rf back").code, 0);
+    poke("tree/a.tbp", 16, {0x00, 0x00, 0x00, 0x04});  // chunk size 64 MiB, little-endian
     r = sh("tbbpipe unpack -r tree --output-dir back");
     EXPECT_EQ(r.code, 3) << r.err;
-    EXPECT_NE(r.err.find("tree/forged.tbp: "), std::string::npos) << r.err;
-    expect_restored({"a", "b", "c"});
-    EXPECT_FALSE(testing::exists(dir_ / "back/forged"));
+    EXPECT_NE(r.err.find("tree/a.tbp: "), std::string::npos) << r.err;
+    expect_restored({"b", "c"});
+    EXPECT_FALSE(testing::exists(dir_ / "back/a"));
+}
+
+// 1. Containers record the path they were packed under; in a tree, two swapped by renaming fail
+// (exit 3, naming both) and the others are restored; one file renamed alone only draws a
+// warning.
+TEST_F(AttackTest, SwappedContainersInATreeAreCaught) {
+    ASSERT_EQ(sh("mkdir -p src/sub && tbbpipe keygen -q -o k").code, 0);
+    make("src/a.bin", 40000, 1);
+    make("src/c.txt", 50000, 2);
+    make("src/sub/d", 60000, 3);
+    ASSERT_EQ(sh("tbbpipe pack -q --key-file k -r src --output-dir tree").code, 0);
+    EXPECT_NE(sh("tbbpipe info --key-file k tree/sub/d.tbp").out.find("name:          sub/d\n"),
+              std::string::npos);
+    ASSERT_EQ(sh("cd tree && mv a.bin.tbp t && mv c.txt.tbp a.bin.tbp && mv t c.txt.tbp").code, 0);
+    for (const char* cmd : {"tbbpipe unpack --key-file k -r tree --output-dir back",
+                            "tbbpipe verify --key-file k -r tree"}) {
+        const Result r = sh(cmd);
+        EXPECT_EQ(r.code, 3) << cmd << ": " << r.err;
+        EXPECT_NE(r.err.find("tree/a.bin.tbp: the container holds 'c.txt', not 'a.bin'"),
+                  std::string::npos)
+            << r.err;
+        EXPECT_NE(r.err.find("tree/c.txt.tbp: the container holds 'a.bin', not 'c.txt'"),
+                  std::string::npos)
+            << r.err;
+    }
+    EXPECT_FALSE(testing::exists(dir_ / "back/a.bin"));
+    EXPECT_FALSE(testing::exists(dir_ / "back/c.txt"));
+    EXPECT_EQ(slurp(dir_ / "back/sub/d"), slurp(dir_ / "src/sub/d"));
+
+    // One container, renamed and unpacked on its own: a warning naming both, and exit 0.
+    const Result r = sh("tbbpipe unpack --key-file k -o one tree/c.txt.tbp");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("warning: tree/c.txt.tbp: the container holds 'a.bin', not 'c.txt'"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(slurp(dir_ / "one"), slurp(dir_ / "src/a.bin"));
+}
+
+// 1. The set's manifest: a container replaced by an older one of the same file, one missing,
+// one added are each caught (exit 3, named) while the rest is restored; a damaged manifest is
+// reported and the files are still checked one by one; a tree without one says so.
+TEST_F(AttackTest, TheSetManifestCatchesRollbackMissingAndAdded) {
+    ASSERT_EQ(sh("mkdir -p src other && tbbpipe keygen -q -o k").code, 0);
+    make("src/a", 40000, 1);
+    make("src/b", 50000, 2);
+    make("src/c", 60000, 3);
+    ASSERT_EQ(
+        sh("tbbpipe pack -q --key-file k -r src --output-dir tree && cp tree/a.tbp old.tbp").code,
+        0);
+    make("src/a", 41000, 9);  // a newer a, packed over the tree
+    ASSERT_EQ(sh("tbbpipe pack -q -f --key-file k -r src --output-dir tree").code, 0);
+    make("other/z", 1000, 5);
+    ASSERT_EQ(sh("tbbpipe pack -q --key-file k -o z.tbp other/z").code, 0);
+
+    // Rolled back: the old a, which is authentic and names itself "a".
+    ASSERT_EQ(sh("cp old.tbp tree/a.tbp").code, 0);
+    Result r = sh("tbbpipe unpack --key-file k -r tree --output-dir back");
+    EXPECT_EQ(r.code, 3) << r.err;
+    EXPECT_NE(r.err.find("tree/a.tbp: not the container the set's manifest lists at a.tbp"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(slurp(dir_ / "back/b"), slurp(dir_ / "src/b"));
+    EXPECT_EQ(slurp(dir_ / "back/c"), slurp(dir_ / "src/c"));
+    EXPECT_FALSE(testing::exists(dir_ / "back/a"));
+
+    // Missing and added.
+    ASSERT_EQ(sh("rm -rf back tree/a.tbp && rm tree/b.tbp && cp z.tbp tree/z.tbp").code, 0);
+    r = sh("tbbpipe verify --key-file k -r tree --json");
+    EXPECT_EQ(r.code, 3) << r.err;
+    EXPECT_NE(r.err.find("tree/a.tbp: missing (the set's manifest lists it)"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("tree/b.tbp: missing"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("tree/z.tbp: not in the set's manifest"), std::string::npos) << r.err;
+    EXPECT_NE(r.out.find("\"missing\":[\"a.tbp\",\"b.tbp\"]"), std::string::npos) << r.out;
+
+    // A damaged manifest is reported; each container is still checked on its own.
+    ASSERT_EQ(sh("rm tree/z.tbp && cp old.tbp tree/a.tbp && cp tree/c.tbp c.keep").code, 0);
+    ASSERT_EQ(sh("tbbpipe pack -q -f --key-file k -r src --output-dir tree").code, 0);
+    const std::size_t size = testing::read_file(dir_ / "tree/.tbbpipe.manifest").size();
+    poke("tree/.tbbpipe.manifest", size / 2, {0x00, 0x01, 0x02});
+    r = sh("tbbpipe unpack --key-file k -r tree --output-dir back");
+    EXPECT_EQ(r.code, 3) << r.err;
+    EXPECT_NE(r.err.find("tree/.tbbpipe.manifest: "), std::string::npos) << r.err;
+    for (const char* name : {"a", "b", "c"}) {
+        EXPECT_EQ(slurp(dir_ / (std::string("back/") + name)),
+                  slurp(dir_ / (std::string("src/") + name)));
+    }
+
+    // No manifest at all (a tree from before sets): said, and the run goes on.
+    ASSERT_EQ(sh("rm -rf back tree/.tbbpipe.manifest").code, 0);
+    r = sh("tbbpipe unpack --key-file k -r tree --output-dir back");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("tree: no set manifest"), std::string::npos) << r.err;
 }
 
 // 3. A stream of empty chunks that are not the last would cost per-chunk state and no bytes:

@@ -41,7 +41,10 @@ TEST_F(CliBatchTest, RecursivePackMirrorsTheTreeAndUnpackRestoresIt) {
     EXPECT_NE(r.err.find("src/c/link: symbolic link skipped"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("src/c/fifo: special file skipped"), std::string::npos) << r.err;
     r = sh("cd 'out dir' && find . -type f | sort");
-    EXPECT_EQ(r.out, "./a/b/two.tbp\n./a/one.tbp\n./c/three.tbp\n./d/empty.tbp\n./top.tbp\n");
+    // The containers, and the set's manifest at the root of the tree.
+    EXPECT_EQ(r.out,
+              "./.tbbpipe.manifest\n./a/b/two.tbp\n./a/one.tbp\n./c/three.tbp\n"
+              "./d/empty.tbp\n./top.tbp\n");
     r = sh("tbbpipe unpack -r 'out dir' --output-dir back && tbbpipe verify -r 'out dir' -q");
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(sh("diff -r --no-dereference src back").out,
@@ -308,7 +311,8 @@ TEST_F(CliFaultTest, RealEnospcOnASmallTmpfs) {
     EXPECT_EQ(r.code, 1) << r.err;
     EXPECT_NE(r.err.find("in/big: "), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
-    EXPECT_EQ(listing.out, "small.tbp\n") << "no partial output, no temporary file";
+    // The set's manifest lists what was packed; no partial output, no temporary file.
+    EXPECT_EQ(listing.out, ".tbbpipe.manifest\nsmall.tbp\n");
     EXPECT_EQ(sh("sha256sum -c --quiet sums").code, 0);
 }
 

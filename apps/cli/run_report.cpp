@@ -45,7 +45,30 @@ void json_outcome(JsonWriter& j, const FileReport& r) {
         .value(out.seconds > 0 ? static_cast<double>(out.plaintext_bytes) / out.seconds / 1e6
                                : 0.0);
     j.key("finished_after_seconds").value(out.finished_after);
+    j.key("warnings").begin_array();
+    for (const std::string& w : out.warnings) j.value(w);
+    j.end_array();
     j.end_object();
+}
+
+void json_sets(JsonWriter& j, const RunFacts& facts) {
+    j.key("sets").begin_array();
+    if (facts.job) {
+        for (const SetReport& set : facts.job->sets) {
+            j.begin_object().key("root").value(set.root);
+            j.key("manifest").value(set.manifest);
+            j.key("error");
+            if (set.status.is_ok()) {
+                j.null();
+            } else {
+                j.value(set.status.message());
+            }
+            j.key("missing").begin_array();
+            for (const std::string& path : set.missing) j.value(path);
+            j.end_array().end_object();
+        }
+    }
+    j.end_array();
 }
 
 void json_metrics(JsonWriter& j, const MetricsSnapshot& snap) {
@@ -225,6 +248,7 @@ void print_summary(const CliOptions& o, const std::vector<FileReport>& reports,
             .key("throughput_mb_s")
             .value(rate)
             .end_object();
+        json_sets(j, facts);
         json_engine(j, o, facts);
         json_metrics(j, metrics);
         j.key("exit_code").value(exit_code).end_object();

@@ -201,6 +201,29 @@ LiveReportOptions live_options(const CliOptions& o) {
     return live;
 }
 
+// What a job found of its sets: a manifest that could not be written or opened, containers it
+// lists that are missing, or (said, not failed) a tree without one. Returns the exit code.
+int report_sets(const CliOptions& o, const std::vector<SetReport>& sets, LiveReport& live) {
+    int exit_code = kExitOk;
+    for (const SetReport& set : sets) {
+        const std::string manifest = set.root + "/.tbbpipe.manifest";
+        if (!set.status.is_ok()) {
+            live.emit(printable_line("tbbpipe: " + set.status.message()));
+            exit_code = worst_exit(exit_code, exit_code_for(set.status.code()));
+        } else if (!set.manifest && o.command != Command::kPack && o.verbosity > 0) {
+            live.emit(printable_line("tbbpipe: warning: " + set.root + ": no set manifest (" +
+                                     manifest +
+                                     "): its containers are checked one by one, not as a set"));
+        }
+        for (const std::string& path : set.missing) {
+            live.emit(printable_line("tbbpipe: " + set.root + "/" + path +
+                                     ": missing (the set's manifest lists it)"));
+            exit_code = worst_exit(exit_code, kExitIntegrity);
+        }
+    }
+    return exit_code;
+}
+
 }  // namespace
 
 int run_transfer(const CliOptions& o) {
@@ -267,11 +290,17 @@ int run_transfer(const CliOptions& o) {
         if (!status.is_ok()) {
             live.emit(printable_line("tbbpipe: " + with_hint(status)));
             exit_code = worst_exit(exit_code, exit_code_for(status.code()));
-        } else if (o.verbosity > 0 && !o.json) {
-            live.emit(file_line(o, report));
+        } else {
+            if (o.verbosity > 0 && !o.json) live.emit(file_line(o, report));
+            if (o.verbosity > 0) {
+                for (const std::string& w : report.result.warnings) {
+                    live.emit(printable_line("tbbpipe: warning: " + report.input + ": " + w));
+                }
+            }
         }
         live.file_done();
     }
+    exit_code = worst_exit(exit_code, report_sets(o, result.sets, live));
     try {
         live.stop();  // writes the final metrics file, peak RSS included
     } catch (const std::runtime_error& e) {

@@ -56,6 +56,18 @@ struct Job {
         int output_fd = -1;
         /// Pack: record the input's name, mode and modification time in the container.
         bool store_metadata = true;
+        /// The name the container records (pack) or should record (unpack, verify); the
+        /// container authenticates it (docs/SECURITY.md, "Names"). Pack: empty records the
+        /// input's base name; plan_files sets a recursive run's path below the folder walked
+        /// ("docs/a.txt"). Unpack and verify: empty checks nothing; otherwise a container that
+        /// records another name fails (kAuthFailed, naming both) when name_must_match, and gets
+        /// a FileResult warning when not (renaming one file is legitimate).
+        std::string name;
+        bool name_must_match = false;
+        /// The root folder of the set this file belongs to (docs/SECURITY.md, "Sets"): pack
+        /// lists the container in the manifest there; unpack and verify check the container
+        /// against it. Empty: no set. plan_files sets it for trees and output folders.
+        std::string set_root;
     };
     std::vector<File> files;
     PackOptions pack;  ///< pack only
@@ -75,6 +87,24 @@ struct FileResult {
     int syncs = 0;              ///< durability flushes made for this file alone (0 when batched)
     double seconds = 0;         ///< from the file's first chunk to its completion
     double finished_after = 0;  ///< from the start of the job to the file's completion
+    /// What is worth saying of a file that did not fail: it records another name than the one it
+    /// is restored as, say. Each names the file.
+    std::vector<std::string> warnings;
+};
+
+/// What a job found of one set (Job::File::set_root). Value type.
+struct SetReport {
+    std::string root;
+    /// Pack: the manifest was written. Unpack, verify: one was found (without one, the tree is
+    /// older than manifests, or was not packed as a set: its files are checked one by one).
+    bool manifest = false;
+    /// Not ok: the manifest could not be written (pack), or is damaged, forged or sealed with
+    /// another key (unpack, verify: kAuthFailed / kCorruptData); the files were still checked
+    /// one by one.
+    Status status;
+    /// Unpack, verify: containers the manifest lists that are not among the job's files (paths
+    /// below root). Each is an integrity failure of the set.
+    std::vector<std::string> missing;
 };
 
 /// What the engine used and observed while it ran a job: the budgets and the most that was ever
@@ -109,6 +139,7 @@ struct RunStats {
 struct JobResult {
     Status status;                  ///< ok, or the first failure (kCancelled when cancelled)
     std::vector<FileResult> files;  ///< one per file, in the job's order
+    std::vector<SetReport> sets;    ///< one per distinct Job::File::set_root
     RunStats stats;
     double seconds = 0;
 };

@@ -62,4 +62,16 @@ for spec in deflate,lz4 lz4,deflate,aes-256-gcm; do
         "$cli" verify -q "${key_args[@]}" "$out"
     done
 done
+# Set manifests (.tbbpipe.manifest at the root of a packed tree): plain and encrypted, so the
+# manifest fuzzer starts from real ones (container and body).
+mkdir -p "$work/tree-src/sub"
+cp "$work/one" "$work/5k" "$work/tree-src/" && cp "$work/20k" "$work/tree-src/sub/"
+for cipher in none aes-256-gcm; do
+    key_args=()
+    [[ $cipher != none ]] && key_args=(--key-file "$work/key")
+    rm -rf "$work/tree"
+    "$cli" pack -q --no-fsync "${key_args[@]}" -r "$work/tree-src" --output-dir "$work/tree"
+    cp "$work/tree/.tbbpipe.manifest" "corpus/seed-manifest-$cipher"
+done
+
 echo "make_corpus: $(ls corpus | wc -l) seeds, $(du -cb corpus/seed-* | tail -n1 | cut -f1) bytes"
