@@ -63,7 +63,7 @@ std::vector<std::uint8_t> encode_manifest(Manifest manifest) {
     p += kManifestFixed;
     for (const ManifestEntry& e : entries) {
         put_u16(p, static_cast<std::uint16_t>(e.path.size()));
-        std::memcpy(p + 2, e.path.data(), e.path.size());
+        std::copy(e.path.begin(), e.path.end(), p + 2);  // length-prefixed, no terminator
         p += 2 + e.path.size();
         put_u64(p, e.container_size);
         put_u64(p + 8, e.plaintext_size);
