@@ -139,8 +139,10 @@ OpenedHeader authenticate_header(const std::uint8_t* bytes, std::size_t size, co
         return opened;
     }
     if (secret.kind() != h.kdf) {
+        // A usage mistake, like giving no key: the header names the kind it needs. The field is
+        // not authenticated yet, so damage to it also lands here; the message says what it read.
         throw StatusError(
-            StatusCode::kAuthFailed,
+            StatusCode::kInvalidArgument,
             std::string("wrong key type: container was encrypted with a ") +
                 (h.kdf == KeyDerivation::kScrypt ? "passphrase" : "key file") + ", not a " +
                 (secret.kind() == KeyDerivation::kScrypt ? "passphrase" : "key file"));

@@ -171,11 +171,23 @@ private:
 namespace {
 
 FilePlan plan(const PlanRequest& r) {
+    if (std::count(r.inputs.begin(), r.inputs.end(), "-") > 1) {
+        throw StatusError(StatusCode::kInvalidArgument, "standard input (-) is named twice");
+    }
     FilePlan result;
     Walker walker(r, result);
     for (const std::string& input : r.inputs) {
         struct stat st {};
-        if (input != "-" && ::stat(input.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        const bool known = input != "-" && ::stat(input.c_str(), &st) == 0;
+        if (known && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && !r.read_devices) {
+            // /dev/zero would be read until killed; a disk, byte by byte of it.
+            result.errors.push_back({input,
+                                     PlanError::Reason::kDevice,
+                                     {StatusCode::kFailedPrecondition,
+                                      "is a device, not a regular file (not read)"}});
+            continue;
+        }
+        if (known && S_ISDIR(st.st_mode)) {
             if (!r.recursive) {
                 result.errors.push_back({input,
                                          PlanError::Reason::kFolder,

@@ -170,6 +170,7 @@ OutputFile::OutputFile(const OutputPlace& place, bool overwrite, bool durable,
         if (!folder_.valid()) throw_errno("cannot open folder " + folder, errno);
     }
     name_ = base_name(place_.relative);
+    if (!place_.root && open_direct()) return;
     if (name_.size() > kNameMax) {
         throw StatusError(StatusCode::kInvalidArgument,
                           place_.path + ": its name is " + std::to_string(name_.size()) +
@@ -187,6 +188,22 @@ OutputFile::OutputFile(const OutputPlace& place, bool overwrite, bool durable,
         }
     }
     create_temporary();
+}
+
+// A device or a FIFO named as the output: written through (its node stays what it is). Links
+// are followed here (the user named the path: /dev/stdout is one). Returns whether it was one.
+bool OutputFile::open_direct() {
+    struct stat st {};
+    if (::fstatat(folder_.fd(), name_.c_str(), &st, 0) != 0) return false;
+    if (S_ISBLK(st.st_mode)) {
+        throw StatusError(StatusCode::kFailedPrecondition,
+                          place_.path + ": is a block device (not written to)");
+    }
+    if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode)) return false;
+    fd_ = FileHandle(::openat(folder_.fd(), name_.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC));
+    if (!fd_.valid()) throw_errno(place_.path + ": cannot open", errno);
+    direct_ = true;
+    return true;
 }
 
 OutputFile::OutputFile(const std::string& path, bool overwrite, bool durable)
@@ -229,6 +246,7 @@ OutputFile::~OutputFile() {
 
 void OutputFile::set_metadata(std::uint32_t mode, std::int64_t mtime_sec,
                               std::uint32_t mtime_nsec) {
+    if (direct_) return;  // a device's or a FIFO's mode is not ours to change
     if (mode != 0 && ::fchmod(fd_.fd(), static_cast<mode_t>(mode & 01777)) != 0) {
         throw_errno(place_.path + ": cannot set mode", errno);
     }
@@ -243,6 +261,11 @@ void OutputFile::set_metadata(std::uint32_t mode, std::int64_t mtime_sec,
 
 void OutputFile::commit() {
     if (done_) throw StatusError(StatusCode::kInternal, "output committed twice");
+    if (direct_) {
+        fd_.reset();
+        done_ = true;
+        return;
+    }
     if (durable_) {
         if (::fsync(fd_.fd()) != 0) {
             const int err = errno;
@@ -277,6 +300,11 @@ void OutputFile::check_folder_unchanged() const {
 
 void OutputFile::publish() {
     if (done_) throw StatusError(StatusCode::kInternal, "output committed twice");
+    if (direct_) {
+        fd_.reset();
+        done_ = true;
+        return;
+    }
     fd_.reset();
     try {
         check_folder_unchanged();
@@ -316,6 +344,10 @@ bool OutputFile::sync_folder() const {
 void OutputFile::discard() {
     if (done_) return;
     fd_.reset();
+    if (direct_) {
+        done_ = true;  // what was written through is out: nothing to remove
+        return;
+    }
     if (!temp_name_.empty()) ::unlinkat(folder_.fd(), temp_name_.c_str(), 0);
     unregister_temp(registry_slot_);
     registry_slot_ = -1;

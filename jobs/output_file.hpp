@@ -52,6 +52,9 @@ public:
     /// overwrite=true still refuses to replace the file `keep` names (the input itself), when
     /// given. durable: commit() fsyncs the data before the rename and the folder after it, so a
     /// crash leaves either the old state or the complete file.
+    /// An output named as a path of its own (no root) that is a character device or a FIFO
+    /// (/dev/null, a named pipe) is written through, as zstd does, with or without overwrite: a
+    /// device node is never replaced by a file. A block device is refused.
     OutputFile(const OutputPlace& place, bool overwrite, bool durable = true,
                const struct stat* keep = nullptr);
     /// The same for a path as given (no output root).
@@ -62,6 +65,8 @@ public:
 
     int fd() const { return fd_.fd(); }
     const std::string& path() const { return place_.path; }
+    /// Written through to a device or FIFO: commit, publish and set_metadata do nothing.
+    bool direct() const { return direct_; }
     /// Sets permission bits and times on the temporary file before it is renamed.
     void set_metadata(std::uint32_t mode, std::int64_t mtime_sec, std::uint32_t mtime_nsec);
     /// Renames into place (after a flush when durable). Throws on failure (the temporary file
@@ -82,6 +87,7 @@ public:
     int syncs() const { return syncs_; }
 
 private:
+    bool open_direct();
     void create_temporary();
     void check_folder_unchanged() const;
 
@@ -94,6 +100,7 @@ private:
     bool durable_;
     int syncs_ = 0;
     bool done_ = false;
+    bool direct_ = false;
     int registry_slot_ = -1;
 };
 

@@ -80,6 +80,12 @@ bool writes_cannot_stall(Operation op, const Job::File& file,
                          std::map<std::string, DeviceSpeed>& folders) {
     if (op == Operation::kVerify) return true;
     if (file.output_fd >= 0) return writes_may_run_inline(device_speed_of_fd(file.output_fd));
+    // A device or FIFO named as the output is written through: judged by what it is.
+    struct stat st {};
+    if (file.output_root.empty() && ::stat(file.output.c_str(), &st) == 0 &&
+        (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
+        return writes_may_run_inline(device_speed(st));
+    }
     const std::string folder = folder_of(file.output);
     auto it = folders.find(folder);
     if (it == folders.end()) it = folders.emplace(folder, device_speed_of_path(folder)).first;

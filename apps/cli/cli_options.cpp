@@ -46,22 +46,35 @@ std::string stage_names(const StageRegistry& registry) {
     return out;
 }
 
-po::options_description make_options() {
+// The options by group, so each command's --help shows only what applies to it.
+struct OptionGroups {
+    po::options_description general{"General"};
+    po::options_description budgets{"Budgets"};
+    po::options_description inputs{"Inputs"};
+    po::options_description keys{"Keys"};
+    po::options_description pack{"Pack"};
+    po::options_description outputs{"Outputs"};
+    po::options_description observe{"Progress and metrics"};
+};
+
+OptionGroups make_groups() {
     const std::string stages_help =
         "the pipeline as a stage spec, run left to right when packing and recorded in the "
         "container, e.g. deflate,aes-256-gcm,xxh3 (replaces --compress and --cipher; a cipher "
         "needs a key, a key needs a cipher; the digest, xxh3 or sha256, comes last: --hash). "
         "Stages: " +
         stage_names(StageRegistry{}) + ", and those of --stage-plugin";
-    po::options_description general("General");
-    general.add_options()("help,h", "show this help and exit")(
-        "version,V", "show the version and exit")("quiet,q", "print errors only")(
-        "verbose,v", "print per-file details and engine statistics")(
-        "json", "print a machine-readable summary on stdout")(
+    OptionGroups g;
+    g.general.add_options()("help,h", "show this help and exit")(
+        "version,V", "show the version and exit")(
+        "quiet,q", "print errors only (-qq: not even those; only the exit code speaks)")(
+        "verbose,v", "one line per file (-vv: and the engine's budgets and chunk details)")(
+        "json", "print a machine-readable summary on stdout (docs/JSON.md)")(
         "stage-plugin", po::value<std::vector<std::string>>()->composing(),
         "load a shared library that registers stages (repeatable; see "
         "include/tbbpipe/stages.hpp): --stages may name them and unpack reverses them. Runs the "
-        "library's code: trusted files only")(
+        "library's code: trusted files only");
+    g.budgets.add_options()(
         "threads,T", po::value<int>(),
         "CPU tokens: chunks transformed at once, 0..1024 (default 0: one per core)")(
         "cpu-tokens", po::value<int>(), "same as -T")(
@@ -80,17 +93,17 @@ po::options_description make_options() {
         "preset for the budgets not given explicitly: throughput (all cores, fifo, auto chunks), "
         "latency (all cores, fair, 256K chunks), resources (half the cores, 2 I/O tokens, 32M, "
         "512K chunks)");
-    po::options_description inputs("Inputs");
-    inputs.add_options()("recursive,r",
+    g.inputs.add_options()("recursive,r",
                          "take the files below each folder given (outputs mirror "
                          "the tree under --output-dir)")(
-        "follow-symlinks", "follow symbolic links inside folders (default: skip them)");
-    po::options_description keys("Keys");
-    keys.add_options()("key-file", po::value<std::string>(), "32-byte key file (see keygen)")(
+        "follow-symlinks", "follow symbolic links inside folders (default: skip them)")(
+        "read-devices",
+        "read a block or character device named as an input to its end (default: refuse it, as "
+        "zstd does; FIFOs are always read)");
+    g.keys.add_options()("key-file", po::value<std::string>(), "32-byte key file (see keygen)")(
         "passphrase-file", po::value<std::string>(), "read the passphrase from a file")(
         "passphrase,p", "prompt for a passphrase on the terminal (twice when packing)");
-    po::options_description pack("Pack");
-    pack.add_options()("compress", po::value<std::string>(), "lz4 | lz4hc | none (default lz4)")(
+    g.pack.add_options()("compress", po::value<std::string>(), "lz4 | lz4hc | none (default lz4)")(
         "level", po::value<int>(),
         "lz4: acceleration 1..65537 (default 1, higher is faster);"
         " lz4hc: 3..12 (default 9)")("cipher", po::value<std::string>(),
@@ -106,14 +119,13 @@ po::options_description make_options() {
         "small-file-threshold", po::value<std::string>(),
         "files below this size are packed as one chunk, read whole (default 256K)")(
         "scrypt-log2n", po::value<int>(), "passphrase cost: log2 of scrypt N, 14..18 (default 15)");
-    po::options_description outputs("Outputs");
-    outputs.add_options()("output,o", po::value<std::string>(), "output path (one input only)")(
+    g.outputs.add_options()("output,o", po::value<std::string>(), "output path (one input only)")(
         "output-dir", po::value<std::string>(), "write outputs into this folder")(
         "stdout,c", "write to standard output")("force,f", "overwrite existing outputs")(
+        "keep,k", "keep the inputs (always so, unless --rm: for zstd's habit)")(
         "rm", "remove each input after its output was written and verified")(
         "no-fsync", "do not flush outputs to disk before renaming them into place");
-    po::options_description observe("Progress and metrics");
-    observe.add_options()("progress", "show the progress line even when stderr is not a terminal")(
+    g.observe.add_options()("progress", "show the progress line even when stderr is not a terminal")(
         "no-progress", "never show the progress line")(
         "metrics-interval", po::value<int>(),
         "live metrics dashboard on stderr every MS milliseconds")(
@@ -122,9 +134,51 @@ po::options_description make_options() {
         "metrics-listen", po::value<std::string>(),
         "serve HTTP /metrics on HOST:PORT during the run (loopback only; port 0 picks one)")(
         "metrics-listen-any", "allow --metrics-listen on a non-loopback address");
+    return g;
+}
+
+po::options_description make_options() {
+    const OptionGroups g = make_groups();
     po::options_description all;
-    all.add(general).add(inputs).add(keys).add(pack).add(outputs).add(observe);
+    all.add(g.general).add(g.budgets).add(g.inputs).add(g.keys).add(g.pack).add(g.outputs).add(
+        g.observe);
     return all;
+}
+
+// Edit distance (insert, delete, substitute): how far a typo is from a name.
+std::size_t distance(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t above = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+// " (did you mean X?)" for the nearest of `names`, when one is near enough to be the intent.
+std::string nearest(const std::string& typed, const std::vector<std::string>& names) {
+    std::string best;
+    std::size_t best_distance = std::max<std::size_t>(2, typed.size() / 3) + 1;
+    for (const std::string& name : names) {
+        const std::size_t d = distance(typed, name);
+        if (d < best_distance) {
+            best_distance = d;
+            best = name;
+        }
+    }
+    return best.empty() ? "" : " (did you mean " + best + "?)";
+}
+
+const std::vector<std::string>& command_words() {
+    static const std::vector<std::string> words = {"pack",   "unpack", "verify",
+                                                   "info",   "keygen", "help"};
+    return words;
 }
 
 Command parse_command(const std::string& word) {
@@ -134,7 +188,43 @@ Command parse_command(const std::string& word) {
     if (word == "info") return Command::kInfo;
     if (word == "keygen") return Command::kKeygen;
     if (word == "help") return Command::kHelp;
-    throw UsageError("unknown command '" + word + "' (try: tbbpipe --help)");
+    throw UsageError("unknown command '" + word + "'" + nearest(word, command_words()));
+}
+
+// Every long option name, "--name", for suggestions.
+std::vector<std::string> option_words() {
+    std::vector<std::string> words;
+    const po::options_description all = make_options();  // held: options() refers into it
+    for (const auto& option : all.options()) words.push_back("--" + option->long_name());
+    return words;
+}
+
+// -q and -v count (-qq, -vv, -v -v): taken out of the arguments before the parser sees them.
+// Returns the verbosity: 0 silent, 1 errors only, 2 normal (the default), 3 -v, 4 -vv.
+int take_verbosity(std::vector<std::string>& args) {
+    int level = 2;
+    std::vector<std::string> kept;
+    bool options_end = false;
+    for (const std::string& arg : args) {
+        if (options_end || arg == "--") {
+            options_end = true;
+            kept.push_back(arg);
+            continue;
+        }
+        if (arg == "--quiet" || arg == "--verbose") {
+            level += arg == "--quiet" ? -1 : 1;
+            continue;
+        }
+        const bool letters = arg.size() >= 2 && arg[0] == '-' && arg[1] != '-' &&
+                             arg.find_first_not_of("qv", 1) == std::string::npos;
+        if (!letters) {
+            kept.push_back(arg);
+            continue;
+        }
+        for (std::size_t i = 1; i < arg.size(); ++i) level += arg[i] == 'q' ? -1 : 1;
+    }
+    args = std::move(kept);
+    return std::clamp(level, 0, 4);
 }
 
 // The library's verdict on a value, as a usage error: the same words for the same mistake,
@@ -166,7 +256,7 @@ std::string text(const po::variables_map& vm, const char* option) {
     return vm[option].as<std::string>();
 }
 
-po::variables_map read_command_line(int argc, const char* const* argv) {
+po::variables_map read_command_line(const std::vector<std::string>& args) {
     po::options_description hidden;
     hidden.add_options()("command", po::value<std::string>())(
         "inputs", po::value<std::vector<std::string>>());
@@ -176,7 +266,7 @@ po::variables_map read_command_line(int argc, const char* const* argv) {
     positional.add("command", 1).add("inputs", -1);
     po::variables_map vm;
     try {
-        po::store(po::command_line_parser(argc, argv)
+        po::store(po::command_line_parser(args)
                       .options(everything)
                       .positional(positional)
                       .style(po::command_line_style::default_style &
@@ -184,6 +274,9 @@ po::variables_map read_command_line(int argc, const char* const* argv) {
                       .run(),
                   vm);
         po::notify(vm);
+    } catch (const po::unknown_option& e) {
+        const std::string name = e.get_option_name();
+        throw UsageError("unknown option " + name + nearest(name, option_words()));
     } catch (const po::error& e) {
         throw UsageError(e.what());
     }
@@ -191,14 +284,12 @@ po::variables_map read_command_line(int argc, const char* const* argv) {
 }
 
 void read_reporting(const po::variables_map& vm, CliOptions& o) {
-    if (vm.count("quiet") && vm.count("verbose")) throw UsageError("-q and -v exclude each other");
-    o.verbosity = vm.count("quiet") ? 0 : vm.count("verbose") ? 2 : 1;
     o.json = vm.count("json") > 0;
     if (vm.count("progress") && vm.count("no-progress")) {
         throw UsageError("--progress and --no-progress exclude each other");
     }
     if (vm.count("progress")) o.progress = CliOptions::Progress::kOn;
-    if (vm.count("no-progress") || o.verbosity == 0) o.progress = CliOptions::Progress::kOff;
+    if (vm.count("no-progress") || o.verbosity < 2) o.progress = CliOptions::Progress::kOff;
     if (vm.count("metrics-interval")) {
         o.metrics_interval_ms = vm["metrics-interval"].as<int>();
         if (o.metrics_interval_ms < 50 || o.metrics_interval_ms > 3600000) {
@@ -347,6 +438,7 @@ void read_outputs(const po::variables_map& vm, CliOptions& o) {
     o.remove_input = vm.count("rm") > 0;
     plan.recursive = vm.count("recursive") > 0;
     plan.follow_symlinks = vm.count("follow-symlinks") > 0;
+    plan.read_devices = vm.count("read-devices") > 0;
     const bool output = vm.count("output") > 0;
     if (o.command == Command::kPack || o.command == Command::kUnpack) {
         if (plan.inputs.empty()) plan.inputs = {"-"};
@@ -428,23 +520,32 @@ std::uint64_t parse_size(const std::string& text) {
 }
 
 CliOptions parse_cli(int argc, const char* const* argv) {
-    const po::variables_map vm = read_command_line(argc, argv);
+    std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
     CliOptions o;
+    o.verbosity = take_verbosity(args);
+    const po::variables_map vm = read_command_line(args);
     if (vm.count("version")) {
         o.command = Command::kVersion;
         return o;
     }
-    if (vm.count("help")) {
-        o.command = Command::kHelp;
-        return o;
-    }
     if (!vm.count("command")) {
-        o.command = Command::kNone;  // usage on stderr, exit 2
+        o.command = vm.count("help") ? Command::kHelp : Command::kNone;  // kNone: short usage
         return o;
     }
     const std::string word = text(vm, "command");
     o.command = parse_command(word);
-    if (o.command == Command::kHelp) return o;
+    if (o.command == Command::kHelp) {
+        // "tbbpipe help pack": that command's help.
+        const auto inputs = vm.count("inputs") ? vm["inputs"].as<std::vector<std::string>>()
+                                               : std::vector<std::string>{};
+        if (!inputs.empty()) o.help_for = parse_command(inputs.front());
+        return o;
+    }
+    if (vm.count("help")) {
+        o.help_for = o.command;
+        o.command = Command::kHelp;
+        return o;
+    }
     if (vm.count("inputs")) o.plan.inputs = vm["inputs"].as<std::vector<std::string>>();
     o.plan.operation = o.command == Command::kUnpack   ? Operation::kUnpack
                        : o.command == Command::kVerify ? Operation::kVerify
@@ -465,10 +566,52 @@ CliOptions parse_cli(int argc, const char* const* argv) {
     return o;
 }
 
-std::string help_text() {
+std::string help_text(Command command) {
+    const OptionGroups g = make_groups();
     std::ostringstream out;
-    out << kUsage << '\n' << make_options() << kExitCodes;
+    const auto head = [&](const char* usage, const char* what) {
+        out << "Usage: tbbpipe " << usage << "\n\n" << what << "\n\n";
+    };
+    switch (command) {
+        case Command::kPack:
+            head("pack [options] [file...]",
+                 "Compress (and with a key, encrypt) each file to FILE.tbp. No file, or -, reads\n"
+                 "standard input and writes standard output.");
+            out << g.general << g.budgets << g.inputs << g.keys << g.pack << g.outputs
+                << g.observe;
+            break;
+        case Command::kUnpack:
+            head("unpack [options] [file.tbp...]",
+                 "Restore FILE.tbp to FILE (mode and mtime restored), after checking every chunk.");
+            out << g.general << g.budgets << g.inputs << g.keys << g.outputs << g.observe;
+            break;
+        case Command::kVerify:
+            head("verify [options] [file.tbp...]",
+                 "Authenticate and check every chunk of each container; writes nothing.");
+            out << g.general << g.budgets << g.inputs << g.keys << g.observe;
+            break;
+        case Command::kInfo:
+            head("info [options] file.tbp...",
+                 "Show a container's header, stored name, chunk sizes, ratio and root digest\n"
+                 "(the index and name need the key of an encrypted container).");
+            out << g.general << g.keys;
+            break;
+        case Command::kKeygen:
+            head("keygen [-o FILE | -c] [-f]",
+                 "Write a new 32-byte random key (mode 0600) to FILE, or to standard output.");
+            out << g.general << g.outputs;
+            break;
+        default:
+            out << kUsage << '\n' << make_options();
+            break;
+    }
+    out << kExitCodes;
     return out.str();
+}
+
+std::string short_usage() {
+    return "Usage: tbbpipe <pack|unpack|verify|info|keygen> [options] [file...]\n"
+           "Try 'tbbpipe --help' for everything, or 'tbbpipe COMMAND --help' for one command.\n";
 }
 
 std::string version_text() {

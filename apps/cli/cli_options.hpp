@@ -44,8 +44,17 @@ struct CliOptions {
     bool force = false;
     bool remove_input = false;
 
+    /// With Command::kHelp: the command whose help was asked for (kNone: everything).
+    Command help_for = Command::kNone;
+
     // Reporting.
-    int verbosity = 1;  ///< 0 quiet, 1 normal, 2 verbose
+    /// 0 silent (-qq), 1 errors only (-q), 2 normal, 3 one line per file (-v), 4 and the engine's
+    /// details (-vv).
+    int verbosity = 2;
+    bool says_errors() const { return verbosity >= 1; }
+    bool says_notes() const { return verbosity >= 2; }    ///< warnings, the summary
+    bool says_files() const { return verbosity >= 3; }    ///< a line per file
+    bool says_details() const { return verbosity >= 4; }  ///< engine budgets, chunk details
     bool json = false;
     enum class Progress { kAuto, kOn, kOff } progress = Progress::kAuto;
     int metrics_interval_ms = 0;                ///< >0: live dashboard on stderr every so often
@@ -60,8 +69,10 @@ CliOptions parse_cli(int argc, const char* const* argv);
 /// Parses "1048576", "64K", "1M", "1MiB", "4k"; throws UsageError.
 std::uint64_t parse_size(const std::string& text);
 
-/// The full --help text (commands, options, exit codes).
-std::string help_text();
+/// The --help text of one command (kNone: every command and option), with the exit codes.
+std::string help_text(Command command = Command::kNone);
+/// What `tbbpipe` alone prints: two lines.
+std::string short_usage();
 std::string version_text();
 
 }  // namespace tbbpipe::cli

@@ -111,7 +111,7 @@ void print_info(const CliOptions& o, const std::string& input, const ContainerIn
               << "  ratio:         " << r << " (container / original)\n"
               << "  hash:          " << hash_name(info.hash) << '\n'
               << "  root digest:   " << digest_hex(info.hash, info.root_digest) << '\n';
-    if (o.verbosity >= 2) {
+    if (o.says_files()) {
         for (std::size_t i = 0; i < info.chunks.size(); ++i) {
             const ChunkInfo& c = info.chunks[i];
             std::cout << "  chunk " << i << ": offset " << c.offset << ", raw " << c.raw_size
@@ -124,7 +124,7 @@ void print_info(const CliOptions& o, const std::string& input, const ContainerIn
 int run_info(const CliOptions& o) {
     std::string warning;
     const Secret secret = load_secret(o, false, &warning);
-    if (!warning.empty() && o.verbosity > 0) {
+    if (!warning.empty() && o.says_notes()) {
         std::cerr << printable_line("tbbpipe: warning: " + warning);
     }
     int exit_code = kExitOk;
@@ -170,7 +170,7 @@ int run_keygen(const CliOptions& o) {
         std::cerr << printable_line("tbbpipe: " + message);
         return exit_code_for(written.code()) == kExitUsage ? kExitUsage : kExitFailed;
     }
-    if (!to_stdout && o.verbosity > 0) {
+    if (!to_stdout && o.says_notes()) {
         std::cerr << printable_line("tbbpipe: wrote a new key to " + path);
     }
     return kExitOk;

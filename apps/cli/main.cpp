@@ -16,8 +16,8 @@ int main(int argc, char** argv) {
     try {
         const CliOptions options = parse_cli(argc, argv);
         switch (options.command) {
-            case Command::kHelp: std::cout << help_text(); return kExitOk;
-            case Command::kNone: std::cerr << help_text(); return kExitUsage;
+            case Command::kHelp: std::cout << help_text(options.help_for); return kExitOk;
+            case Command::kNone: std::cerr << short_usage(); return kExitUsage;
             case Command::kVersion: std::cout << version_text(); return kExitOk;
             default: return run_command(options);
         }

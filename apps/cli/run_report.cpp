@@ -206,7 +206,7 @@ std::string file_line(const CliOptions& o, const FileReport& r) {
             << " chunks verified) in " << rate;
     }
     err << '\n';
-    if (o.verbosity >= 2) {
+    if (o.says_details()) {
         err << "  " << out.chunks << " chunks, done " << out.finished_after
             << " s after the start\n";
     }
@@ -253,8 +253,8 @@ void print_summary(const CliOptions& o, const std::vector<FileReport>& reports,
         json_metrics(j, metrics);
         j.key("exit_code").value(exit_code).end_object();
         std::cout << j.str() << '\n';
-    } else if (o.verbosity > 0) {
-        if (o.verbosity >= 2 && facts.job) {
+    } else if (o.says_notes()) {
+        if (o.says_files() && facts.job) {
             const RunStats& run = facts.job->stats;
             std::cerr << "engine: cpu tokens " << run.cpu_tokens << ", io tokens " << run.io_tokens
                       << " (" << facts.io_tokens_from << ": " << printable(facts.storage.reason)

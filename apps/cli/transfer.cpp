@@ -41,6 +41,8 @@ std::string plan_error_message(const PlanError& e) {
         case PlanError::Reason::kNoOutputName:
             if (e.path == "-") return name + ": standard input needs -o or -c, not --output-dir";
             return name + ": " + e.status.message() + "; use -o to name the output";
+        case PlanError::Reason::kDevice:
+            return name + ": " + e.status.message() + " (use --read-devices to read it)";
         case PlanError::Reason::kUnreadable: break;
     }
     return name + ": " + e.status.message();
@@ -183,7 +185,7 @@ std::unique_ptr<MetricsHttpServer> serve_metrics(const CliOptions& o, const Engi
     auto http = std::make_unique<MetricsHttpServer>(
         *o.metrics_listen, o.metrics_listen_any,
         [&engine] { return to_prometheus_text(engine.metrics()); });
-    if (o.verbosity > 0) {
+    if (o.says_notes()) {
         std::cerr << "tbbpipe: serving metrics on http://"
                   << o.metrics_listen->substr(0, o.metrics_listen->rfind(':')) << ':'
                   << http->port() << "/metrics\n";
@@ -210,7 +212,7 @@ int report_sets(const CliOptions& o, const std::vector<SetReport>& sets, LiveRep
         if (!set.status.is_ok()) {
             live.emit(printable_line("tbbpipe: " + set.status.message()));
             exit_code = worst_exit(exit_code, exit_code_for(set.status.code()));
-        } else if (!set.manifest && o.command != Command::kPack && o.verbosity > 0) {
+        } else if (!set.manifest && o.command != Command::kPack && o.says_notes()) {
             live.emit(printable_line("tbbpipe: warning: " + set.root + ": no set manifest (" +
                                      manifest +
                                      "): its containers are checked one by one, not as a set"));
@@ -230,13 +232,13 @@ int run_transfer(const CliOptions& o) {
     const auto wall_start = std::chrono::steady_clock::now();
     std::string warning;
     const Secret secret = load_secret(o, o.command == Command::kPack, &warning);
-    if (!warning.empty() && o.verbosity > 0) {
+    if (!warning.empty() && o.says_notes()) {
         std::cerr << printable_line("tbbpipe: warning: " + warning);
     }
 
     Result<FilePlan> planned = plan_files(o.plan);
     if (!planned.ok()) throw UsageError(planned.status().message());
-    if (o.verbosity > 0) {
+    if (o.says_notes()) {
         for (const PlanWarning& w : planned.value().warnings) {
             const bool link = w.reason == PlanWarning::Reason::kSymbolicLink;
             std::cerr << printable_line("tbbpipe: warning: " + w.message +
@@ -288,11 +290,13 @@ int run_transfer(const CliOptions& o) {
     for (const FileReport& report : reports) {
         const Status& status = report.result.status;
         if (!status.is_ok()) {
-            live.emit(printable_line("tbbpipe: " + with_hint(status)));
+            if (o.says_errors()) live.emit(printable_line("tbbpipe: " + with_hint(status)));
             exit_code = worst_exit(exit_code, exit_code_for(status.code()));
         } else {
-            if (o.verbosity > 0 && !o.json) live.emit(file_line(o, report));
-            if (o.verbosity > 0) {
+            // A line per file with -v; of one file, its line is the summary.
+            const bool line = o.says_files() || (reports.size() == 1 && o.says_notes());
+            if (line && !o.json) live.emit(file_line(o, report));
+            if (o.says_notes()) {
                 for (const std::string& w : report.result.warnings) {
                     live.emit(printable_line("tbbpipe: warning: " + report.input + ": " + w));
                 }

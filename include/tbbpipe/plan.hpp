@@ -23,6 +23,9 @@ struct PlanRequest {
     std::string output;               ///< one input: its output path ("" : derived)
     std::string output_dir;           ///< outputs go here (mirroring folder trees); "": beside
     bool to_stdout = false;           ///< the output is standard output ("-")
+    /// Take block and character devices named as inputs (read to their end; /dev/zero has
+    /// none). By default they are refused, as zstd does; FIFOs are always taken, as streams.
+    bool read_devices = false;
 };
 
 /// A name that could not be planned. It counts as a failed file. Value type.
@@ -32,6 +35,7 @@ struct PlanError {
         kNoOutputName,  ///< no output can be derived: unpack of a name without .tbp, standard
                         ///< input with an output folder (kInvalidArgument)
         kUnreadable,    ///< a folder or entry that could not be read (what the system said)
+        kDevice,  ///< a block or character device named as an input (kFailedPrecondition)
     };
     std::string path;
     Reason reason = Reason::kUnreadable;
@@ -64,8 +68,9 @@ struct FilePlan {
 /// (then a link to a folder is walked once: loops are cut), special files (FIFOs, sockets,
 /// devices) are skipped with a warning, unpack and verify take only *.tbp files, and the hidden
 /// temporary files of an interrupted run are never taken; files come in name order. Names given
-/// explicitly are taken as they are (a FIFO named explicitly is read as a stream). Fails
-/// (kInvalidArgument) when two inputs would write the same output.
+/// explicitly are taken as they are (a FIFO named explicitly is read as a stream; a device only
+/// with read_devices). Fails (kInvalidArgument) when two inputs would write the same output, or
+/// standard input ("-") is named twice.
 /// Thread-safety: reads the file system only; safe from any thread.
 /// @code
 ///   tbbpipe::PlanRequest request;
