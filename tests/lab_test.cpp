@@ -12,12 +12,15 @@
 #include <map>
 #include <memory>
 #include <numeric>
+#include <regex>
 #include <sstream>
 #include <variant>
 
 #include "apps/lab/dataset_spec.hpp"
 #include "apps/lab/knee.hpp"
+#include "apps/lab/lab_reports.hpp"
 #include "apps/lab/sweep_runner.hpp"
+#include "apps/lab/trial_runner.hpp"
 #include "tests/test_support.hpp"
 
 namespace tbbpipe {
@@ -307,6 +310,451 @@ TEST(LabRules, AnalysisPairsEachThreadCountWithOneThreadAtTheSameSettings) {
     EXPECT_EQ(r.curves[1].knee, 1u);
 }
 
+// ---- unit: the console and the plots, from results built by hand ------------------------------
+
+constexpr std::uint64_t kDataBytes = 100'000'000;  // MB/s = 100 / wall seconds
+
+lab::RunContext test_context(int repeat = 3) {
+    lab::RunContext c;
+    c.started_utc = "2026-11-29 10:00:00 UTC";
+    c.hostname = "labhost";
+    c.cores = 2;
+    c.commit = "0123abcd4567";
+    c.repeat = repeat;
+    c.dataset.bytes = kDataBytes;
+    c.dataset.files = 4;
+    c.load_start = 0.5;
+    c.load_end = 0.7;
+    return c;
+}
+
+const char* const kMachineLine =
+    "host labhost, 2 cores | commit 0123abcd4567 | 2026-11-29 10:00:00 UTC";
+
+lab::Measurement measured(const std::vector<double>& wall, long rss_kib = 20480) {
+    lab::Measurement m;
+    m.wall_s = wall;
+    m.median_s = lab::median_of(wall);
+    m.min_s = *std::min_element(wall.begin(), wall.end());
+    m.max_s = *std::max_element(wall.begin(), wall.end());
+    m.peak_rss_kib = rss_kib;
+    return m;
+}
+
+// A one-parameter pack sweep: value -> wall times (and stored bytes, peak RSS), analysed as the
+// runner does.
+struct PointIn {
+    std::string value;
+    std::vector<double> wall;
+    std::uint64_t stored = 0;
+    long rss_kib = 20480;
+};
+
+lab::SweepResult one_parameter_sweep(const std::string& name, const std::vector<PointIn>& in,
+                                     int repeat = 3) {
+    lab::SweepResult r;
+    r.ctx = test_context(repeat);
+    r.mode = "pack";
+    lab::SweepParameter p;
+    p.name = name;
+    for (const auto& pt : in) p.values.push_back(pt.value);
+    p.values = lab::order_values(p.values, &p.numeric);
+    r.params = {p};
+    for (const auto& pt : in) {
+        lab::SweepPoint point;
+        point.settings = {{name, pt.value}};
+        point.m = measured(pt.wall, pt.rss_kib);
+        point.mb_s = lab::mb_per_s(kDataBytes, point.m.median_s);
+        point.stored_bytes = pt.stored;
+        r.points.push_back(point);
+    }
+    lab::analyse_sweep(r);
+    return r;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+// Index of the first line starting with prefix; fails the test when there is none.
+std::size_t line_starting(const std::vector<std::string>& lines, const std::string& prefix) {
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        if (lines[i].rfind(prefix, 0) == 0) return i;
+    }
+    ADD_FAILURE() << "no line starts with '" << prefix << "'";
+    return lines.size();
+}
+
+std::size_t count_of(const std::string& text, const std::string& word) {
+    std::size_t n = 0;
+    for (auto pos = text.find(word); pos != std::string::npos; pos = text.find(word, pos + 1)) ++n;
+    return n;
+}
+
+// The rows of a plot's .dat file, split on spaces outside double quotes; the header (first
+// line, "# name name ...") gives the column names.
+struct PlotData {
+    std::vector<std::string> names;
+    std::vector<std::vector<std::string>> rows;
+    std::string at(std::size_t row, const std::string& name) const {
+        const auto it = std::find(names.begin(), names.end(), name);
+        if (it == names.end()) {
+            ADD_FAILURE() << "no column " << name;
+            return {};
+        }
+        return rows.at(row).at(static_cast<std::size_t>(it - names.begin()));
+    }
+};
+
+PlotData parse_plot_data(const std::string& text) {
+    PlotData d;
+    const auto lines = lines_of(text);
+    std::istringstream header(lines.at(0).substr(1));
+    for (std::string word; header >> word && word[0] != '(';) d.names.push_back(word);
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+        std::vector<std::string> fields(1);
+        bool quoted = false;
+        for (const char c : lines[i]) {
+            if (c == '"') {
+                quoted = !quoted;
+            } else if (c == ' ' && !quoted) {
+                fields.emplace_back();
+            } else {
+                fields.back() += c;
+            }
+        }
+        d.rows.push_back(fields);
+    }
+    return d;
+}
+
+TEST(LabConsole, NoisyRowGetsAWarningLineAndAQuietRowDoesNot) {
+    const lab::Measurement quiet = measured({1.00, 1.02, 1.01});
+    EXPECT_NEAR(quiet.stddev(), 0.01, 1e-9);
+    EXPECT_FALSE(quiet.noisy());
+    const lab::Measurement noisy = measured({1.0, 1.3, 1.1});
+    EXPECT_TRUE(noisy.noisy());  // (1.3 - 1.0) / 1.1 = 27%
+
+    const auto r = one_parameter_sweep("chunk-size", {{"64K", {1.00, 1.02, 1.01}, 60'000'000},
+                                                      {"1M", {1.0, 1.3, 1.1}, 61'000'000}});
+    const std::string out = lab::sweep_console(r, "out");
+    const auto lines = lines_of(out);
+    // Every row: median ± sigma and the spread; the quiet one is followed by the next row.
+    const std::size_t q = line_starting(lines, "chunk-size=64K ");
+    ASSERT_LT(q + 1, lines.size());
+    EXPECT_NE(lines[q].find("1.010 s ± 0.010 s"), std::string::npos) << lines[q];
+    EXPECT_NE(lines[q].find("2.0%"), std::string::npos) << lines[q];
+    EXPECT_NE(lines[q].find("60.0%"), std::string::npos) << lines[q];  // stored
+    EXPECT_EQ(lines[q + 1].find("Warning"), std::string::npos) << lines[q + 1];
+    // The noisy row: its spread, and the warning line under it.
+    const std::size_t n = line_starting(lines, "chunk-size=1M ");
+    ASSERT_LT(n + 1, lines.size());
+    EXPECT_NE(lines[n].find("1.100 s ± "), std::string::npos) << lines[n];
+    EXPECT_NE(lines[n].find("27.3%"), std::string::npos) << lines[n];
+    for (const char* word : {"Warning", "noisy", "27.3%", "--repeat", "quieter machine"}) {
+        EXPECT_NE(lines[n + 1].find(word), std::string::npos) << word << ": " << lines[n + 1];
+    }
+    EXPECT_EQ(count_of(out, "Warning"), 1u) << out;
+    EXPECT_NE(out.find("1 of 2 rows are noisy"), std::string::npos) << out;
+    EXPECT_NE(out.find("chunk-size: knee 64K"), std::string::npos) << out;
+
+    // One run per point: no sigma, no spread to judge by, so no warning but a note saying so.
+    const auto once = one_parameter_sweep("chunk-size", {{"64K", {1.0}}, {"1M", {1.3}}}, 1);
+    const std::string single = lab::sweep_console(once, "out");
+    EXPECT_EQ(single.find("±"), std::string::npos) << single;
+    EXPECT_EQ(single.find("Warning"), std::string::npos) << single;
+    EXPECT_NE(single.find("one run per point"), std::string::npos) << single;
+}
+
+lab::CompareLine compare_line(const std::string& name, const std::string& direction, bool tbbpipe,
+                              bool encrypted, const std::vector<double>& wall,
+                              std::uint64_t stored) {
+    lab::CompareLine l;
+    l.name = name;
+    l.direction = direction;
+    l.is_tbbpipe = tbbpipe;
+    l.encrypted = encrypted;
+    l.m = measured(wall);
+    l.mb_s = lab::mb_per_s(kDataBytes, l.m.median_s);
+    l.stored_bytes = stored;
+    return l;
+}
+
+// The shape run_compare makes: tbbpipe with and without a key, then the peers, pack and unpack.
+lab::CompareResult small_comparison() {
+    lab::CompareResult r;
+    r.ctx = test_context();
+    r.lines = {
+        compare_line("tbbpipe pack (AES-256-GCM)", "pack", true, true, {0.50, 0.51, 0.52},
+                     62'500'000),
+        compare_line("tbbpipe pack (no key)", "pack", true, false, {0.40, 0.41, 0.42}, 62'500'000),
+        compare_line("tar | lz4 -1", "pack", false, false, {0.80, 0.81, 0.82}, 62'000'000),
+        compare_line("tar | zstd -1 -T0", "pack", false, false, {0.60, 0.62, 0.61}, 50'000'000),
+        compare_line("tar | zstd -1 -T0 | age", "pack", false, true, {0.75, 0.76, 0.77},
+                     50'100'000),
+        compare_line("tbbpipe unpack (AES-256-GCM)", "unpack", true, true, {0.30, 0.31, 0.32}, 0),
+        compare_line("tbbpipe unpack (no key)", "unpack", true, false, {0.25, 0.26, 0.27}, 0),
+        compare_line("lz4 -d | tar -x", "unpack", false, false, {0.40, 0.41, 0.42}, 0),
+        compare_line("zstd -d | tar -x", "unpack", false, false, {0.35, 0.36, 0.37}, 0),
+        compare_line("age -d | zstd -d | tar -x", "unpack", false, true, {0.45, 0.46, 0.47}, 0)};
+    lab::CompareLine pigz;
+    pigz.name = "tar | pigz -1";
+    pigz.direction = "pack";
+    pigz.skipped = "pigz is not installed";
+    r.lines.push_back(pigz);
+    // Ratios as set_ratios computes them: peer median / tbbpipe median, same direction and key.
+    for (auto& l : r.lines) {
+        if (l.is_tbbpipe || !l.skipped.empty()) continue;
+        for (const auto& base : r.lines) {
+            if (base.is_tbbpipe && base.direction == l.direction && base.encrypted == l.encrypted) {
+                l.baseline = base.name;
+                l.ratio = l.m.median_s / base.m.median_s;
+            }
+        }
+    }
+    return r;
+}
+
+TEST(LabConsole, CompareShowsEachToolsCompressionRatioBesideItsSpeed) {
+    const std::string out = lab::compare_console(small_comparison(), "out");
+    const auto lines = lines_of(out);
+    EXPECT_NE(lines[line_starting(lines, "pack ")].find("compression"), std::string::npos) << out;
+    // data bytes / stored bytes, with the stored share, on the row that shows the speed.
+    const std::vector<std::tuple<std::string, std::string, std::string>> rows = {
+        {"tbbpipe pack (no key) ", "243.9", "1.60:1 (62.5%)"},
+        {"tar | lz4 -1 ", "123.5", "1.61:1 (62.0%)"},
+        {"tar | zstd -1 -T0 ", "163.9", "2.00:1 (50.0%)"},
+        {"tar | zstd -1 -T0 | age ", "131.6", "2.00:1 (50.1%)"}};
+    for (const auto& [name, mb_s, compression] : rows) {
+        const std::string& row = lines[line_starting(lines, name)];
+        EXPECT_NE(row.find(mb_s), std::string::npos) << row;
+        EXPECT_NE(row.find(compression), std::string::npos) << row;
+        EXPECT_LT(row.find(mb_s), row.find(compression)) << row;
+    }
+    EXPECT_NE(
+        lines[line_starting(lines, "tar | zstd -1 -T0 ")].find("1.49x tbbpipe's time (no key)"),
+        std::string::npos);
+    // Unpack rows have no compression of their own; skipped lines say why.
+    EXPECT_EQ(lines[line_starting(lines, "zstd -d | tar -x ")].find(":1"), std::string::npos);
+    EXPECT_NE(out.find("tar | pigz -1  skipped: pigz is not installed"), std::string::npos);
+    EXPECT_EQ(out.find("Warning"), std::string::npos) << out;  // every spread is under 10%
+}
+
+TEST(LabPlots, SizesGetUnitsAndSizeParametersALogAxis) {
+    EXPECT_EQ(lab::size_label(65536), "64K");
+    EXPECT_EQ(lab::size_label(1 << 20), "1M");
+    EXPECT_EQ(lab::size_label(16 << 20), "16M");
+    EXPECT_EQ(lab::size_label(1536 * 1024), "1.5M");
+    EXPECT_EQ(lab::size_label(1u << 30), "1G");
+    EXPECT_EQ(lab::size_label(1000), "1000");
+    EXPECT_TRUE(lab::is_size_parameter("chunk-size", {"64K", "1M"}));
+    EXPECT_TRUE(lab::is_size_parameter("chunk-size", {"65536", "1048576"}));
+    EXPECT_TRUE(lab::is_size_parameter("memory-limit", {"32M", "64M"}));
+    EXPECT_FALSE(lab::is_size_parameter("io-tokens", {"1", "2", "4"}));
+    EXPECT_FALSE(lab::is_size_parameter("chunk-size", {"auto", "1M"}));
+    EXPECT_FALSE(lab::is_size_parameter("scheduler", {"fair", "fifo"}));
+}
+
+TEST(LabPlots, ThreadSweepDrawsTheIdealSpeedupLine) {
+    const auto r = one_parameter_sweep(
+        "cpu-tokens", {{"1", {4.0, 4.0, 4.0}}, {"2", {2.5, 2.5, 2.5}}, {"4", {2.0, 2.0, 2.0}}});
+    const lab::PlotSpec spec = lab::sweep_plot_spec(r, 0);
+    EXPECT_EQ(spec.axis, lab::PlotAxis::kLinear);  // at their counts: the ideal line is straight
+    const PlotData d = parse_plot_data(lab::plot_data(spec));
+    ASSERT_EQ(d.rows.size(), 3u);
+    // 25 MB/s at one thread: ideal = 25 x threads.
+    EXPECT_EQ(d.at(0, "ideal_mb_s"), "25.000");
+    EXPECT_EQ(d.at(1, "ideal_mb_s"), "50.000");
+    EXPECT_EQ(d.at(2, "ideal_mb_s"), "100.000");
+    EXPECT_EQ(d.at(2, "x"), "4");
+    EXPECT_EQ(d.at(2, "efficiency"), "0.5000");
+    const std::string gp = lab::plot_script(spec, "png");
+    const auto ideal =
+        std::find(d.names.begin(), d.names.end(), "ideal_mb_s") - d.names.begin() + 1;
+    EXPECT_NE(gp.find("using 2:" + std::to_string(ideal) + " with linespoints"), std::string::npos)
+        << gp;
+    EXPECT_NE(gp.find("title 'ideal speedup"), std::string::npos) << gp;
+    EXPECT_NE(gp.find("'parallel efficiency"), std::string::npos) << gp;
+    EXPECT_NE(gp.find("set xtics ('1' 1, '2' 2, '4' 4)"), std::string::npos) << gp;
+
+    // Without a 1-thread point there is nothing to scale from: no ideal line.
+    const auto no_one = one_parameter_sweep("cpu-tokens", {{"2", {2.5}}, {"4", {2.0}}});
+    EXPECT_EQ(lab::plot_script(lab::sweep_plot_spec(no_one, 0), "png").find("ideal"),
+              std::string::npos);
+}
+
+TEST(LabPlots, ChunkSizeSweepShowsPeakRssAndStoredOnALogSizeAxis) {
+    const auto r =
+        one_parameter_sweep("chunk-size", {{"16M", {1.2, 1.2, 1.2}, 61'000'000, 90 * 1024},
+                                           {"64K", {1.1, 1.1, 1.1}, 64'000'000, 12 * 1024},
+                                           {"1M", {1.0, 1.0, 1.0}, 62'000'000, 30 * 1024}});
+    const lab::PlotSpec spec = lab::sweep_plot_spec(r, 0);
+    EXPECT_EQ(spec.axis, lab::PlotAxis::kLogSize);
+    const std::string gp = lab::plot_script(spec, "png");
+    for (const char* text :
+         {"set logscale x 2", "set xtics ('64K' 65536, '1M' 1048576, '16M' 16777216)",
+          "set multiplot", "set ylabel 'peak RSS, MiB", "set y2label 'stored, % of the data'",
+          "title 'peak RSS (MiB)'", "title 'stored %", "(bytes, log scale)"}) {
+        EXPECT_NE(gp.find(text), std::string::npos) << text << "\n" << gp;
+    }
+    const PlotData d = parse_plot_data(lab::plot_data(spec));
+    ASSERT_EQ(d.rows.size(), 3u);  // ascending: 64K, 1M, 16M
+    EXPECT_EQ(d.at(0, "x"), "65536");
+    EXPECT_EQ(d.at(0, "peak_rss_mib"), "12.00");
+    EXPECT_EQ(d.at(0, "stored_pct"), "64.00");
+    EXPECT_EQ(d.at(2, "peak_rss_mib"), "90.00");
+    EXPECT_EQ(d.at(2, "stored_pct"), "61.00");
+    // The series plot those columns, RSS on the left axis and stored % on the right.
+    const auto col = [&d](const std::string& name) {
+        return std::to_string(std::find(d.names.begin(), d.names.end(), name) - d.names.begin() +
+                              1);
+    };
+    EXPECT_NE(gp.find("using 2:" + col("peak_rss_mib") + " with linespoints"), std::string::npos);
+    EXPECT_NE(gp.find("using 2:" + col("stored_pct") + " axes x1y2"), std::string::npos);
+}
+
+TEST(LabPlots, EveryPlotNamesTheMachineCommitAndDate) {
+    const auto threads = one_parameter_sweep("cpu-tokens", {{"1", {2.0}}, {"2", {1.2}}});
+    const auto chunks = one_parameter_sweep("chunk-size", {{"64K", {1.0}}, {"1M", {1.1}}});
+    const auto compare = small_comparison();
+    std::vector<lab::PlotSpec> specs = {
+        lab::sweep_plot_spec(threads, 0), lab::sweep_plot_spec(chunks, 0),
+        *lab::compare_plot_spec(compare, "pack"), *lab::compare_plot_spec(compare, "unpack")};
+    for (const auto& spec : specs) {
+        const std::string gp = lab::plot_script(spec, "svg");
+        EXPECT_NE(gp.find(std::string("set label 102 '") + kMachineLine + "' at screen"),
+                  std::string::npos)
+            << spec.stem << "\n"
+            << gp;
+    }
+    EXPECT_EQ(lab::machine_label(test_context()), kMachineLine);
+}
+
+TEST(LabPlots, TbbpipeBarsStandOutAndKeyPairsAreGrouped) {
+    const auto spec = lab::compare_plot_spec(small_comparison(), "pack");
+    ASSERT_TRUE(spec);
+    // With a key: tbbpipe's bar, then the age peer; without: tbbpipe's, then its peers. The
+    // skipped pigz line has no bar.
+    EXPECT_EQ(spec->labels, (std::vector<std::string>{
+                                "tbbpipe pack (AES-256-GCM)", "tar | zstd -1 -T0 | age",
+                                "tbbpipe pack (no key)", "tar | lz4 -1", "tar | zstd -1 -T0"}));
+    const PlotData d = parse_plot_data(lab::plot_data(*spec));
+    const std::vector<std::string> tbbpipe = {"1", "0", "1", "0", "0"};
+    const std::vector<std::string> x = {"0", "1", "3", "4", "5"};  // a slot between the groups
+    for (std::size_t i = 0; i < d.rows.size(); ++i) {
+        EXPECT_EQ(d.at(i, "tbbpipe"), tbbpipe[i]) << i;
+        EXPECT_EQ(d.at(i, "x"), x[i]) << i;
+    }
+    EXPECT_EQ(d.at(1, "note"), "1.49x");  // 0.76 / 0.51: the peer's time against its pair
+    EXPECT_EQ(d.at(0, "note"), "");
+
+    const std::string gp = lab::plot_script(*spec, "png");
+    const std::regex boxes(
+        "\\(\\$6 == ([01]) \\? \\$3 : 1/0\\) with boxes lc rgb '(#[0-9a-f]{6})' "
+        "title '([a-z]+)'");
+    std::map<std::string, std::pair<std::string, std::string>> styles;  // title -> filter, colour
+    for (auto it = std::sregex_iterator(gp.begin(), gp.end(), boxes); it != std::sregex_iterator();
+         ++it) {
+        styles[(*it)[3]] = {(*it)[1], (*it)[2]};
+    }
+    ASSERT_EQ(styles.size(), 2u) << gp;
+    EXPECT_EQ(styles["tbbpipe"].first, "1");
+    EXPECT_EQ(styles["peers"].first, "0");
+    EXPECT_NE(styles["tbbpipe"].second, styles["peers"].second);
+    EXPECT_NE(gp.find("'with a key' at 0.5,"), std::string::npos) << gp;
+    EXPECT_NE(gp.find("'without a key' at 4,"), std::string::npos) << gp;
+    EXPECT_NE(gp.find("set arrow 11 from 2, graph 0 to 2, graph 1 nohead"), std::string::npos)
+        << gp;
+}
+
+// "set label 1 'knee: ...' at X, Y" and "set arrow 1 from X, Y1 to X, Y2".
+struct KneeMarks {
+    double label_x = 0, label_y = 0, from_x = 0, from_y = 0, to_x = 0, to_y = 0, y_top = 0;
+    std::string justify;
+};
+
+KneeMarks knee_marks(const std::string& gp) {
+    KneeMarks k;
+    std::smatch m;
+    const std::regex label("set label 1 'knee: [^']*' at ([-0-9.e+]+), ([-0-9.e+]+) (left|right)");
+    const std::regex arrow(
+        "set arrow 1 from ([-0-9.e+]+), ([-0-9.e+]+) to ([-0-9.e+]+), ([-0-9.e+]+) head");
+    const std::regex range("set yrange \\[0:([-0-9.e+]+)\\]");
+    EXPECT_TRUE(std::regex_search(gp, m, label)) << gp;
+    if (m.size() == 4) {
+        k.label_x = std::stod(m[1]);
+        k.label_y = std::stod(m[2]);
+        k.justify = m[3];
+    }
+    EXPECT_TRUE(std::regex_search(gp, m, arrow)) << gp;
+    if (m.size() == 5) {
+        k.from_x = std::stod(m[1]);
+        k.from_y = std::stod(m[2]);
+        k.to_x = std::stod(m[3]);
+        k.to_y = std::stod(m[4]);
+    }
+    EXPECT_TRUE(std::regex_search(gp, m, range)) << gp;
+    if (m.size() == 2) k.y_top = std::stod(m[1]);
+    return k;
+}
+
+TEST(LabPlots, KneeLabelSitsAboveTheDataWithAnArrowDownToTheKnee) {
+    // Knee 256K (92 MB/s >= 90% of the best, 100 MB/s at 1M), error bars up to 125 MB/s.
+    const auto r = one_parameter_sweep("chunk-size", {{"64K", {2.0, 2.0, 2.0}},
+                                                      {"256K", {1.087, 1.0, 1.2}},
+                                                      {"1M", {1.0, 0.8, 1.1}},
+                                                      {"4M", {1.5, 1.5, 1.5}}});
+    const lab::PlotSpec spec = lab::sweep_plot_spec(r, 0);
+    ASSERT_EQ(spec.knee, 1u);
+    const KneeMarks k = knee_marks(lab::plot_script(spec, "png"));
+    const double highest = *std::max_element(spec.high.begin(), spec.high.end());
+    EXPECT_NEAR(highest, 125, 1e-9);
+    // The label is above every point and error bar, inside the plot, beside the knee's value.
+    EXPECT_GT(k.label_y, highest);
+    EXPECT_LT(k.label_y, k.y_top);
+    EXPECT_EQ(k.label_x, 262144);
+    EXPECT_EQ(k.justify, "left");
+    // The arrow runs from under the label down to just above the knee's error bar.
+    EXPECT_EQ(k.from_x, 262144);
+    EXPECT_EQ(k.to_x, 262144);
+    EXPECT_GT(k.from_y, highest);
+    EXPECT_LE(k.from_y, k.label_y);
+    EXPECT_GT(k.to_y, spec.high[1]);
+    EXPECT_LT(k.to_y, k.from_y);
+
+    // A knee at the last value puts its text to the left, where there is room.
+    const auto rising = one_parameter_sweep("io-tokens", {{"1", {2.0}}, {"2", {1.0}}});
+    const KneeMarks last = knee_marks(lab::plot_script(lab::sweep_plot_spec(rising, 0), "png"));
+    EXPECT_EQ(last.justify, "right");
+    EXPECT_EQ(last.label_x, 1);  // io-tokens is not a size: evenly spaced, by index
+}
+
+TEST(LabPlots, EachKindRendersWithoutAComplaintFromGnuplot) {
+    if (!gnuplot_installed()) GTEST_SKIP() << "gnuplot is not installed";
+    ScratchDir dir;
+    const auto threads = one_parameter_sweep(
+        "cpu-tokens", {{"1", {4.0, 4.1, 3.9}}, {"2", {2.5, 2.6, 2.4}}, {"4", {2.0, 2.2, 2.1}}});
+    const auto chunks =
+        one_parameter_sweep("chunk-size", {{"64K", {1.1, 1.2, 1.1}, 64'000'000, 12 * 1024},
+                                           {"1M", {1.0, 1.05, 0.98}, 62'000'000, 30 * 1024},
+                                           {"16M", {1.3, 1.3, 1.4}, 61'000'000, 90 * 1024}});
+    const auto compare = small_comparison();
+    const std::vector<std::pair<lab::PlotSpec, std::string>> plots = {
+        {lab::sweep_plot_spec(threads, 0), "png"},
+        {lab::sweep_plot_spec(chunks, 0), "svg"},
+        {*lab::compare_plot_spec(compare, "pack"), "png"}};
+    for (const auto& [spec, format] : plots) {
+        const lab::PlotFiles files = lab::write_plot(spec, dir.path(), format, dir.path());
+        ASSERT_EQ(files.image, spec.stem + "." + format) << files.note;
+        EXPECT_GT(std::filesystem::file_size(dir / files.image), 1000u);
+        // gnuplot warns on stderr about what it could not draw (a bad range, a missing column).
+        EXPECT_EQ(slurp(dir / "gnuplot-stderr.txt"), "") << spec.stem;
+    }
+}
+
 // ---- the binaries ------------------------------------------------------------------------------
 
 struct LabRun {
@@ -354,6 +802,8 @@ TEST_F(LabCliTest, TinyCpuTokenSweepWritesCsvJsonSummaryAndPlot) {
             "--out out --tbbpipe '" TBBPIPE_CLI "'");
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("cpu-tokens: knee"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("cpu-tokens=2 "), std::string::npos) << r.out;  // a row per point
+    EXPECT_NE(r.out.find("one run per point"), std::string::npos) << r.out;
 
     const auto rows = read_csv(out("results.csv"));
     ASSERT_EQ(rows.size(), 3u);  // header + one row per value
@@ -504,6 +954,12 @@ TEST_F(LabCliTest, CompareRunsOrSkipsEveryPeerAndReportsRatios) {
     EXPECT_EQ(j.at("command").str(), "compare");
     EXPECT_EQ(j.at("lines").arr().size(), 14u);
     EXPECT_NE(slurp(out("summary.md")).find("Ratio"), std::string::npos);
+    // The console: the compression of what tbbpipe stored, beside its speed.
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(r.out, m,
+                                  std::regex("tbbpipe pack \\(no key\\) +[0-9.]+ s +- +[0-9.]+ "
+                                             "+[0-9.]+:1 \\([0-9.]+%\\)")))
+        << r.out;
 }
 
 TEST_F(LabCliTest, CompareWithNoPeerInstalledSkipsThemAndSucceeds) {

@@ -1,6 +1,7 @@
 #include "lab/knee.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <stdexcept>
 
@@ -43,6 +44,23 @@ std::optional<Scaling> scaling_vs_one(double wall_one_s, double wall_n_s, double
 
 bool is_thread_parameter(const std::string& name) {
     return name == "cpu-tokens" || name == "threads" || name == "T";
+}
+
+bool is_size_parameter(const std::string& name, const std::vector<std::string>& values) {
+    const auto ends_with = [&name](const std::string& tail) {
+        return name.size() >= tail.size() &&
+               name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    bool has_unit = false;
+    for (const auto& v : values) {
+        const auto n = numeric_value(v);
+        if (!n || !(*n > 0)) return false;
+        has_unit = has_unit || std::any_of(v.begin(), v.end(), [](char c) {
+                       return std::isalpha(static_cast<unsigned char>(c)) != 0;
+                   });
+    }
+    return !values.empty() &&
+           (has_unit || ends_with("size") || ends_with("limit") || ends_with("threshold"));
 }
 
 std::optional<double> numeric_value(const std::string& text) {

@@ -44,6 +44,11 @@ std::optional<Scaling> scaling_vs_one(double wall_one_s, double wall_n_s, double
 /// True for the parameters that set the number of compute threads (cpu-tokens and its alias).
 bool is_thread_parameter(const std::string& name);
 
+/// True for parameters whose values are byte sizes, plotted on a log size axis: a name ending in
+/// "size", "limit" or "threshold" (chunk-size, memory-limit, small-file-threshold), or any value
+/// with a unit ("256K"). Every value must parse as a positive number.
+bool is_size_parameter(const std::string& name, const std::vector<std::string>& values);
+
 /// Parses a swept value as a number for ordering: "4", "256K", "1MiB", "2G"; nullopt otherwise.
 std::optional<double> numeric_value(const std::string& text);
 

@@ -2,6 +2,7 @@
 // Plain values, filled by the sweep and compare runners; no behaviour beyond derived numbers.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -9,6 +10,10 @@
 #include <vector>
 
 namespace tbbpipe::lab {
+
+/// Relative spread above which a row's times are called noisy, on the console and in
+/// summary.md alike.
+inline constexpr double kNoisySpread = 0.10;
 
 /// N repetitions of one command. Times are wall seconds, spawn to reap.
 struct Measurement {
@@ -24,8 +29,20 @@ struct Measurement {
     std::string error;      ///< empty: every repetition succeeded
 
     bool ok() const { return error.empty() && !wall_s.empty(); }
-    /// (max - min) / median: above ~10% the machine was busy, rerun.
+    /// (max - min) / median: above kNoisySpread the machine was busy, rerun.
     double spread() const { return median_s > 0 ? (max_s - min_s) / median_s : 0; }
+    /// Sample standard deviation of the wall times (hyperfine's sigma); 0 below two runs.
+    double stddev() const {
+        if (wall_s.size() < 2) return 0;
+        double mean = 0;
+        for (const double s : wall_s) mean += s;
+        mean /= static_cast<double>(wall_s.size());
+        double sum = 0;
+        for (const double s : wall_s) sum += (s - mean) * (s - mean);
+        return std::sqrt(sum / static_cast<double>(wall_s.size() - 1));
+    }
+    /// Whether the spread says the figures are noisy (needs two runs or more to say so).
+    bool noisy() const { return ok() && wall_s.size() > 1 && spread() > kNoisySpread; }
 };
 
 /// MB/s (10^6 bytes per second) of plaintext for a wall time; 0 when the time is not positive.
@@ -51,6 +68,10 @@ struct RunContext {
     DatasetInfo dataset;
     int repeat = 1;
     unsigned cores = 0;
+    std::string hostname;  ///< the machine, named on every plot
+    /// The source commit tbbpipe-lab was built from ("git rev-parse", "-dirty" with uncommitted
+    /// changes; "unknown" without git): the tbbpipe beside it is built from the same tree.
+    std::string commit;
     double load_start = 0;  ///< 1-minute load average: the machine may be shared
     double load_end = 0;
     long rss_floor_kib = 0;   ///< the lab's own peak RSS: no child can report less

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "lab/child_process.hpp"
+#include "lab/lab_commit.hpp"
 
 namespace tbbpipe::lab {
 namespace fs = std::filesystem;
@@ -84,6 +85,12 @@ WorkFolder::~WorkFolder() {
     fs::remove_all(path_, ignored);
 }
 
+std::string host_name() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "unknown";
+    return name;
+}
+
 double load_average_now() {
     double load[1] = {-1};
     return ::getloadavg(load, 1) == 1 ? load[0] : -1;
@@ -114,6 +121,8 @@ RunContext make_context(const LabOptions& o, const std::string& tbbpipe, const D
     ctx.dataset.bytes = data.bytes;
     ctx.repeat = o.repeat;
     ctx.cores = std::thread::hardware_concurrency();
+    ctx.hostname = host_name();
+    ctx.commit = TBBPIPE_LAB_COMMIT;
     ctx.load_start = load_average_now();
     ctx.rss_floor_kib = own_peak_rss_kib();
     ctx.plot_format = o.plot;

@@ -43,6 +43,9 @@ private:
 RunContext make_context(const LabOptions& o, const std::string& tbbpipe, const DatasetFolder& data,
                         const std::string& work_dir);
 
+/// This machine's host name (gethostname), or "unknown".
+std::string host_name();
+
 /// The 1-minute load average, or -1 when unknown.
 double load_average_now();
 

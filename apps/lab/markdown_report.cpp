@@ -9,8 +9,6 @@
 namespace tbbpipe::lab {
 namespace {
 
-constexpr double kNoisySpread = 0.10;
-
 std::string mib(double kib_or_bytes, double per_mib) {
     return fixed(kib_or_bytes / per_mib, 1);
 }
@@ -24,6 +22,8 @@ void context_table(std::ostringstream& md, const RunContext& c,
     md << "| | |\n| --- | --- |\n";
     md << "| started | " << c.started_utc << " |\n";
     md << "| tbbpipe | " << code(c.tbbpipe_path) << " (" << md_cell(c.tbbpipe_version) << ") |\n";
+    md << "| commit | " << code(md_cell(c.commit.empty() ? "unknown" : c.commit))
+       << " (the source tbbpipe-lab was built from) |\n";
     md << "| data | ";
     if (c.dataset.source == "generated") {
         md << "generated " << code(c.dataset.spec) << ": ";
@@ -35,8 +35,9 @@ void context_table(std::ostringstream& md, const RunContext& c,
     if (c.dataset.source == "generated") md << ", in " << code(c.dataset.dir);
     md << " |\n";
     for (const auto& [name, value] : extra_rows) md << "| " << name << " | " << value << " |\n";
-    md << "| host | " << c.cores << " cores; 1-minute load average " << fixed(c.load_start, 2)
-       << " at the start, " << fixed(c.load_end, 2) << " at the end |\n";
+    md << "| host | " << md_cell(c.hostname.empty() ? "unknown" : c.hostname) << ", " << c.cores
+       << " cores; 1-minute load average " << fixed(c.load_start, 2) << " at the start, "
+       << fixed(c.load_end, 2) << " at the end |\n";
     md << "| lab command | " << code(md_cell(c.command_line)) << " |\n\n";
 }
 
@@ -132,7 +133,7 @@ void noise_section(std::ostringstream& md, int repeat,
                    const std::vector<std::pair<std::string, const Measurement*>>& runs) {
     std::string noisy;
     for (const auto& [label, m] : runs) {
-        if (m->ok() && m->wall_s.size() > 1 && m->spread() > kNoisySpread) {
+        if (m->noisy()) {
             noisy += (noisy.empty() ? "" : ", ") + code(label) + " (" +
                      fixed(100 * m->spread(), 0) + "%)";
         }

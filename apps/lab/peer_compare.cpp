@@ -166,22 +166,6 @@ void set_ratios(CompareResult& result) {
     }
 }
 
-void print_ratios(const CompareResult& r, const std::string& out_dir) {
-    for (const auto& l : r.lines) {
-        std::printf("%-6s %-30s ", l.direction.c_str(), l.name.c_str());
-        if (!l.skipped.empty()) {
-            std::printf("skipped: %s\n", l.skipped.c_str());
-        } else if (!l.m.ok()) {
-            std::printf("FAILED: %s\n", l.m.error.c_str());
-        } else {
-            std::printf("%8.3f s %9.1f MB/s", l.m.median_s, l.mb_s);
-            if (l.ratio) std::printf("   %.2fx tbbpipe's time", *l.ratio);
-            std::printf("\n");
-        }
-    }
-    std::printf("reports: %s/summary.md, results.csv, results.json\n", out_dir.c_str());
-}
-
 }  // namespace
 
 int run_compare(const LabOptions& o) {
@@ -323,7 +307,7 @@ int run_compare(const LabOptions& o) {
     set_ratios(result);
 
     write_compare_reports(result, o.out_dir, work.path());
-    print_ratios(result, o.out_dir);
+    std::fputs(compare_console(result, o.out_dir).c_str(), stdout);
     for (const auto& l : result.lines) {
         if (l.skipped.empty() && !l.m.ok()) return 1;
     }

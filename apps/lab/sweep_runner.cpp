@@ -70,19 +70,6 @@ std::string join(const std::vector<std::string>& words) {
     return out;
 }
 
-void print_knees(const SweepResult& result, const std::string& out_dir) {
-    for (const auto& c : result.curves) {
-        std::printf("%s: ", c.parameter.c_str());
-        if (!c.knee) {
-            std::printf("no successful point\n");
-            continue;
-        }
-        std::printf("knee %s (%.1f MB/s); best %s (%.1f MB/s)\n", c.values[*c.knee].c_str(),
-                    c.mb_s[*c.knee], c.values[*c.best].c_str(), c.mb_s[*c.best]);
-    }
-    std::printf("reports: %s/summary.md, results.csv, results.json\n", out_dir.c_str());
-}
-
 }  // namespace
 
 void analyse_sweep(SweepResult& result) {
@@ -277,7 +264,7 @@ int run_sweep(const LabOptions& o) {
     analyse_sweep(result);
 
     write_sweep_reports(result, o.out_dir, work.path());
-    print_knees(result, o.out_dir);
+    std::fputs(sweep_console(result, o.out_dir).c_str(), stdout);
     for (const auto& p : result.points) {
         if (!p.m.ok()) return 1;
     }
