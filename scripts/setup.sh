@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever tbbpipe needs that is missing (Debian 12, as root or with sudo) and builds it.
 # Usage: scripts/setup.sh [build-dir] [extra cmake args...]
-# TBBPIPE_TEST_TOOLS=1 also installs what only the tests use (promtool, from Debian's prometheus).
+# TBBPIPE_TEST_TOOLS=1 also installs what only the tests use: promtool (Debian's prometheus), the
+# Pushgateway, a JSON Schema checker, lintian and dpkg-dev for the package test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,13 +11,15 @@ shift || true
 
 scripts/install-packages.sh g++ cmake make pkg-config libtbb-dev liblz4-dev libcrypto++-dev \
     libxxhash-dev libboost-program-options-dev libgtest-dev libbenchmark-dev \
+    nlohmann-json3-dev libcpp-httplib-dev help2man \
     gnuplot-nox zstd lz4 pigz age  # tbbpipe-lab plots and the peers it (and perf/) compares with
 
 # Test-only tools: best effort, so a problem there cannot stop the build (the test that needs
 # promtool then says it skipped).
-if [[ "${TBBPIPE_TEST_TOOLS:-0}" == 1 ]] && ! command -v promtool >/dev/null; then
-    scripts/install-packages.sh prometheus ||
-        echo "setup: warning: could not install prometheus; promtool tests will skip" >&2
+if [[ "${TBBPIPE_TEST_TOOLS:-0}" == 1 ]]; then
+    scripts/install-packages.sh prometheus prometheus-pushgateway python3-jsonschema lintian \
+        dpkg-dev file ||
+        echo "setup: warning: could not install the test tools; the tests that need them skip" >&2
 fi
 
 echo "setup: building in $build_dir (log: $build_dir/build.log)"

@@ -138,7 +138,9 @@ TEST_F(AttackTest, TheSetManifestCatchesRollbackMissingAndAdded) {
         << r.err;
     EXPECT_NE(r.err.find("tree/b.tbp: missing"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("tree/z.tbp: not in the set's manifest"), std::string::npos) << r.err;
-    EXPECT_NE(r.out.find("\"missing\":[\"a.tbp\",\"b.tbp\"]"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"missing\":[{\"path\":\"a.tbp\"},{\"path\":\"b.tbp\"}]"),
+              std::string::npos)
+        << r.out;
 
     // A damaged manifest is reported; each container is still checked on its own.
     ASSERT_EQ(sh("rm tree/z.tbp && cp old.tbp tree/a.tbp && cp tree/c.tbp c.keep").code, 0);

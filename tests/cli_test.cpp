@@ -43,8 +43,8 @@ TEST_F(CliTest, BadCommandLinesExitTwo) {
     for (const char* args :
          {"frobnicate f", "pack --bogus f", "unpack --compress lz4 f.tbp", "pack -T 2000 f",
           "pack --compress none --level 3 f", "pack --chunk-size 3K f", "pack --chunk-size 12Q f",
-          "pack --cipher rot13 f", "pack -o x -c f", "verify -o x f.tbp",
-          "keygen --rm", "pack --rm -c f", "pack --key-file f --passphrase-file f f"}) {
+          "pack --cipher rot13 f", "pack -o x -c f", "verify -o x f.tbp", "keygen --rm",
+          "pack --rm -c f", "pack --key-file f --passphrase-file f f"}) {
         const Result r = sh(std::string("tbbpipe ") + args);
         EXPECT_EQ(r.code, 2) << args << ": " << r.err;
         EXPECT_NE(r.err.find("tbbpipe: "), std::string::npos) << args;
@@ -232,8 +232,8 @@ TEST_F(CliTest, JsonSummaryAndInfo) {
     r = sh("tbbpipe info --json --key-file k f.tbp");
     ASSERT_EQ(r.code, 0) << r.err;
     for (const char* text : {"\"authenticated\":true", "\"compression\":\"lz4hc\"", "\"level\":4",
-                             "\"chunk_size\":65536", "\"original_bytes\":300000",
-                             "\"root_digest\":\"", "\"chunks\":[{\"index\":0,\"offset\":144"}) {
+                             "\"largest_chunk_bytes\":65536", "\"original_bytes\":300000",
+                             "\"root_digest\":\"", "\"index\":[{\"index\":0,\"offset\":144"}) {
         EXPECT_NE(r.out.find(text), std::string::npos) << text << " in " << r.out;
     }
     if (sh("command -v python3").code == 0) {
@@ -477,7 +477,7 @@ TEST_F(CliTest, MetricsEndpointAnswersDuringTheRunAndIsGoneAfter) {
            "fi ) 2>/dev/null");
     EXPECT_EQ(r.code, 0) << r.err;
     const std::string during = slurp(dir_ / "during");
-    EXPECT_NE(during.find("HTTP/1.0 200 OK"), std::string::npos) << during;
+    EXPECT_NE(during.find(" 200 OK"), std::string::npos) << during;
     EXPECT_NE(during.find("text/plain; version=0.0.4"), std::string::npos);
     EXPECT_NE(during.find("# TYPE tbbpipe_chunks_total counter"), std::string::npos);
     EXPECT_EQ(slurp(dir_ / "after"), "closed\n");
@@ -499,7 +499,7 @@ TEST_F(CliTest, MetricsEndpointSurvivesASlowClient) {
         "printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && timeout 6 cat <&3 > during; "
         "echo $(( ($(date +%s%N) - start) / 1000000 )) > ms; exec 3>&- 4>&-; wait ) 2>/dev/null");
     EXPECT_EQ(r.code, 0) << r.err;
-    EXPECT_NE(slurp(dir_ / "during").find("HTTP/1.0 200 OK"), std::string::npos);
+    EXPECT_NE(slurp(dir_ / "during").find(" 200 OK"), std::string::npos);
     EXPECT_LT(std::stoi(slurp(dir_ / "ms")), 3500);
 }
 
@@ -554,7 +554,7 @@ TEST_F(CliTest, DashboardShowsEveryPanelWithRealFigures) {
     }
 }
 
-// On a terminal each redraw moves up exactly the lines it drew (12-line panel: 11 cursor-ups),
+// On a terminal each redraw moves up exactly the lines it drew (13-line panel: 12 cursor-ups),
 // so the dashboard never eats the lines printed above it.
 TEST_F(CliTest, DashboardRedrawsInPlaceWithoutEatingEarlierLines) {
     make("f", 20 * 1000 * 1000);
@@ -568,7 +568,7 @@ TEST_F(CliTest, DashboardRedrawsInPlaceWithoutEatingEarlierLines) {
     for (std::size_t p = 0; (p = tty.find("\x1b[1A", p)) != std::string::npos; ++p) ++ups;
     ASSERT_GE(panels, 2u) << tty;
     // Every panel but the last is cleared once (by the next panel or by the file's result line).
-    EXPECT_EQ(ups, 11 * (panels - 1)) << tty;
+    EXPECT_EQ(ups, 12 * (panels - 1)) << tty;
 }
 
 TEST_F(CliTest, AnUnwritableMetricsFileFailsTheRunButNotTheDashboard) {

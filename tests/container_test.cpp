@@ -415,9 +415,14 @@ TEST_P(TamperTest, WrongKeyAndWrongKeyTypeAreToldApart) {
     const Secret other = key_secret(99);
     std::string msg = expect_detected(good_, "wrong key", &other);
     EXPECT_NE(msg.find("wrong key or passphrase"), std::string::npos) << msg;
+    // The wrong kind of secret is a usage mistake (the header says which it needs), not damage.
     const Secret pw = passphrase("not a key file");
-    msg = expect_detected(good_, "passphrase for a key-file container", &pw);
-    EXPECT_NE(msg.find("wrong key type"), std::string::npos) << msg;
+    testing::write_file(dir_ / "bad.tbp", good_);
+    const testing::Outcome typed = jobs_.unpack(dir_ / "bad.tbp", dir_ / "out", pw, false);
+    EXPECT_EQ(typed.status.code(), StatusCode::kInvalidArgument) << typed.status.message();
+    EXPECT_NE(typed.status.message().find("wrong key type"), std::string::npos)
+        << typed.status.message();
+    EXPECT_FALSE(testing::exists(dir_ / "out"));
     // Corruption of the wrapped key with the right key is reported as corruption, not wrong key.
     Bytes bad = good_;
     bad[70] ^= 1;

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "metrics_push.hpp"
 #include "stage_plugins.hpp"
 #include "tbbpipe/secret.hpp"
 #include "tbbpipe/version.hpp"
@@ -65,8 +66,8 @@ OptionGroups make_groups() {
         "Stages: " +
         stage_names(StageRegistry{}) + ", and those of --stage-plugin";
     OptionGroups g;
-    g.general.add_options()("help,h", "show this help and exit")(
-        "version,V", "show the version and exit")(
+    g.general.add_options()("help,h", "show this help and exit")("version,V",
+                                                                 "show the version and exit")(
         "quiet,q", "print errors only (-qq: not even those; only the exit code speaks)")(
         "verbose,v", "one line per file (-vv: and the engine's budgets and chunk details)")(
         "json", "print a machine-readable summary on stdout (docs/JSON.md)")(
@@ -94,8 +95,8 @@ OptionGroups make_groups() {
         "latency (all cores, fair, 256K chunks), resources (half the cores, 2 I/O tokens, 32M, "
         "512K chunks)");
     g.inputs.add_options()("recursive,r",
-                         "take the files below each folder given (outputs mirror "
-                         "the tree under --output-dir)")(
+                           "take the files below each folder given (outputs mirror "
+                           "the tree under --output-dir)")(
         "follow-symlinks", "follow symbolic links inside folders (default: skip them)")(
         "read-devices",
         "read a block or character device named as an input to its end (default: refuse it, as "
@@ -125,15 +126,21 @@ OptionGroups make_groups() {
         "keep,k", "keep the inputs (always so, unless --rm: for zstd's habit)")(
         "rm", "remove each input after its output was written and verified")(
         "no-fsync", "do not flush outputs to disk before renaming them into place");
-    g.observe.add_options()("progress", "show the progress line even when stderr is not a terminal")(
+    g.observe.add_options()("progress",
+                            "show the progress line even when stderr is not a terminal")(
         "no-progress", "never show the progress line")(
         "metrics-interval", po::value<int>(),
         "live metrics dashboard on stderr every MS milliseconds")(
         "metrics-file", po::value<std::string>(),
         "write Prometheus text metrics to PATH (atomically, every interval and at the end)")(
         "metrics-listen", po::value<std::string>(),
-        "serve HTTP /metrics on HOST:PORT during the run (loopback only; port 0 picks one)")(
-        "metrics-listen-any", "allow --metrics-listen on a non-loopback address");
+        "serve HTTP /metrics on HOST:PORT during the run: 127.0.0.1, localhost or [::1] (other "
+        "addresses need --metrics-listen-any); port 0 picks one, printed on stderr even with -q")(
+        "metrics-listen-any", "allow --metrics-listen on a non-loopback address")(
+        "metrics-push", po::value<std::string>(),
+        "push the metrics to a Prometheus Pushgateway at URL (http:// or https://) every "
+        "--metrics-interval (default 5 s) and once at the end, as job tbbpipe grouped by host "
+        "and command; 2 s timeout, one warning if it fails, the run goes on (docs/METRICS.md)");
     return g;
 }
 
@@ -176,8 +183,8 @@ std::string nearest(const std::string& typed, const std::vector<std::string>& na
 }
 
 const std::vector<std::string>& command_words() {
-    static const std::vector<std::string> words = {"pack",   "unpack", "verify",
-                                                   "info",   "keygen", "help"};
+    static const std::vector<std::string> words = {"pack", "unpack", "verify",
+                                                   "info", "keygen", "help"};
     return words;
 }
 
@@ -302,6 +309,14 @@ void read_reporting(const po::variables_map& vm, CliOptions& o) {
     if (o.metrics_listen_any && !o.metrics_listen) {
         throw UsageError("--metrics-listen-any needs --metrics-listen");
     }
+    if (vm.count("metrics-push")) {
+        if (o.command == Command::kInfo || o.command == Command::kKeygen) {
+            throw UsageError(std::string("--metrics-push does not apply to ") +
+                             (o.command == Command::kInfo ? "info" : "keygen"));
+        }
+        o.metrics_push = text(vm, "metrics-push");
+        parse_push_url(*o.metrics_push);  // a bad URL is a usage error now, not a warning later
+    }
 }
 
 void read_budgets(const po::variables_map& vm, CliOptions& o) {
@@ -418,12 +433,11 @@ void refuse_inapplicable(const po::variables_map& vm, const CliOptions& o,
         if (o.plan.inputs.empty()) throw UsageError("info needs a container file");
     }
     if (o.command == Command::kKeygen) {
-        refuse(vm,
-               {"output-dir",     "rm",           "key-file",    "passphrase-file",  "passphrase",
-                "threads",        "cpu-tokens",   "io-tokens",   "io-qdepth",        "memory-limit",
-                "json",           "progress",     "no-progress", "metrics-interval", "metrics-file",
-                "metrics-listen", "storage-type", "scheduler",   "optimize",         "recursive",
-                "follow-symlinks"},
+        refuse(vm, {"output-dir",       "rm",           "key-file",       "passphrase-file",
+                    "passphrase",       "threads",      "cpu-tokens",     "io-tokens",
+                    "io-qdepth",        "memory-limit", "progress",       "no-progress",
+                    "metrics-interval", "metrics-file", "metrics-listen", "storage-type",
+                    "scheduler",        "optimize",     "recursive",      "follow-symlinks"},
                word);
         if (!o.plan.inputs.empty()) throw UsageError("keygen takes no file arguments (use -o)");
     }
@@ -577,8 +591,7 @@ std::string help_text(Command command) {
             head("pack [options] [file...]",
                  "Compress (and with a key, encrypt) each file to FILE.tbp. No file, or -, reads\n"
                  "standard input and writes standard output.");
-            out << g.general << g.budgets << g.inputs << g.keys << g.pack << g.outputs
-                << g.observe;
+            out << g.general << g.budgets << g.inputs << g.keys << g.pack << g.outputs << g.observe;
             break;
         case Command::kUnpack:
             head("unpack [options] [file.tbp...]",
@@ -601,12 +614,25 @@ std::string help_text(Command command) {
                  "Write a new 32-byte random key (mode 0600) to FILE, or to standard output.");
             out << g.general << g.outputs;
             break;
-        default:
-            out << kUsage << '\n' << make_options();
-            break;
+        default: out << kUsage << '\n' << make_options(); break;
     }
     out << kExitCodes;
     return out.str();
+}
+
+std::optional<std::string> json_command_word(int argc, const char* const* argv) {
+    bool json = false;
+    std::string command = "tbbpipe";
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--") break;
+        if (arg == "--json") json = true;
+        const auto& words = command_words();
+        if (command == "tbbpipe" && std::find(words.begin(), words.end(), arg) != words.end()) {
+            command = arg;
+        }
+    }
+    return json ? std::optional<std::string>(command) : std::nullopt;
 }
 
 std::string short_usage() {

@@ -61,10 +61,16 @@ struct CliOptions {
     std::optional<std::string> metrics_file;    ///< Prometheus textfile, rewritten atomically
     std::optional<std::string> metrics_listen;  ///< HOST:PORT for an HTTP /metrics endpoint
     bool metrics_listen_any = false;            ///< allow a non-loopback listen address
+    std::optional<std::string> metrics_push;    ///< a Pushgateway's URL (http:// or https://)
 };
 
 /// Parses argv; throws UsageError for anything invalid or inapplicable to the command.
 CliOptions parse_cli(int argc, const char* const* argv);
+
+/// For a command line parse_cli refused: its command word ("pack", ...; "tbbpipe" when none is
+/// recognised) when it asks for --json (before any "--"), so the refusal can be a JSON document
+/// too; nullopt otherwise.
+std::optional<std::string> json_command_word(int argc, const char* const* argv);
 
 /// Parses "1048576", "64K", "1M", "1MiB", "4k"; throws UsageError.
 std::uint64_t parse_size(const std::string& text);

@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <iostream>
 
-#include "common/json_writer.hpp"
 #include "common/text_escape.hpp"
 #include "exit_codes.hpp"
+#include "json_report.hpp"
 #include "secrets.hpp"
 #include "tbbpipe/container.hpp"
 #include "tbbpipe/secret.hpp"
@@ -24,65 +26,6 @@ std::string format_time(std::int64_t sec) {
     return buf;
 }
 
-void json_info(JsonWriter& j, const std::string& input, const ContainerInfo& info) {
-    const double ratio =
-        info.authenticated && info.original_bytes
-            ? static_cast<double>(info.container_bytes) / static_cast<double>(info.original_bytes)
-            : 0.0;
-    j.begin_object().key("path").value(input).key("format_version").value(info.format_version);
-    j.key("container_bytes").value(info.container_bytes);
-    j.key("compression").value(compression_name(info.compression));
-    j.key("level").value(info.level);
-    j.key("cipher").value(cipher_name(info.cipher));
-    j.key("stages").value(info.stages);
-    j.key("stages_recorded").value(info.stages_recorded);
-    j.key("hash").value(hash_name(info.hash));
-    j.key("kdf").value(key_derivation_name(info.key_derivation));
-    if (info.key_derivation == KeyDerivation::kScrypt) {
-        j.key("scrypt")
-            .begin_object()
-            .key("log2_n")
-            .value(info.scrypt.log2_n)
-            .key("r")
-            .value(info.scrypt.r)
-            .key("p")
-            .value(info.scrypt.p)
-            .end_object();
-    }
-    j.key("chunk_size").value(static_cast<std::uint64_t>(info.chunk_size));
-    j.key("chunk_count").value(info.chunk_count);
-    j.key("header_digest").value(to_hex(info.header_digest.data(), 32));
-    j.key("authenticated").value(info.authenticated);
-    if (info.authenticated) {
-        j.key("original_bytes").value(info.original_bytes).key("ratio").value(ratio);
-        j.key("name").value(info.name).key("mode").value(static_cast<std::uint64_t>(info.mode));
-        j.key("mtime").value(format_time(info.mtime_sec));
-        j.key("root_digest").value(digest_hex(info.hash, info.root_digest));
-        j.key("chunks").begin_array();
-        for (std::size_t i = 0; i < info.chunks.size(); ++i) {
-            const ChunkInfo& c = info.chunks[i];
-            j.begin_object()
-                .key("index")
-                .value(static_cast<std::uint64_t>(i))
-                .key("offset")
-                .value(c.offset)
-                .key("raw_size")
-                .value(static_cast<std::uint64_t>(c.raw_size))
-                .key("stored_size")
-                .value(static_cast<std::uint64_t>(c.stored_size))
-                .key("compressed")
-                .value(c.compressed)
-                .key("digest")
-                .value(digest_hex(info.hash, c.digest))
-                .end_object();
-        }
-        j.end_array();
-    } else {
-        j.key("note").value("encrypted: give the key to read the index");
-    }
-    j.end_object();
-}
-
 void print_info(const CliOptions& o, const std::string& input, const ContainerInfo& info) {
     const double ratio =
         info.authenticated && info.original_bytes
@@ -97,8 +40,8 @@ void print_info(const CliOptions& o, const std::string& input, const ContainerIn
               << " (key: " << key_derivation_name(info.key_derivation) << ")\n"
               << "  stages:        " << printable(info.stages)
               << (info.stages_recorded ? " (recorded)" : "") << "\n"
-              << "  chunk size:    " << info.chunk_size << " bytes, " << info.chunk_count
-              << " chunks\n";
+              << "  chunks:        " << info.chunk_count << '\n'
+              << "  largest chunk: " << info.chunk_size << " bytes (the header's bound)\n";
     if (!info.authenticated) {
         std::cout << "  index:         encrypted (give the key to read it)\n";
         return;
@@ -111,6 +54,13 @@ void print_info(const CliOptions& o, const std::string& input, const ContainerIn
               << "  ratio:         " << r << " (container / original)\n"
               << "  hash:          " << hash_name(info.hash) << '\n'
               << "  root digest:   " << digest_hex(info.hash, info.root_digest) << '\n';
+    if (!info.chunks.empty()) {  // the index's real sizes, beside the header's bound
+        std::vector<std::uint32_t> sizes;
+        for (const ChunkInfo& c : info.chunks) sizes.push_back(c.raw_size);
+        std::sort(sizes.begin(), sizes.end());
+        std::cout << "  chunk sizes:   smallest " << sizes.front() << ", median "
+                  << sizes[sizes.size() / 2] << ", largest " << sizes.back() << " bytes\n";
+    }
     if (o.says_files()) {
         for (std::size_t i = 0; i < info.chunks.size(); ++i) {
             const ChunkInfo& c = info.chunks[i];
@@ -122,32 +72,31 @@ void print_info(const CliOptions& o, const std::string& input, const ContainerIn
 }
 
 int run_info(const CliOptions& o) {
+    const auto start = std::chrono::steady_clock::now();
     std::string warning;
     const Secret secret = load_secret(o, false, &warning);
     if (!warning.empty() && o.says_notes()) {
         std::cerr << printable_line("tbbpipe: warning: " + warning);
     }
     int exit_code = kExitOk;
-    JsonWriter j;
-    if (o.json) j.begin_array();
+    std::vector<InfoReport> reports;
     for (const std::string& input : o.plan.inputs) {
-        const Result<ContainerInfo> info =
-            inspect_container(input == "-" ? "/dev/stdin" : input, secret);
-        if (!info.ok()) {
-            std::cerr << printable_line("tbbpipe: " + (input == "-" ? "(stdin)" : input) + ": " +
-                                        info.status().message());
-            exit_code = worst_exit(exit_code, exit_code_for(info.status().code()));
-            continue;
+        InfoReport report{input, inspect_container(input == "-" ? "/dev/stdin" : input, secret)};
+        if (!report.info.ok()) {
+            if (o.says_errors()) {
+                std::cerr << printable_line("tbbpipe: " + (input == "-" ? "(stdin)" : input) +
+                                            ": " + report.info.status().message());
+            }
+            exit_code = worst_exit(exit_code, exit_code_for(report.info.status().code()));
+        } else if (!o.json) {
+            print_info(o, input, report.info.value());
         }
-        if (o.json) {
-            json_info(j, input, info.value());
-        } else {
-            print_info(o, input, info.value());
-        }
+        if (o.json) reports.push_back(std::move(report));  // else each is done with
     }
     if (o.json) {
-        j.end_array();
-        std::cout << j.str() << '\n';
+        const double wall =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::cout << json_text(info_document(reports, wall, exit_code)) << '\n';
     }
     return exit_code;
 }
@@ -155,6 +104,9 @@ int run_info(const CliOptions& o) {
 int run_keygen(const CliOptions& o) {
     const bool to_stdout = o.plan.to_stdout || o.plan.output.empty();
     const std::string path = to_stdout ? "-" : o.plan.output;
+    if (to_stdout && o.json) {
+        throw UsageError("--json needs keygen -o FILE (the key itself goes to standard output)");
+    }
     Status written;
     if (to_stdout) {
         if (::isatty(STDOUT_FILENO)) {
@@ -164,16 +116,17 @@ int run_keygen(const CliOptions& o) {
     } else {
         written = write_new_key(path, o.force);
     }
+    int exit_code = kExitOk;
     if (!written.is_ok()) {
         std::string message = written.message();
         if (written.code() == StatusCode::kAlreadyExists) message += " (use -f to overwrite)";
-        std::cerr << printable_line("tbbpipe: " + message);
-        return exit_code_for(written.code()) == kExitUsage ? kExitUsage : kExitFailed;
-    }
-    if (!to_stdout && o.says_notes()) {
+        if (o.says_errors()) std::cerr << printable_line("tbbpipe: " + message);
+        exit_code = exit_code_for(written.code()) == kExitUsage ? kExitUsage : kExitFailed;
+    } else if (!to_stdout && o.says_notes() && !o.json) {
         std::cerr << printable_line("tbbpipe: wrote a new key to " + path);
     }
-    return kExitOk;
+    if (o.json) std::cout << json_text(keygen_document(path, written, exit_code)) << '\n';
+    return exit_code;
 }
 
 }  // namespace

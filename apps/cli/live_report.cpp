@@ -1,11 +1,13 @@
 #include "live_report.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -14,7 +16,8 @@
 namespace tbbpipe::cli {
 namespace {
 
-constexpr int kTickMs = 100;  // sampling period for rates and queue averages
+constexpr int kTickMs = 100;       // sampling period for rates and queue averages
+constexpr double kEtaSeconds = 3;  // the ETA's rate averages over about this long
 
 double value_of(const MetricsSnapshot& s, const char* name, const char* labels = "") {
     const auto* m = s.find(name, labels);
@@ -41,6 +44,33 @@ std::string duration(double seconds) {
     if (seconds < 1e-3) return fmt("%.0fus", seconds * 1e6);
     if (seconds < 1) return fmt("%.2fms", seconds * 1e3);
     return fmt("%.2fs", seconds);
+}
+
+// The terminal's width for stderr, asked at each redraw (a resize takes effect at the next one);
+// 0 off a terminal or when it does not say.
+std::size_t terminal_columns() {
+    winsize size{};
+    if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &size) != 0) return 0;
+    return size.ws_col;
+}
+
+// A line that fits `columns` without touching the last column (some terminals wrap there).
+// The text is ASCII (names never appear here), so a byte is a column.
+std::string cut(std::string line, std::size_t columns) {
+    if (columns > 1 && line.size() > columns - 1) line.resize(columns - 1);
+    return line;
+}
+
+std::string eta_text(double seconds) {
+    if (seconds < 0) return "";
+    const long s = std::lround(seconds);
+    char buf[32];
+    if (s >= 3600) {
+        std::snprintf(buf, sizeof buf, "ETA %ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    } else {
+        std::snprintf(buf, sizeof buf, "ETA %ld:%02ld", s / 60, s % 60);
+    }
+    return buf;
 }
 
 void write_stderr(const std::string& text) {
@@ -73,28 +103,32 @@ LiveReport::LiveReport(const LiveReportOptions& options, SnapshotFn snapshot,
 }
 
 LiveReport::~LiveReport() {
-    if (thread_.joinable()) {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_all();
-        thread_.join();
-    }
+    stop_thread();
     // Unwinding without stop(): leave the terminal clean for whatever is printed next.
     std::lock_guard draw(draw_mutex_);
     write_stderr(clear_drawn());
 }
 
-void LiveReport::stop() {
-    if (thread_.joinable()) {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_all();
-        thread_.join();
+void LiveReport::stop_thread() {
+    if (!thread_.joinable()) return;
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
     }
+    wake_.notify_all();
+    thread_.join();
+}
+
+void LiveReport::finish_display() {
+    if (display_finished_) return;
+    stop_thread();
+    const MetricsSnapshot snap = snapshot_();
+    draw(snap, snap.uptime_seconds, true);
+    display_finished_ = true;
+}
+
+void LiveReport::stop() {
+    stop_thread();
     tick(true);
 }
 
@@ -113,13 +147,19 @@ void LiveReport::tick(bool final) {
     // Rates over the last sampling period, smoothed so the line does not flicker.
     const double bytes = value_of(snap, "tbbpipe_input_bytes_total");
     const double chunks = value_of(snap, "tbbpipe_chunks_total");
-    const double files = static_cast<double>(files_done_.load(std::memory_order_relaxed));
+    const double files = static_cast<double>(progress(snap).files_done);
     const double dt = now - last_time_;
     if (dt > 0) {
         const double alpha = last_time_ == 0 ? 1.0 : 0.3;
         rate_mb_ += alpha * ((bytes - last_bytes_) / dt / 1e6 - rate_mb_);
         rate_chunks_ += alpha * ((chunks - last_chunks_) / dt - rate_chunks_);
         rate_files_ += alpha * ((files - last_files_) / dt - rate_files_);
+        // The ETA's rate: an average over seconds (weights decay with time, not with ticks),
+        // started from the run's mean so far, so one slow tick does not swing it.
+        const double instant = (bytes - last_bytes_) / dt;
+        eta_rate_ = eta_rate_ == 0
+                        ? bytes / now
+                        : eta_rate_ + (1 - std::exp(-dt / kEtaSeconds)) * (instant - eta_rate_);
     }
     last_time_ = now;
     last_bytes_ = bytes;
@@ -129,7 +169,7 @@ void LiveReport::tick(bool final) {
     reorder_depth_sum_ += value_of(snap, "tbbpipe_queue_depth", "queue=\"reorder\"");
     ++depth_samples_;
 
-    draw(snap, now, final);
+    if (!display_finished_) draw(snap, now, final);
     if (options_.metrics_file && (final || now >= next_file_)) {
         next_file_ = now + options_.file_interval_ms / 1000.0;
         try {
@@ -149,14 +189,16 @@ void LiveReport::draw(const MetricsSnapshot& snap, double now, bool final) {
     const bool dashboard = options_.dashboard_interval_ms > 0;
     if (dashboard && (final || now >= next_draw_)) {
         next_draw_ = now + options_.dashboard_interval_ms / 1000.0;
-        text = render_dashboard(snap, rate_files_, rate_mb_, rate_chunks_,
-                                cpu_depth_sum_ / static_cast<double>(depth_samples_),
-                                reorder_depth_sum_ / static_cast<double>(depth_samples_));
+        const double samples = static_cast<double>(std::max<std::uint64_t>(depth_samples_, 1));
+        text = render_dashboard(snap, progress(snap), rate_files_, rate_chunks_,
+                                cpu_depth_sum_ / samples, reorder_depth_sum_ / samples,
+                                options_.terminal ? terminal_columns() : 0);
     } else if (!dashboard && options_.progress && (final || now >= next_draw_)) {
         if (final && drawn_lines_ == 0) return;
         // Off a terminal each refresh is a new line: once a second is plenty.
         next_draw_ = now + (options_.terminal ? kTickMs / 1000.0 : 1.0);
-        text = final ? std::string() : progress_line(snap);
+        text = final ? std::string()
+                     : render_progress(progress(snap), options_.terminal ? terminal_columns() : 0);
     } else {
         return;
     }
@@ -192,29 +234,55 @@ void LiveReport::emit(const std::string& text) {
     write_stderr(clear_drawn() + text);
 }
 
-std::string LiveReport::progress_line(const MetricsSnapshot& snap) const {
-    const double done = value_of(snap, "tbbpipe_input_bytes_total");
-    std::string line = human(done);
-    if (bytes_total_ > 0) {
-        line += " / " + human(static_cast<double>(bytes_total_)) +
-                fmt(" (%.1f%%)", 100.0 * done / static_cast<double>(bytes_total_));
-    }
-    line += fmt("  %.0f MB/s", rate_mb_);
-    if (bytes_total_ > 0 && rate_mb_ > 0.01 && done < static_cast<double>(bytes_total_)) {
-        const int eta =
-            static_cast<int>((static_cast<double>(bytes_total_) - done) / (rate_mb_ * 1e6));
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "  ETA %d:%02d", eta / 60, eta % 60);
-        line += buf;
-    }
-    line += "  files " + std::to_string(files_done_.load(std::memory_order_relaxed)) + "/" +
-            std::to_string(files_total_);
-    return line;
+RunProgress LiveReport::progress(const MetricsSnapshot& snap) const {
+    RunProgress p;
+    p.bytes_done = value_of(snap, "tbbpipe_input_bytes_total");
+    p.bytes_total = bytes_total_;
+    p.files_done =
+        static_cast<std::uint64_t>(value_of(snap, "tbbpipe_files_total", "status=\"ok\"") +
+                                   value_of(snap, "tbbpipe_files_total", "status=\"failed\""));
+    p.files_total = files_total_;
+    p.mb_per_s = rate_mb_;
+    const double left = static_cast<double>(bytes_total_) - p.bytes_done;
+    if (bytes_total_ > 0 && eta_rate_ > 1 && left > 0) p.eta_seconds = left / eta_rate_;
+    return p;
 }
 
-std::string LiveReport::render_dashboard(const MetricsSnapshot& snap, double files_per_s,
-                                         double mb_per_s, double chunks_per_s, double cpu_avg,
-                                         double reorder_avg) {
+std::string LiveReport::render_progress(const RunProgress& p, std::size_t columns) {
+    const std::string files =
+        "files " + std::to_string(p.files_done) + "/" + std::to_string(p.files_total);
+    const std::string rate = fmt("%.0f MB/s", p.mb_per_s);
+    const std::string eta = eta_text(p.eta_seconds);
+    std::string done = human(p.bytes_done);
+    std::string percent;
+    if (p.bytes_total > 0) {
+        percent = fmt("%.1f%%", 100.0 * p.bytes_done / static_cast<double>(p.bytes_total));
+        done += " / " + human(static_cast<double>(p.bytes_total)) + " (" + percent + ")";
+    } else {
+        percent = done;
+    }
+    const auto join = [](std::initializer_list<std::string> parts) {
+        std::string line;
+        for (const std::string& part : parts) {
+            if (part.empty()) continue;
+            if (!line.empty()) line += "  ";
+            line += part;
+        }
+        return line;
+    };
+    // Widest first; a narrower terminal drops what matters least: the totals, then the files.
+    for (const std::string& line :
+         {join({done, rate, eta, files}), join({percent, rate, eta, files}),
+          join({percent, rate, eta}), join({percent, eta})}) {
+        if (columns == 0 || line.size() < columns) return line;
+    }
+    return cut(join({percent, eta}), columns);
+}
+
+std::string LiveReport::render_dashboard(const MetricsSnapshot& snap, const RunProgress& p,
+                                         double files_per_s, double chunks_per_s, double cpu_avg,
+                                         double reorder_avg, std::size_t columns) {
+    const double mb_per_s = p.mb_per_s;
     const auto gauge = [&](const char* name, const char* labels) -> const MetricSample* {
         return snap.find(name, labels);
     };
@@ -229,6 +297,13 @@ std::string LiveReport::render_dashboard(const MetricsSnapshot& snap, double fil
     std::ostringstream out;
     out << fmt("== tbbpipe PIPELINE METRICS  t=%.1fs ", snap.uptime_seconds)
         << "==================================\n";
+    out << "progress    " << human(p.bytes_done);
+    if (p.bytes_total > 0) {
+        out << " / " << human(static_cast<double>(p.bytes_total))
+            << fmt(" (%.1f%%)", 100.0 * p.bytes_done / static_cast<double>(p.bytes_total));
+    }
+    if (p.eta_seconds >= 0) out << "   " << eta_text(p.eta_seconds);
+    out << "   files " << p.files_done << '/' << p.files_total << '\n';
     out << fmt("throughput  files/s %8.1f   MB/s %8.1f", files_per_s, mb_per_s)
         << fmt("   chunks/s %8.1f\n", chunks_per_s);
     out << "tokens free";
@@ -270,7 +345,12 @@ std::string LiveReport::render_dashboard(const MetricsSnapshot& snap, double fil
         }
         out << '\n';
     }
-    return out.str();
+    if (columns == 0) return out.str();
+    // Each line cut to the terminal: a wrapped line would break the count of lines to redraw.
+    std::istringstream lines(out.str());
+    std::string fitted, line;
+    while (std::getline(lines, line)) fitted += cut(line, columns) + '\n';
+    return fitted;
 }
 
 void LiveReport::write_metrics_file(const MetricsSnapshot& snap) const {

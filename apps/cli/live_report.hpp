@@ -2,7 +2,6 @@
 // dashboard) and the Prometheus textfile, all refreshed from one background thread.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -23,7 +22,17 @@ struct LiveReportOptions {
     bool terminal = false;  ///< stderr is a terminal: redraw in place; otherwise append
 };
 
-/// Thread-safety: file_done() may be called from any thread; stop() once, from the owner.
+/// How far a run is, as the progress line and the dashboard's first line show it.
+struct RunProgress {
+    double bytes_done = 0;
+    std::uint64_t bytes_total = 0;  ///< 0: unknown (a stream)
+    std::uint64_t files_done = 0, files_total = 0;
+    double mb_per_s = 0;
+    double eta_seconds = -1;  ///< <0: unknown
+};
+
+/// Thread-safety: emit() may be called from any thread; finish_display() and stop() once each,
+/// from the owner.
 class LiveReport {
 public:
     /// Where the numbers come from (an Engine's metrics()); called on the report's thread.
@@ -34,33 +43,36 @@ public:
     LiveReport(const LiveReport&) = delete;
     LiveReport& operator=(const LiveReport&) = delete;
 
-    void file_done() { files_done_.fetch_add(1, std::memory_order_relaxed); }
     /// Prints text on stderr without garbling what is drawn there: clears the progress line or
     /// dashboard first; the next refresh draws it again below.
     void emit(const std::string& text);
-    /// Stops the thread, clears the progress line, writes the metrics file a last time.
+    /// The run's work is over: stops the thread, clears the progress line and draws the
+    /// dashboard's final frame, so what is printed next (results, the summary) comes after it.
+    void finish_display();
+    /// Also writes the metrics file a last time (finishing the display first if need be).
     /// Throws std::runtime_error if the metrics file cannot be written.
     void stop();
 
-    /// The dashboard text for a snapshot (exposed for tests).
-    static std::string render_dashboard(const MetricsSnapshot& snap, double files_per_s,
-                                        double mb_per_s, double chunks_per_s, double cpu_avg,
-                                        double reorder_avg);
+    /// The progress line, cut to `columns` (0: no limit) so a redraw never wraps.
+    static std::string render_progress(const RunProgress& p, std::size_t columns);
+    /// The dashboard text for a snapshot, each line cut to `columns` (0: no limit).
+    static std::string render_dashboard(const MetricsSnapshot& snap, const RunProgress& p,
+                                        double files_per_s, double chunks_per_s, double cpu_avg,
+                                        double reorder_avg, std::size_t columns);
 
 private:
     void loop();
     void tick(bool final);
     void draw(const MetricsSnapshot& snap, double now, bool final);
     std::string clear_drawn();  // needs draw_mutex_
-    std::string progress_line(const MetricsSnapshot& snap) const;
+    void stop_thread();
+    RunProgress progress(const MetricsSnapshot& snap) const;
     void write_metrics_file(const MetricsSnapshot& snap) const;
 
     LiveReportOptions options_;
     SnapshotFn snapshot_;
     const std::uint64_t bytes_total_;
     const std::uint64_t files_total_;
-    // relaxed: a display count, read by the reporter thread for the next redraw.
-    std::atomic<std::uint64_t> files_done_{0};
 
     std::mutex mutex_;
     std::condition_variable wake_;
@@ -72,9 +84,11 @@ private:
     double last_time_ = 0;
     double last_bytes_ = 0, last_chunks_ = 0, last_files_ = 0;
     double rate_mb_ = 0, rate_chunks_ = 0, rate_files_ = 0;
+    double eta_rate_ = 0;  // bytes/s, smoothed over seconds: the ETA must not jump with a tick
     double cpu_depth_sum_ = 0, reorder_depth_sum_ = 0;
     std::uint64_t depth_samples_ = 0;
     double next_draw_ = 0, next_file_ = 0;
+    bool display_finished_ = false;          // owner thread only
     std::optional<std::string> file_error_;  // the last metrics-file write failed
     std::thread thread_;
 };

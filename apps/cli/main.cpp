@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "common/text_escape.hpp"
 #include "exit_codes.hpp"
+#include "json_report.hpp"
 #include "secrets.hpp"
 #include "signals.hpp"
 
@@ -24,9 +25,16 @@ int main(int argc, char** argv) {
     } catch (const UsageError& e) {
         std::cerr << printable_line(std::string("tbbpipe: ") + e.what())
                   << "Try 'tbbpipe --help'.\n";
+        // A script that asked for --json gets its document even for a refused command line.
+        if (const auto command = json_command_word(argc, argv)) {
+            std::cout << json_text(error_document(*command, e.what(), kExitUsage)) << '\n';
+        }
         return kExitUsage;
     } catch (const std::exception& e) {
         std::cerr << printable_line(std::string("tbbpipe: ") + e.what());
+        if (const auto command = json_command_word(argc, argv)) {
+            std::cout << json_text(error_document(*command, e.what(), kExitFailed)) << '\n';
+        }
         return kExitFailed;
     }
 }

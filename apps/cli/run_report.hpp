@@ -25,6 +25,7 @@ struct RunFacts {
     EngineConfig config;
     std::string io_tokens_from;  ///< "flag", "preset" or "device"
     IoDepthChoice storage;
+    std::string metrics_url;  ///< with --metrics-listen: where it was served (the port of :0)
 };
 
 /// "f: 1.0 MiB -> 300 KiB (29.3%) in 0.01 s, 100 MB/s -> f.tbp\n" (and more with -v).

@@ -15,6 +15,7 @@
 #include "exit_codes.hpp"
 #include "live_report.hpp"
 #include "metrics_http.hpp"
+#include "metrics_push.hpp"
 #include "run_report.hpp"
 #include "secrets.hpp"
 #include "signals.hpp"
@@ -185,12 +186,28 @@ std::unique_ptr<MetricsHttpServer> serve_metrics(const CliOptions& o, const Engi
     auto http = std::make_unique<MetricsHttpServer>(
         *o.metrics_listen, o.metrics_listen_any,
         [&engine] { return to_prometheus_text(engine.metrics()); });
-    if (o.says_notes()) {
-        std::cerr << "tbbpipe: serving metrics on http://"
-                  << o.metrics_listen->substr(0, o.metrics_listen->rfind(':')) << ':'
-                  << http->port() << "/metrics\n";
-    }
+    // Shown with -q too: with port 0 it is the only way to learn where to scrape.
+    if (o.says_errors()) std::cerr << "tbbpipe: serving metrics on " << http->url() << '\n';
     return http;
+}
+
+// Started with the live report (its warning goes through it, so it must end first) and
+// finished after the final figures: see run_transfer.
+std::unique_ptr<MetricsPusher> push_metrics(const CliOptions& o, const Engine& engine,
+                                            LiveReport& live) {
+    if (!o.metrics_push) return nullptr;
+    MetricsPushOptions push;
+    push.url = *o.metrics_push;
+    push.command = o.command == Command::kPack     ? "pack"
+                   : o.command == Command::kUnpack ? "unpack"
+                                                   : "verify";
+    if (o.metrics_interval_ms > 0) push.interval = std::chrono::milliseconds(o.metrics_interval_ms);
+    const bool warns = o.says_notes();
+    return std::make_unique<MetricsPusher>(
+        std::move(push), [&engine] { return to_prometheus_text(engine.metrics()); },
+        [&live, warns](const std::string& warning) {
+            if (warns) live.emit(printable_line("tbbpipe: warning: " + warning));
+        });
 }
 
 LiveReportOptions live_options(const CliOptions& o) {
@@ -259,6 +276,7 @@ int run_transfer(const CliOptions& o) {
     std::unique_ptr<MetricsHttpServer> http;
     try {
         http = serve_metrics(o, engine);
+        if (http) facts.metrics_url = http->url();
     } catch (const UsageError&) {
         throw;
     } catch (const std::runtime_error& e) {
@@ -271,6 +289,7 @@ int run_transfer(const CliOptions& o) {
     LiveReport live(
         live_opts, [&engine] { return engine.metrics(); },
         shows_totals ? total_input_bytes(job.files) : 0, job.files.size());
+    const std::unique_ptr<MetricsPusher> push = push_metrics(o, engine, live);
 
     JobResult result;
     if (!job.files.empty() && !interrupted()) {
@@ -286,6 +305,8 @@ int run_transfer(const CliOptions& o) {
             file.status = {StatusCode::kCancelled, job.files[i].input + ": interrupted"};
         }
     }
+    // The dashboard's final frame (or the cleared progress line) before any result line.
+    live.finish_display();
     int exit_code = kExitOk;
     for (const FileReport& report : reports) {
         const Status& status = report.result.status;
@@ -302,7 +323,6 @@ int run_transfer(const CliOptions& o) {
                 }
             }
         }
-        live.file_done();
     }
     exit_code = worst_exit(exit_code, report_sets(o, result.sets, live));
     try {
@@ -311,6 +331,7 @@ int run_transfer(const CliOptions& o) {
         std::cerr << printable_line("tbbpipe: " + *o.metrics_file + ": " + e.what());
         exit_code = worst_exit(exit_code, kExitFailed);
     }
+    if (push) push->finish();  // the final figures (peak RSS too); waits at most its timeout
     http.reset();
     if (interrupted()) exit_code = kExitInterrupted;
 

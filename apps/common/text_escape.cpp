@@ -89,39 +89,13 @@ std::string printable_line(std::string_view text) {
     return printable(text) + '\n';
 }
 
-std::string json_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size() + 2);
+bool is_utf8(std::string_view text) {
     for (std::size_t i = 0; i < text.size();) {
-        const auto c = static_cast<std::uint8_t>(text[i]);
         const std::size_t n = utf8_length(text, i);
-        if (n == 0) {
-            out += "\\ufffd";
-            ++i;
-            continue;
-        }
-        if (is_c1(text, i, n)) {
-            append_hex(out, "\\u%04x", static_cast<std::uint8_t>(text[i + 1]));
-        } else if (n > 1) {
-            out.append(text.substr(i, n));
-        } else if (c == '"') {
-            out += "\\\"";
-        } else if (c == '\\') {
-            out += "\\\\";
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c == '\r') {
-            out += "\\r";
-        } else if (c == '\t') {
-            out += "\\t";
-        } else if (c < 0x20 || c == 0x7f) {
-            append_hex(out, "\\u%04x", c);
-        } else {
-            out += static_cast<char>(c);
-        }
+        if (n == 0) return false;
         i += n;
     }
-    return out;
+    return true;
 }
 
 }  // namespace tbbpipe::cli

@@ -16,10 +16,7 @@ std::string printable(std::string_view text);
 /// The same for a whole line of output: its content escaped, then one newline.
 std::string printable_line(std::string_view text);
 
-/// For a JSON string's contents: quote, backslash and every control character (C0, DEL, C1)
-/// escaped as JSON requires or allows (\uXXXX); a byte that is not valid UTF-8 becomes U+FFFD,
-/// so the document is valid JSON for any input (the name is then not exact; printable() shows
-/// the bytes).
-std::string json_escape(std::string_view text);
+/// The text is valid UTF-8 (no overlong forms, surrogates or code points above U+10FFFF).
+bool is_utf8(std::string_view text);
 
 }  // namespace tbbpipe::cli
