@@ -16,8 +16,7 @@
 namespace tbbpipe::cli {
 namespace {
 
-constexpr int kTickMs = 100;       // sampling period for rates and queue averages
-constexpr double kEtaSeconds = 3;  // the ETA's rate averages over about this long
+constexpr int kTickMs = 100;  // sampling period for rates and queue averages
 
 double value_of(const MetricsSnapshot& s, const char* name, const char* labels = "") {
     const auto* m = s.find(name, labels);
@@ -84,6 +83,24 @@ void write_stderr(const std::string& text) {
 }
 
 }  // namespace
+
+void EtaRate::add(double seconds, double bytes) {
+    const double dt = seconds - last_seconds_;
+    if (dt <= 0) return;
+    if (rate_ == 0) {
+        rate_ = bytes / seconds;  // the mean so far: the first tick of a run is not typical
+    } else {
+        const double instant = (bytes - last_bytes_) / dt;
+        rate_ += (1 - std::exp(-dt / window_)) * (instant - rate_);
+    }
+    last_seconds_ = seconds;
+    last_bytes_ = bytes;
+}
+
+double EtaRate::eta(double bytes, double total) const {
+    if (rate_ <= 1 || bytes >= total) return -1;
+    return (total - bytes) / rate_;
+}
 
 LiveReport::LiveReport(const LiveReportOptions& options, SnapshotFn snapshot,
                        std::uint64_t bytes_total, std::uint64_t files_total)
@@ -154,12 +171,7 @@ void LiveReport::tick(bool final) {
         rate_mb_ += alpha * ((bytes - last_bytes_) / dt / 1e6 - rate_mb_);
         rate_chunks_ += alpha * ((chunks - last_chunks_) / dt - rate_chunks_);
         rate_files_ += alpha * ((files - last_files_) / dt - rate_files_);
-        // The ETA's rate: an average over seconds (weights decay with time, not with ticks),
-        // started from the run's mean so far, so one slow tick does not swing it.
-        const double instant = (bytes - last_bytes_) / dt;
-        eta_rate_ = eta_rate_ == 0
-                        ? bytes / now
-                        : eta_rate_ + (1 - std::exp(-dt / kEtaSeconds)) * (instant - eta_rate_);
+        eta_rate_.add(now, bytes);
     }
     last_time_ = now;
     last_bytes_ = bytes;
@@ -243,8 +255,8 @@ RunProgress LiveReport::progress(const MetricsSnapshot& snap) const {
                                    value_of(snap, "tbbpipe_files_total", "status=\"failed\""));
     p.files_total = files_total_;
     p.mb_per_s = rate_mb_;
-    const double left = static_cast<double>(bytes_total_) - p.bytes_done;
-    if (bytes_total_ > 0 && eta_rate_ > 1 && left > 0) p.eta_seconds = left / eta_rate_;
+    if (bytes_total_ > 0)
+        p.eta_seconds = eta_rate_.eta(p.bytes_done, static_cast<double>(bytes_total_));
     return p;
 }
 

@@ -31,6 +31,24 @@ struct RunProgress {
     double eta_seconds = -1;  ///< <0: unknown
 };
 
+/// The rate an ETA divides by: bytes per second averaged over about `window` seconds, the
+/// weights decaying with time rather than with samples, started from the mean so far, so one
+/// slow or fast moment moves the ETA a little, not all the way. Value type, one owner.
+class EtaRate {
+public:
+    explicit EtaRate(double window_seconds = 3) : window_(window_seconds) {}
+    /// `bytes` done at `seconds` since the start (both growing).
+    void add(double seconds, double bytes);
+    double bytes_per_second() const { return rate_; }
+    /// Seconds until `total` at this rate; <0 when unknown (no rate yet, or nothing left).
+    double eta(double bytes, double total) const;
+
+private:
+    double window_;
+    double rate_ = 0;
+    double last_seconds_ = 0, last_bytes_ = 0;
+};
+
 /// Thread-safety: emit() may be called from any thread; finish_display() and stop() once each,
 /// from the owner.
 class LiveReport {
@@ -84,7 +102,7 @@ private:
     double last_time_ = 0;
     double last_bytes_ = 0, last_chunks_ = 0, last_files_ = 0;
     double rate_mb_ = 0, rate_chunks_ = 0, rate_files_ = 0;
-    double eta_rate_ = 0;  // bytes/s, smoothed over seconds: the ETA must not jump with a tick
+    EtaRate eta_rate_;  // the ETA must not jump with a tick
     double cpu_depth_sum_ = 0, reorder_depth_sum_ = 0;
     std::uint64_t depth_samples_ = 0;
     double next_draw_ = 0, next_file_ = 0;
