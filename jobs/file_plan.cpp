@@ -181,10 +181,10 @@ FilePlan plan(const PlanRequest& r) {
         const bool known = input != "-" && ::stat(input.c_str(), &st) == 0;
         if (known && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && !r.read_devices) {
             // /dev/zero would be read until killed; a disk, byte by byte of it.
-            result.errors.push_back({input,
-                                     PlanError::Reason::kDevice,
-                                     {StatusCode::kFailedPrecondition,
-                                      "is a device, not a regular file (not read)"}});
+            result.errors.push_back(
+                {input,
+                 PlanError::Reason::kDevice,
+                 {StatusCode::kFailedPrecondition, "is a device, not a regular file (not read)"}});
             continue;
         }
         if (known && S_ISDIR(st.st_mode)) {

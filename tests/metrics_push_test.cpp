@@ -190,6 +190,7 @@ public:
                 "--web.listen-address=127.0.0.1:" + std::to_string(port_)};
             args.insert(args.end(), extra_args.begin(), extra_args.end());
             std::vector<char*> argv;
+            argv.reserve(args.size() + 1);
             for (std::string& a : args) argv.push_back(a.data());
             argv.push_back(nullptr);
             posix_spawn_file_actions_t files;
@@ -242,9 +243,9 @@ private:
     int port_ = 0;
 };
 
-#define REQUIRE_PROGRAM(name)                                                      \
-    do {                                                                           \
-        if (!on_path(name)) GTEST_SKIP() << name << " is not installed; skipping"; \
+#define REQUIRE_PROGRAM(name)                                                        \
+    do {                                                                             \
+        if (!on_path(name)) GTEST_SKIP() << (name) << " is not installed; skipping"; \
     } while (0)
 
 class MetricsPushTest : public CliTest {
@@ -386,6 +387,90 @@ TEST_F(MetricsPushTest, SilentGatewayDelaysTheEndByAtMostTheTimeout) {
     EXPECT_EQ(count_of(r.err, "warning: metrics push"), 1u) << r.err;
     EXPECT_LT(seconds, 1.0 + 2.0 + 4.0);
     ::close(fd);
+}
+
+// A hostile gateway: one that trickles a TLS handshake a byte at a time (each read within the
+// timeout), one that answers with endless headers, one that streams an endless body. Each
+// gives one warning; the run ends within the timeout of its work, exit 0, in bounded memory.
+TEST_F(MetricsPushTest, HostileGatewaysCannotHoldTheRunOrFillItsMemory) {
+    REQUIRE_PROGRAM("python3");
+    make("f", 1024 * 1024);
+    {
+        std::ofstream server(logs_ / "hostile.py");
+        server << R"(import socket, sys, threading, time
+mode = sys.argv[1]
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+def serve(c):
+    try:
+        if mode == "trickle":
+            while True:
+                c.sendall(b"\x16")
+                time.sleep(0.3)
+        c.recv(65536)
+        if mode == "headers":
+            c.sendall(b"HTTP/1.1 200 OK\r\n")
+            while True:
+                c.sendall(b"X-Filler: " + b"y" * 1000 + b"\r\n")
+        else:
+            c.sendall(b"HTTP/1.1 400 Bad\r\nContent-Length: 100000000000\r\n\r\n")
+            while True:
+                c.sendall(b"z" * 65536)
+    except OSError:
+        pass
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+)";
+    }
+    for (const char* mode : {"trickle", "headers", "body"}) {
+        const std::string port_file = logs_ / (std::string(mode) + ".port");
+        ASSERT_EQ(sh("(python3 '" + (logs_ / "hostile.py") + "' " + mode + " > '" + port_file +
+                     "' 2>/dev/null &) ; for i in $(seq 50); do [ -s '" + port_file +
+                     "' ] && break; sleep 0.1; done")
+                      .code,
+                  0);
+        const std::string port = slurp(port_file).substr(0, slurp(port_file).find('\n'));
+        ASSERT_FALSE(port.empty()) << mode;
+        const std::string scheme = std::string(mode) == "trickle" ? "https" : "http";
+        const auto start = Clock::now();
+        const Result r =
+            sh("/usr/bin/time -f 'peak %M KiB' '" TBBPIPE_CLI "' pack -f --metrics-push " + scheme +
+               "://127.0.0.1:" + port + " f");
+        const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        EXPECT_EQ(r.code, 0) << mode << ": " << r.err;
+        EXPECT_EQ(count_of(r.err, "warning: metrics push"), 1u) << mode << ": " << r.err;
+        EXPECT_LT(seconds, 2.0 + 4.0) << mode << ": the timeout is 2 s";
+        const auto peak = r.err.find("peak ");
+        ASSERT_NE(peak, std::string::npos) << r.err;
+        EXPECT_LT(std::stol(r.err.substr(peak + 5)), 200 * 1024) << mode << ": " << r.err;
+        sh("pkill -f 'hostile.py " + std::string(mode) + "'");
+    }
+}
+
+// Only GET /metrics is answered: a body sent to the endpoint (any path, compressed or not) is
+// refused without being read into memory.
+TEST_F(MetricsPushTest, TheEndpointRefusesRequestBodies) {
+    REQUIRE_PROGRAM("python3");
+    REQUIRE_PROGRAM("curl");
+    make("f", 1024 * 1024);
+    const Result r = sh(
+        "(head -c 1000000 f; sleep 3) | /usr/bin/time -f 'peak %M KiB' '" TBBPIPE_CLI
+        "' pack -q --metrics-listen 127.0.0.1:0 -o out.tbp 2> err.txt & "
+        "for i in $(seq 50); do url=$(grep -o 'http://[^ ]*' err.txt); [ -n \"$url\" ] && break; "
+        "sleep 0.1; done; "
+        "head -c 300000000 /dev/zero | curl -s -o /dev/null -w '%{http_code} ' -X PUT "
+        "--data-binary @- \"$url\"; "
+        "curl -s -o /dev/null -w '%{http_code} ' -X POST -d x \"${url%/metrics}/other\"; "
+        "curl -s -o /dev/null -w '%{http_code} ' \"$url\"; wait; cat err.txt");
+    EXPECT_EQ(r.code, 0) << r.err;
+    // The PUT is not allowed (its body never read), the other path does not exist.
+    EXPECT_NE(r.out.find("405 404 200"), std::string::npos) << r.out;
+    const auto peak = r.out.find("peak ");
+    ASSERT_NE(peak, std::string::npos) << r.out;
+    EXPECT_LT(std::stol(r.out.substr(peak + 5)), 200 * 1024) << r.out;
 }
 
 // https:// works like http:// (cpp-httplib is built with OpenSSL), the certificate checked:

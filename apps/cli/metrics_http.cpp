@@ -4,6 +4,7 @@
 #include "metrics_http.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -21,12 +22,14 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "cli_options.hpp"
+#include "tcp_received.hpp"
 
 namespace tbbpipe::cli {
 namespace {
@@ -189,6 +192,11 @@ public:
             throw;
         }
     }
+    // If the library drops the queue without shutdown() (an exception while it queued a
+    // connection), the workers must still end before their state goes.
+    ~BoundedAnswerQueue() override {
+        if (!threads_.empty()) shutdown();
+    }
     void enqueue(std::function<void()> fn) override {
         std::unique_lock lock(mutex_);
         room_.wait(lock, [&] { return jobs_.size() < kWaitingConnections; });
@@ -285,6 +293,17 @@ MetricsHttpServer::MetricsHttpServer(const std::string& address, bool allow_any,
     s.server.Get("/metrics", [&s](const httplib::Request&, httplib::Response& response) {
         response.set_content(s.render(), kPrometheusText);
     });
+    // Only GET /metrics is served, and no request carries a body: cpp-httplib would otherwise read
+    // (and inflate) the body of a PUT or POST to any path into memory before routing it.
+    s.server.set_payload_max_length(0);
+    s.server.set_pre_routing_handler(
+        [](const httplib::Request& request, httplib::Response& response) {
+            if (request.method == "GET" && request.path == "/metrics") {
+                return httplib::Server::HandlerResponse::Unhandled;
+            }
+            response.status = request.path == "/metrics" ? 405 : 404;
+            return httplib::Server::HandlerResponse::Handled;
+        });
     s.server.set_address_family(where.ipv6 ? AF_INET6 : AF_INET);
     errno = 0;
     s.port = where.port == 0 ? s.server.bind_to_any_port(where.host)
@@ -387,6 +406,39 @@ std::vector<std::string> resolve(const std::string& host, std::string& error) {
     return addresses;
 }
 
+// One name lookup on a thread of its own: getaddrinfo cannot be interrupted, so a caller waits
+// for it only until its limit or a cut and then leaves it behind. The thread touches nothing
+// but this shared state, and a client starts no second lookup while one is still out.
+struct Lookup {
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;                   // guarded by mutex
+    std::vector<std::string> addresses;  // guarded by mutex
+    std::string error;                   // guarded by mutex
+};
+
+std::shared_ptr<Lookup> start_lookup(const std::string& host) {
+    auto lookup = std::make_shared<Lookup>();
+    std::thread([lookup, host] {
+        std::string error;
+        std::vector<std::string> addresses = resolve(host, error);
+        std::lock_guard lock(lookup->mutex);
+        lookup->addresses = std::move(addresses);
+        lookup->error = std::move(error);
+        lookup->done = true;
+        lookup->done_cv.notify_all();
+    }).detach();
+    return lookup;
+}
+
+// Keeps the first bytes of an answer and stops reading after a few KiB: a gateway's answer is a
+// status and a line at most, and a hostile one must not fill memory.
+constexpr std::size_t kAnswerKept = 512;
+constexpr std::size_t kAnswerRead = std::size_t{16} << 10;
+constexpr std::uint64_t kAnswerBytes = std::uint64_t{64}
+                                       << 10;  // the whole answer, headers and TLS included
+constexpr auto kWatchSlice = std::chrono::milliseconds(5);
+
 }  // namespace
 
 struct HttpPutClient::Impl {
@@ -394,6 +446,60 @@ struct HttpPutClient::Impl {
     std::string host;
     std::string host_header;
     std::vector<std::string> addresses;  // looked up once, again when none answered
+    std::shared_ptr<Lookup> lookup;      // the lookup under way, if one is
+
+    // abort() cuts the socket of the put() under way through a duplicate of its descriptor,
+    // taken when cpp-httplib creates it: shutdown() acts on the socket, so this reaches a TLS
+    // handshake too (cpp-httplib's own stop() waits for a lock its handshake holds), and the
+    // duplicate cannot be reused for another file while we hold it.
+    std::mutex cut_mutex;
+    int socket_copy = -1;  // guarded by cut_mutex
+    bool cut = false;      // guarded by cut_mutex: abort() was called during this put()
+
+    void take_socket(int sock) {
+        std::lock_guard lock(cut_mutex);
+        if (socket_copy >= 0) ::close(socket_copy);
+        socket_copy = ::fcntl(sock, F_DUPFD_CLOEXEC, 0);
+        if (cut && socket_copy >= 0) ::shutdown(socket_copy, SHUT_RDWR);
+    }
+    void begin_put() {
+        std::lock_guard lock(cut_mutex);
+        cut = false;
+    }
+    void end_put() {
+        std::lock_guard lock(cut_mutex);
+        if (socket_copy >= 0) ::close(socket_copy);
+        socket_copy = -1;
+    }
+    bool was_cut() {
+        std::lock_guard lock(cut_mutex);
+        return cut;
+    }
+    // What the current connection has received so far, as the kernel counts it.
+    std::uint64_t bytes_received() {
+        std::lock_guard lock(cut_mutex);
+        return socket_copy < 0 ? 0 : tcp_bytes_received(socket_copy);
+    }
+    bool over_answer_limit() { return bytes_received() > kAnswerBytes; }
+
+    // The addresses of host, waiting for the lookup at most until deadline or a cut.
+    std::vector<std::string> look_up(std::chrono::steady_clock::time_point deadline,
+                                     std::string& problem) {
+        if (!lookup) lookup = start_lookup(host);
+        std::unique_lock lock(lookup->mutex);
+        while (!lookup->done) {
+            if (std::chrono::steady_clock::now() >= deadline || was_cut()) {
+                problem = "cannot resolve " + host + " in time";
+                return {};  // the lookup stays out; the next put() waits for it again
+            }
+            lookup->done_cv.wait_for(lock, kPollSlice);
+        }
+        std::vector<std::string> found = std::move(lookup->addresses);
+        problem = lookup->error;
+        lock.unlock();
+        lookup.reset();
+        return found;
+    }
 };
 
 HttpPutClient::HttpPutClient(bool https, const std::string& host, int port)
@@ -407,6 +513,9 @@ HttpPutClient::HttpPutClient(bool https, const std::string& host, int port)
     }
     impl_->client->set_url_encode(false);  // the caller's path is escaped already
     impl_->client->set_keep_alive(false);
+    impl_->client->set_decompress(false);  // an answer is read raw, and only its first KiBs
+    Impl* impl = impl_.get();
+    impl_->client->set_socket_options([impl](::socket_t sock) { impl->take_socket(sock); });
     impl_->host = host;
     // This cpp-httplib writes "Host: ::1:9091" for an IPv6 server: say it right.
     const bool ipv6 = host.find(':') != std::string::npos;
@@ -422,10 +531,46 @@ std::string HttpPutClient::put(const std::string& path, const std::string& body,
     // The name is looked up here, not inside cpp-httplib: there it would hold the lock that
     // abort() takes, for as long as the system's resolver takes.
     std::string problem;
-    if (impl_->addresses.empty()) impl_->addresses = resolve(impl_->host, problem);
+    impl_->begin_put();
+    struct EndPut {
+        Impl& impl;
+        ~EndPut() { impl.end_put(); }
+    } end_put{*impl_};
+    // The whole put() ends by its deadline, whatever the server trickles (an endless header, a
+    // TLS handshake a byte at a time): a watchdog cuts it there.
+    std::mutex watch_mutex;
+    std::condition_variable watch_cv;
+    bool finished = false;  // guarded by watch_mutex
+    // It also cuts an answer that passes kAnswerBytes as the kernel counts them (TCP_INFO), as
+    // cpp-httplib reads any number of header lines into memory.
+    std::thread watchdog([&] {
+        std::unique_lock lock(watch_mutex);
+        while (!finished) {
+            if (std::chrono::steady_clock::now() >= deadline ||
+                impl_->bytes_received() > kAnswerBytes) {
+                abort();
+                return;
+            }
+            watch_cv.wait_for(lock, kWatchSlice);
+        }
+    });
+    struct StopWatchdog {
+        std::mutex& mutex;
+        std::condition_variable& cv;
+        bool& finished;
+        std::thread& thread;
+        ~StopWatchdog() {
+            {
+                std::lock_guard lock(mutex);
+                finished = true;
+            }
+            cv.notify_all();
+            thread.join();
+        }
+    } stop_watchdog{watch_mutex, watch_cv, finished, watchdog};
+    if (impl_->addresses.empty()) impl_->addresses = impl_->look_up(deadline, problem);
     if (impl_->addresses.empty()) return problem;
     httplib::ClientImpl& client = *impl_->client;
-    const httplib::Headers headers{{"Host", impl_->host_header}};
     for (const std::string& address : impl_->addresses) {
         const auto left =
             std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -436,8 +581,26 @@ std::string HttpPutClient::put(const std::string& path, const std::string& body,
         client.set_connection_timeout(sec, usec);
         client.set_read_timeout(sec, usec);
         client.set_write_timeout(sec, usec);
-        const httplib::Result result = client.Put(path, headers, body, content_type);
+        httplib::Request request;
+        request.method = "PUT";
+        request.path = path;
+        request.headers = {{"Host", impl_->host_header}, {"Content-Type", content_type}};
+        request.body = body;
+        std::string answer_start;
+        std::size_t answer_read = 0;
+        request.content_receiver = [&](const char* data, std::size_t size, std::uint64_t,
+                                       std::uint64_t) {
+            answer_start.append(
+                data, std::min(size, kAnswerKept - std::min(kAnswerKept, answer_start.size())));
+            answer_read += size;
+            return answer_read <= kAnswerRead;
+        };
+        const httplib::Result result = client.send(request);
         if (!result) {
+            if (answer_read > kAnswerRead || impl_->over_answer_limit()) {
+                return "its answer passed 64 KiB (not a Pushgateway?)";
+            }
+            if (impl_->was_cut()) return "no answer within " + seconds_text(limit);
             problem = describe(result.error(), left);
             // Not connected: the name's next address may answer (localhost: ::1, 127.0.0.1).
             if (result.error() == httplib::Error::Connection ||
@@ -449,7 +612,7 @@ std::string HttpPutClient::put(const std::string& path, const std::string& body,
         if (result->status >= 200 && result->status <= 299) return "";
         std::string answer = "the server answered " + std::to_string(result->status);
         if (!result->reason.empty()) answer += " " + result->reason;
-        std::string said = result->body.substr(0, result->body.find('\n'));
+        std::string said = answer_start.substr(0, answer_start.find('\n'));
         if (said.size() > 200) said = said.substr(0, 200) + "...";
         return said.empty() ? answer : answer + ": " + said;
     }
@@ -457,13 +620,18 @@ std::string HttpPutClient::put(const std::string& path, const std::string& body,
     return problem.empty() ? "no time left to connect" : problem;
 }
 
-void HttpPutClient::look_up() {
+void HttpPutClient::look_up(std::chrono::milliseconds limit) {
     std::string ignored;  // put() looks again, and says why
-    if (impl_->addresses.empty()) impl_->addresses = resolve(impl_->host, ignored);
+    impl_->begin_put();
+    if (impl_->addresses.empty()) {
+        impl_->addresses = impl_->look_up(std::chrono::steady_clock::now() + limit, ignored);
+    }
 }
 
 void HttpPutClient::abort() {
-    impl_->client->stop();
+    std::lock_guard lock(impl_->cut_mutex);
+    impl_->cut = true;
+    if (impl_->socket_copy >= 0) ::shutdown(impl_->socket_copy, SHUT_RDWR);
 }
 
 }  // namespace tbbpipe::cli

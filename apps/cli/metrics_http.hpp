@@ -55,11 +55,13 @@ public:
     /// Returns "" when the server answered 2xx, else what went wrong, in words.
     std::string put(const std::string& path, const std::string& body,
                     const std::string& content_type, std::chrono::milliseconds limit);
-    /// Looks the host's name up now, ahead of the first put() (which otherwise does): call it
-    /// where the system resolver's wait does no harm. Same thread as put().
-    void look_up();
-    /// Cuts a put() whose connection is open: it fails soon after. Does nothing otherwise (a
-    /// put() still connecting runs until its connection limit).
+    /// Looks the host's name up now, ahead of the first put() (which otherwise does), waiting at
+    /// most `limit` (a lookup still out then goes on by itself; put() waits for it again). Same
+    /// thread as put().
+    void look_up(std::chrono::milliseconds limit);
+    /// Cuts the put() under way: a lookup it waits for, its connection (TLS handshake included)
+    /// or its exchange; it fails soon after. A put() still connecting runs until its connection
+    /// limit, unless a later abort() catches it connected.
     void abort();
 
 private:

@@ -205,7 +205,7 @@ void MetricsPusher::stop_and_join(std::chrono::steady_clock::time_point deadline
 
 void MetricsPusher::loop() {
     block_sigpipe();
-    client_.look_up();  // here, so that a slow name server delays no push that matters
+    client_.look_up(options_.timeout);  // early, so a slow name server delays no push that matters
     std::unique_lock lock(mutex_);
     for (;;) {
         wake_.wait_for(lock, options_.interval, [&] { return state_ != State::kRunning; });

@@ -27,8 +27,8 @@ constexpr const char* kUsage =
     "  generate  only write the dataset of --data into --out\n"
     "\n"
     "Examples:\n"
-    "  tbbpipe-lab sweep --data total=256MiB,files=32 --param cpu-tokens=1,2,4 \\\n"
-    "      --param chunk-size=256KiB,1MiB,4MiB --repeat 3 --out lab-sweep\n"
+    "  tbbpipe-lab sweep --data total=256MiB,files=32 --param cpu-tokens=1,2,4 --repeat 3\n"
+    "  tbbpipe-lab sweep --data total=256MiB --param chunk-size=256KiB,1MiB,4MiB --out lab-chunk\n"
     "  tbbpipe-lab sweep --input ~/photos --mode unpack --param io-tokens=1,2,4,8 --out lab-io\n"
     "  tbbpipe-lab compare --data total=512MiB,files=64,compress=0.5 --out lab-compare\n";
 

@@ -35,7 +35,7 @@ struct PlanError {
         kNoOutputName,  ///< no output can be derived: unpack of a name without .tbp, standard
                         ///< input with an output folder (kInvalidArgument)
         kUnreadable,    ///< a folder or entry that could not be read (what the system said)
-        kDevice,  ///< a block or character device named as an input (kFailedPrecondition)
+        kDevice,        ///< a block or character device named as an input (kFailedPrecondition)
     };
     std::string path;
     Reason reason = Reason::kUnreadable;
