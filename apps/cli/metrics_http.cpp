@@ -528,8 +528,8 @@ std::string HttpPutClient::put(const std::string& path, const std::string& body,
                                const std::string& content_type, std::chrono::milliseconds limit) {
     using std::chrono::milliseconds;
     const auto deadline = std::chrono::steady_clock::now() + limit;
-    // The name is looked up here, not inside cpp-httplib: there it would hold the lock that
-    // abort() takes, for as long as the system's resolver takes.
+    // The name is looked up here, not inside cpp-httplib, whose getaddrinfo nothing could cut:
+    // here the wait ends at the deadline (or an abort) and the lookup goes on by itself.
     std::string problem;
     impl_->begin_put();
     struct EndPut {
