@@ -70,7 +70,9 @@ OptionGroups make_groups() {
                                                                  "show the version and exit")(
         "quiet,q", "print errors only (-qq: not even those; only the exit code speaks)")(
         "verbose,v", "one line per file (-vv: and the engine's budgets and chunk details)")(
-        "json", "print a machine-readable summary on stdout (docs/JSON.md)")(
+        "json",
+        "print one JSON document on stdout at the end: every file, failed ones too, and the totals "
+        "(docs/JSON.md)")(
         "stage-plugin", po::value<std::vector<std::string>>()->composing(),
         "load a shared library that registers stages (repeatable; see "
         "include/tbbpipe/stages.hpp): --stages may name them and unpack reverses them. Runs the "

@@ -3,8 +3,8 @@
 #include "tcp_received.hpp"
 
 #include <linux/tcp.h>
-#include <stddef.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <sys/socket.h>
 
 namespace tbbpipe::cli {
