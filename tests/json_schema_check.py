@@ -112,6 +112,15 @@ with tempfile.TemporaryDirectory() as d:
     check(not doc["files"][0]["container"]["authenticated"] and doc["files"][0]["original_bytes"] is None,
           "info without the key: the header only")
 
+    import socket
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    doc = run(["verify", "--json", "--metrics-listen", f"127.0.0.1:{busy.getsockname()[1]}",
+               "--key-file", "k", "a.tbp"], 1, d)
+    check(doc["error"] and "cannot listen" in doc["error"] and doc["files"] == [],
+          "a run that cannot start is a document too (exit 1)")
+    busy.close()
     doc = run(["pack", "--json", "--bogus", "a"], 2, d)
     check(doc["error"] and doc["files"] == [], "a refused command line is a document too")
     doc = run(["unpack", "--json", "a.tbp", "-o", "x"], 2, d)

@@ -273,16 +273,10 @@ int run_transfer(const CliOptions& o) {
 
     RunFacts facts;
     Engine engine(engine_config(o, job, facts));
-    std::unique_ptr<MetricsHttpServer> http;
-    try {
-        http = serve_metrics(o, engine);
-        if (http) facts.metrics_url = http->url();
-    } catch (const UsageError&) {
-        throw;
-    } catch (const std::runtime_error& e) {
-        std::cerr << printable_line(std::string("tbbpipe: ") + e.what());
-        return kExitFailed;
-    }
+    // A bad address is a UsageError (exit 2), one it cannot listen on a runtime_error (exit 1):
+    // main says either, with a --json document too.
+    const std::unique_ptr<MetricsHttpServer> http = serve_metrics(o, engine);
+    if (http) facts.metrics_url = http->url();
     // The byte total is for the progress line and dashboard only: a stat per file otherwise saved.
     const LiveReportOptions live_opts = live_options(o);
     const bool shows_totals = live_opts.progress || live_opts.dashboard_interval_ms > 0;
@@ -332,7 +326,6 @@ int run_transfer(const CliOptions& o) {
         exit_code = worst_exit(exit_code, kExitFailed);
     }
     if (push) push->finish();  // the final figures (peak RSS too); waits at most its timeout
-    http.reset();
     if (interrupted()) exit_code = kExitInterrupted;
 
     const double wall =
