@@ -152,7 +152,10 @@ void take_environment_passphrase() {
     if (!value) return;
     hold_keys();
     environment_passphrase() = Secret::passphrase(value);
-    ::explicit_bzero(value, std::strlen(value));
+    // Overwritten in place (the bytes /proc/PID/environ shows), with a printable byte rather than
+    // NUL: a NUL would cut the environment block there for whatever reads it as one (sanitizer
+    // runtimes do, and lost every option set after the passphrase).
+    for (volatile char* c = value; *c != '\0'; ++c) *c = '*';
     ::unsetenv("TBBPIPE_PASSPHRASE");
 }
 
