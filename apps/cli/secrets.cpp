@@ -92,25 +92,10 @@ std::optional<Secret>& environment_passphrase() {
     return taken;
 }
 
-// A sanitizer build: its runtime reads the process's own /proc files to symbolize and match its
-// suppressions, which a non-dumpable process no longer allows it (suppressed reports come out
-// and leak). Such builds are for tests, never for holding real keys.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitizerBuild = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitizerBuild = true;
-#else
-constexpr bool kSanitizerBuild = false;
-#endif
-#else
-constexpr bool kSanitizerBuild = false;
-#endif
-
 // Key material from here on: keep it out of core dumps, and out of reach of a debugger of the
 // same user (PR_SET_DUMPABLE also makes /proc/PID/mem and /environ root's).
 void hold_keys() {
-    if (!kSanitizerBuild) (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 Secret loaded(Result<Secret> secret) {
