@@ -17,15 +17,6 @@
 namespace tbbpipe::cli {
 namespace {
 
-std::string format_time(std::int64_t sec) {
-    const std::time_t t = static_cast<std::time_t>(sec);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 void print_info(const CliOptions& o, const std::string& input, const ContainerInfo& info) {
     const double ratio =
         info.authenticated && info.original_bytes
@@ -50,16 +41,13 @@ void print_info(const CliOptions& o, const std::string& input, const ContainerIn
     std::snprintf(r, sizeof r, "%.3f", ratio);
     std::cout << "  name:          " << printable(info.name) << '\n'
               << "  original:      " << info.original_bytes << " bytes (mode " << std::oct
-              << info.mode << std::dec << ", mtime " << format_time(info.mtime_sec) << ")\n"
+              << info.mode << std::dec << ", mtime " << utc_time(info.mtime_sec) << ")\n"
               << "  ratio:         " << r << " (container / original)\n"
               << "  hash:          " << hash_name(info.hash) << '\n'
               << "  root digest:   " << digest_hex(info.hash, info.root_digest) << '\n';
-    if (!info.chunks.empty()) {  // the index's real sizes, beside the header's bound
-        std::vector<std::uint32_t> sizes;
-        for (const ChunkInfo& c : info.chunks) sizes.push_back(c.raw_size);
-        std::sort(sizes.begin(), sizes.end());
-        std::cout << "  chunk sizes:   smallest " << sizes.front() << ", median "
-                  << sizes[sizes.size() / 2] << ", largest " << sizes.back() << " bytes\n";
+    if (const auto sizes = chunk_sizes(info.chunks)) {  // the index's, beside the header's bound
+        std::cout << "  chunk sizes:   smallest " << sizes->smallest << ", median " << sizes->median
+                  << ", largest " << sizes->largest << " bytes\n";
     }
     if (o.says_files()) {
         for (std::size_t i = 0; i < info.chunks.size(); ++i) {

@@ -192,28 +192,6 @@ Json engine_json(const CliOptions& o, const RunFacts& f) {
     return e;
 }
 
-std::string utc_time(std::int64_t sec) {
-    const std::time_t t = static_cast<std::time_t>(sec);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-// Smallest, median and largest of the chunks' plaintext sizes: the index's real distribution,
-// beside the header's largest-chunk bound.
-Json chunk_sizes(const std::vector<ChunkInfo>& chunks) {
-    if (chunks.empty()) return nullptr;
-    std::vector<std::uint32_t> sizes;
-    sizes.reserve(chunks.size());
-    for (const ChunkInfo& c : chunks) sizes.push_back(c.raw_size);
-    std::sort(sizes.begin(), sizes.end());
-    return {{"smallest", sizes.front()},
-            {"median", sizes[sizes.size() / 2]},
-            {"largest", sizes.back()}};
-}
-
 Json container_json(const ContainerInfo& info) {
     Json c = {{"format_version", info.format_version},
               {"compression", compression_name(info.compression)},
@@ -238,7 +216,12 @@ Json container_json(const ContainerInfo& info) {
     c["mode"] = info.mode;
     c["mtime"] = utc_time(info.mtime_sec);
     c["root_digest"] = digest_hex(info.hash, info.root_digest);
-    c["chunk_sizes"] = chunk_sizes(info.chunks);
+    if (const auto sizes = chunk_sizes(info.chunks)) {
+        c["chunk_sizes"] = {
+            {"smallest", sizes->smallest}, {"median", sizes->median}, {"largest", sizes->largest}};
+    } else {
+        c["chunk_sizes"] = nullptr;
+    }
     Json index = Json::array();
     for (std::size_t i = 0; i < info.chunks.size(); ++i) {
         const ChunkInfo& k = info.chunks[i];

@@ -1,6 +1,8 @@
 #include "run_report.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <sstream>
 
@@ -43,6 +45,24 @@ std::string human_bytes(std::uint64_t n) {
     char buf[32];
     std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", v, units[u]);
     return buf;
+}
+
+std::string utc_time(std::int64_t seconds) {
+    const auto t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::optional<ChunkSizes> chunk_sizes(const std::vector<ChunkInfo>& chunks) {
+    if (chunks.empty()) return std::nullopt;
+    std::vector<std::uint32_t> sizes;
+    sizes.reserve(chunks.size());
+    for (const ChunkInfo& c : chunks) sizes.push_back(c.raw_size);
+    std::sort(sizes.begin(), sizes.end());
+    return ChunkSizes{sizes.front(), sizes[sizes.size() / 2], sizes.back()};
 }
 
 std::string file_line(const CliOptions& o, const FileReport& r) {

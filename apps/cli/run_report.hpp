@@ -2,10 +2,12 @@
 // end a totals line or (--json) one document with every file, the engine and the metrics.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli_options.hpp"
+#include "tbbpipe/container.hpp"
 #include "tbbpipe/engine.hpp"
 #include "tbbpipe/metrics.hpp"
 #include "tbbpipe/storage.hpp"
@@ -38,5 +40,15 @@ void print_summary(const CliOptions& o, const std::vector<FileReport>& reports,
 
 /// "1.5 MiB".
 std::string human_bytes(std::uint64_t n);
+
+/// "2026-11-29T14:35:53Z": a time in seconds since the epoch, in UTC.
+std::string utc_time(std::int64_t seconds);
+
+/// The smallest, median and largest plaintext size of a container's chunks, as its index records
+/// them (info shows them beside the header's bound); nullopt without chunks.
+struct ChunkSizes {
+    std::uint32_t smallest = 0, median = 0, largest = 0;
+};
+std::optional<ChunkSizes> chunk_sizes(const std::vector<ChunkInfo>& chunks);
 
 }  // namespace tbbpipe::cli
