@@ -30,6 +30,8 @@ fi
 # halt_on_error: a UBSan report in anything built recoverable must still stop the run.
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
+# glibc's per-thread dlerror buffer, left by oneTBB's probe of optional libraries (tests/lsan.supp).
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}"
 failed=0
 for target in "${targets[@]}"; do
     run_dir="$build_dir/fuzz-run/$target"

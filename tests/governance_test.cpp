@@ -167,7 +167,8 @@ TEST_F(CliBatchTest, DurabilityIsBatchedForManyFiles) {
     EXPECT_GE(syncs, 2);
     EXPECT_LE(syncs, 12);
     r = sh("tbbpipe pack -r in --output-dir out2 --json --no-fsync");
-    EXPECT_NE(r.out.find("\"durability_syncs\":0,"), std::string::npos) << r.out;
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("\"durability_syncs\":0,"), std::string::npos) << r.err;
 }
 
 // SIGINT in the middle of a many-file run: exit 130, no temporary file anywhere, inputs intact,
