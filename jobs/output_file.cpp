@@ -19,6 +19,19 @@
 namespace tbbpipe::jobs {
 namespace {
 
+// Calls visit(part) for each component of a relative path, skipping empty ones and ".".
+template <class Visit>
+void for_each_part(const std::string& relative, Visit&& visit) {
+    std::size_t pos = 0;
+    while (pos < relative.size()) {
+        std::size_t slash = relative.find('/', pos);
+        if (slash == std::string::npos) slash = relative.size();
+        const std::string part = relative.substr(pos, slash - pos);
+        pos = slash + 1;
+        if (!part.empty() && part != ".") visit(part);
+    }
+}
+
 // Temporary outputs alive right now, so a second signal can remove them without locks or
 // allocation. States: 0 free, 1 being written, 2 holds a path, 3 taken by the signal handler.
 // Every transition is a CAS, so the handler never reads a path that is being rewritten, and a
@@ -98,16 +111,10 @@ FileHandle open_beneath(const OutputRoot& root, const std::string& relative) {
     if (err != ENOSYS && err != EPERM) throw_errno("cannot open folder " + what, err);
     FileHandle current(::dup(root.fd()));
     if (!current.valid()) throw_errno("cannot open folder " + root.path(), errno);
-    std::size_t pos = 0;
-    while (pos < relative.size()) {
-        std::size_t slash = relative.find('/', pos);
-        if (slash == std::string::npos) slash = relative.size();
-        const std::string part = relative.substr(pos, slash - pos);
-        pos = slash + 1;
-        if (part.empty() || part == ".") continue;
+    for_each_part(relative, [&](const std::string& part) {
         if (part == "..") refuse_link(what);
         current = open_folder_nofollow(current.fd(), part, what);
-    }
+    });
     return current;
 }
 
@@ -139,13 +146,7 @@ void OutputRoot::make_folders(const std::string& relative) const {
     FileHandle current(::dup(fd_.fd()));
     if (!current.valid()) throw_errno("cannot open folder " + path_, errno);
     std::string done = path_;
-    std::size_t pos = 0;
-    while (pos < relative.size()) {
-        std::size_t slash = relative.find('/', pos);
-        if (slash == std::string::npos) slash = relative.size();
-        const std::string part = relative.substr(pos, slash - pos);
-        pos = slash + 1;
-        if (part.empty() || part == ".") continue;
+    for_each_part(relative, [&](const std::string& part) {
         done += "/" + part;
         if (part == "..") {
             throw StatusError(StatusCode::kFailedPrecondition,
@@ -155,7 +156,7 @@ void OutputRoot::make_folders(const std::string& relative) const {
             throw_errno("cannot create folder " + done, errno);
         }
         current = open_folder_nofollow(current.fd(), part, done);
-    }
+    });
 }
 
 OutputFile::OutputFile(const OutputPlace& place, bool overwrite, bool durable,
