@@ -185,6 +185,7 @@ SecretBytes KekCache::get(const Secret& secret, const Header& header) {
         }
     }
     SecretBytes kek = derive_kek(secret, header);  // slow: not under the lock
+    count_derivation();
     std::lock_guard lock(mutex_);
     if (entries_.size() < 64) entries_.push_back({id, secret.kind(), bytes, kek});
     return kek;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -62,6 +63,11 @@ namespace tbbpipe::format {
 class KekCache {
 public:
     SecretBytes get(const Secret& secret, const Header& header);
+    /// Passphrase derivations (scrypt runs) made so far: a run spread over processes promises
+    /// one per process, and tests hold it to that.
+    std::uint64_t derivations() const { return derivations_.load(std::memory_order_relaxed); }
+    /// Counts a derivation made elsewhere with the same secret (a pack's own KEK).
+    void count_derivation() { derivations_.fetch_add(1, std::memory_order_relaxed); }
 
 private:
     struct Entry {
@@ -72,6 +78,8 @@ private:
     };
     std::mutex mutex_;
     std::vector<Entry> entries_;  // guarded by mutex_; a handful per run
+    // A statistic read after the derivations it counts are done: relaxed is enough.
+    std::atomic<std::uint64_t> derivations_{0};
 };
 
 }  // namespace tbbpipe::format

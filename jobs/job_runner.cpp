@@ -26,6 +26,7 @@
 #include "jobs/pack_file.hpp"
 #include "jobs/run_plan.hpp"
 #include "jobs/set_manifest.hpp"
+#include "jobs/split_plan.hpp"
 #include "jobs/unpack_file.hpp"
 
 namespace tbbpipe::jobs {
@@ -105,19 +106,26 @@ const format::SecretBytes* JobRunner::pack_kek(const Job& job, format::Header& h
     if (passphrase) cost.log2_n = job.pack.scrypt_log2_n;
     const auto& bytes = SecretAccess::bytes(secret);
     const auto& cached = SecretAccess::bytes(pack_secret_);
-    const bool same = pack_kdf_ && pack_secret_.kind() == secret.kind() && cached == bytes &&
-                      pack_kdf_->scrypt.log2_n == cost.log2_n && pack_kdf_->scrypt.r == cost.r &&
-                      pack_kdf_->scrypt.p == cost.p;
+    const bool same =
+        pack_kdf_ && pack_secret_.kind() == secret.kind() && cached == bytes &&
+        pack_kdf_->scrypt.log2_n == cost.log2_n && pack_kdf_->scrypt.r == cost.r &&
+        pack_kdf_->scrypt.p == cost.p &&
+        (!passphrase || !job.pack.scrypt_salt || *job.pack.scrypt_salt == pack_kdf_->salt);
     if (!same) {
         format::Header kdf;
         kdf.kdf = secret.kind();
         if (passphrase) {
             kdf.scrypt = cost;
-            format::random_bytes(kdf.salt.data(), kdf.salt.size());
+            if (job.pack.scrypt_salt) {
+                kdf.salt = *job.pack.scrypt_salt;
+            } else {
+                format::random_bytes(kdf.salt.data(), kdf.salt.size());
+            }
         } else {
             kdf.scrypt = {};
         }
         pack_kek_ = format::derive_kek(secret, kdf);
+        if (passphrase) kek_cache_.count_derivation();
         pack_kdf_ = kdf;
         pack_secret_ = secret;
     }
@@ -238,9 +246,47 @@ engine::RunReport JobRunner::run_graph(const RunContext& run, std::vector<FileEn
     return report;
 }
 
+// Unpack, verify of the run's sets alone (RunPart::kSets): each file against its set's
+// manifest, and what the manifests list that no file of the run is. No file is opened.
+JobResult JobRunner::check_run_sets(const Job& job) {
+    JobResult result;
+    result.files.resize(job.files.size());
+    std::vector<FileEntry> files(job.files.size());
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        files[i].file = &job.files[i];
+        files[i].result = &result.files[i];
+        result.files[i].input = job.files[i].input;
+        result.files[i].output = job.files[i].output;
+    }
+    Manifests manifests;
+    result.sets = check_sets(files, job.secret, &kek_cache_, manifests);
+    return result;
+}
+
+// What a set's manifest will record of each container packed (RunPart::kShare hands these to
+// the run's kSets job).
+void JobRunner::record_containers(const std::vector<FileEntry>& files) {
+    for (const FileEntry& entry : files) {
+        if (!entry.done || !entry.result->status.is_ok()) continue;
+        ContainerFacts& facts = entry.result->container;
+        facts.recorded = true;
+        facts.container_size = entry.packed.container_size;
+        facts.plaintext_size = entry.packed.plaintext_size;
+        facts.hash = entry.packed.hash;
+        facts.header_digest = entry.packed.header_digest;
+        facts.root_digest = entry.packed.root;
+    }
+}
+
 JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
     const auto start = Clock::now();
     JobResult result;
+    if (job.run_part == RunPart::kSets && job.operation != Operation::kPack) {
+        result = check_run_sets(job);
+        result.status = overall_status(result);
+        result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        return result;
+    }
     result.files.resize(job.files.size());
     std::vector<FileEntry> files(job.files.size());
     const RunPlan plan = plan_run(job, files, result, stop, memory_limit_);
@@ -255,8 +301,11 @@ JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
     PackSetup pack;
     Manifests manifests;  // unpack, verify: what files' FileEntry::listed point into
     if (job.operation == Operation::kPack) {
-        sizing = prepare_pack(job, pack);
-        run.recipe = &pack.recipe;
+        // Parts of a split container seal with their plan's recipe (header, keys, fixed chunk
+        // size), not a fresh one: that is what makes them one container.
+        const format::ContainerRecipe* split = split_recipe(job);
+        sizing = split ? split->header.chunk_size : prepare_pack(job, pack);
+        run.recipe = split ? split : &pack.recipe;
         run.small_file_threshold = config_.small_file_threshold;
         run.tuner = pack.tuner.get();
     } else {
@@ -267,6 +316,10 @@ JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
         run.memory_limit = memory_limit_;
         derive_keys(job.secret, plan.headers, sizing);
         result.sets = check_sets(files, job.secret, &kek_cache_, manifests);
+        // A share cannot tell what is missing: other jobs of the run hold the rest.
+        if (job.run_part == RunPart::kShare) {
+            for (SetReport& set : result.sets) set.missing.clear();
+        }
     }
     JobScheduler scheduler(config_.scheduler, config_.large_file_threshold);
     queue(files, scheduler);
@@ -276,20 +329,14 @@ JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
             ? run_graph<PackFile>(run, files, scheduler, commits, plan.any_stream, sizing)
             : run_graph<UnpackFile>(run, files, scheduler, commits, plan.any_stream, sizing);
     if (job.operation == Operation::kPack) {
-        result.sets = write_sets(files, plan, pack.recipe, job.secret, &kek_cache_, run.durable);
-    }
-
-    for (const FileResult& file : result.files) {
-        if (!file.status.is_ok() && result.status.is_ok()) result.status = file.status;
-    }
-    for (const SetReport& set : result.sets) {
-        if (!set.status.is_ok() && result.status.is_ok()) result.status = set.status;
-        if (!set.missing.empty() && result.status.is_ok()) {
-            result.status = {StatusCode::kAuthFailed,
-                             std::to_string(set.missing.size()) +
-                                 " container(s) the set's manifest lists are missing"};
+        record_containers(files);
+        if (job.run_part != RunPart::kShare) {
+            result.sets = write_sets(files, plan, pack.recipe, job.secret, &kek_cache_, run.durable,
+                                     job.set_members);
         }
     }
+
+    result.status = overall_status(result);
     if (result.status.is_ok() && !report.status.is_ok()) result.status = report.status;
     if (job.files.size() == 1) result.files.front().syncs = commits.syncs();
     last_report_ = report;
@@ -297,6 +344,21 @@ JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
     result.stats.chunk_size = job.operation == Operation::kPack ? sizing : 0;
     result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     return result;
+}
+
+Status JobRunner::overall_status(const JobResult& result) {
+    for (const FileResult& file : result.files) {
+        if (!file.status.is_ok()) return file.status;
+    }
+    for (const SetReport& set : result.sets) {
+        if (!set.status.is_ok()) return set.status;
+        if (!set.missing.empty()) {
+            return {StatusCode::kAuthFailed, std::to_string(set.missing.size()) +
+                                                 " container(s) the set's manifest lists are "
+                                                 "missing"};
+        }
+    }
+    return Status::ok();
 }
 
 RunStats JobRunner::stats(const engine::RunReport& report, const CommitBatch& commits,
@@ -323,6 +385,7 @@ RunStats JobRunner::stats(const engine::RunReport& report, const CommitBatch& co
         stats.chunk_size_adjustments = tuner->adjustments();
     }
     stats.peak_rss_bytes = peak_rss_bytes();
+    stats.key_derivations = kek_cache_.derivations();
     if (metrics_) {
         metrics_
             ->gauge("tbbpipe_peak_rss_bytes",

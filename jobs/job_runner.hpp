@@ -52,6 +52,10 @@ public:
 
 private:
     JobResult run_files(const Job& job, const std::stop_token& stop);
+    JobResult check_run_sets(const Job& job);
+    static void record_containers(const std::vector<FileEntry>& files);
+    // The first failure of a file or a set, in that order; ok when there is none.
+    static Status overall_status(const JobResult& result);
     void derive_keys(const Secret& secret, const std::vector<format::Header>& headers,
                      std::uint32_t sizing);
     std::uint32_t prepare_pack(const Job& job, PackSetup& setup);

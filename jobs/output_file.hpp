@@ -65,6 +65,11 @@ public:
 
     int fd() const { return fd_.fd(); }
     const std::string& path() const { return place_.path; }
+    /// The hidden temporary's path ("" when written through or done): another process may
+    /// open it to write its share of the output (tbbpipe::SharedOutput).
+    std::string temp_path() const {
+        return temp_name_.empty() ? std::string() : folder_of(place_.path) + "/" + temp_name_;
+    }
     /// Written through to a device or FIFO: commit, publish and set_metadata do nothing.
     bool direct() const { return direct_; }
     /// Sets permission bits and times on the temporary file before it is renamed.

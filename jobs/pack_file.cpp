@@ -32,9 +32,23 @@ PackFile::PackFile(const RunContext& run, FileEntry& entry)
       file_(*entry.file),
       stream_(entry.stream),
       inline_reads_(entry.inline_reads),
-      small_(!entry.stream && entry.planned_size < run.small_file_threshold &&
-             entry.planned_size <= run.recipe->header.chunk_size) {
-    if (!small_) {
+      small_(!entry.stream && !entry.file->part && entry.planned_size < run.small_file_threshold &&
+             entry.planned_size <= run.recipe->header.chunk_size),
+      plan_(part_plan(*entry.file)) {
+    if (plan_) {
+        // A part is read at its chunks' offsets: only a regular file of the planned size.
+        if (stream_) throw StatusError(StatusCode::kInvalidArgument, "a part needs a regular file");
+        part_first_ = file_.part->first_chunk;
+        part_end_ = part_first_ + file_.part->chunk_count;
+        open_input();
+        if (!S_ISREG(st_before_.st_mode) ||
+            static_cast<std::uint64_t>(st_before_.st_size) != plan_->input_size) {
+            throw StatusError(StatusCode::kIoError, "file changed size since it was planned (" +
+                                                        std::to_string(plan_->input_size) +
+                                                        " bytes then)");
+        }
+        seal_header();
+    } else if (!small_) {
         // Chunks of one large file are read in parallel: the descriptor, header and keys must
         // exist before the first chunk is claimed.
         open_input();
@@ -59,7 +73,17 @@ void PackFile::open_input() {
 }
 
 void PackFile::seal_header() {
-    seal_.emplace(format::seal_header(*run_.recipe));
+    if (!plan_) {
+        seal_.emplace(format::seal_header(*run_.recipe));
+        return;
+    }
+    // Every part seals with the plan's header and keys (a copy: FileSeal owns its keys).
+    const format::FileSeal& planned = plan_->seal;
+    format::FileSeal& seal = seal_.emplace();
+    seal.recipe = planned.recipe;
+    seal.header_bytes = planned.header_bytes;
+    seal.header_digest = planned.header_digest;
+    if (planned.keys) seal.keys = std::make_unique<format::FileKeys>(*planned.keys);
 }
 
 void PackFile::claim(engine::Chunk& chunk) {
@@ -78,6 +102,17 @@ void PackFile::claim(engine::Chunk& chunk) {
 
 void PackFile::claim_from_file(engine::Chunk& chunk) {
     const auto size = static_cast<std::uint64_t>(st_before_.st_size);
+    if (plan_) {
+        // Chunk indexes and offsets are the whole file's: a part's records are the bytes one
+        // process would write for them. Its last chunk ends the part's run, not the file.
+        const std::uint64_t index = part_first_ + claimed_++;
+        if (index >= part_end_) throw StatusError(StatusCode::kInternal, "claimed past the part");
+        chunk.index = index;
+        chunk.offset = index * plan_->chunk_size();
+        chunk.input_size = plan_->chunk_bytes(index);
+        chunk.last = index + 1 == part_end_;
+        return;
+    }
     if (claimed_any_ && next_offset_ >= size) {
         throw StatusError(StatusCode::kInternal, "claimed past the last chunk");
     }
@@ -154,8 +189,10 @@ void PackFile::fill(engine::Chunk& chunk) {
 }
 
 void PackFile::transform(engine::Chunk& chunk) {
+    // The record's last flag is the file's (a part's last chunk is not, unless it ends it).
+    const bool last = plan_ ? chunk.index + 1 == plan_->chunk_count() : chunk.last;
     const format::SealedChunk sealed =
-        format::seal_chunk(*seal_, chunk.index, chunk.last, {chunk.input.data(), chunk.input_size},
+        format::seal_chunk(*seal_, chunk.index, last, {chunk.input.data(), chunk.input_size},
                            chunk.output, chunk_name(chunk.index, chunk.offset));
     chunk.meta.index = sealed.record.index;
     chunk.meta.raw_size = sealed.record.raw_size;
@@ -175,7 +212,8 @@ void PackFile::write(const engine::Chunk& chunk) {
     if (!index_) {
         out_ = open_output(run_, entry_, st_before_, &out_fd_);
         out_kind_ = out_ ? OutputKind::kFile : output_kind(out_fd_, run_.stop);
-        iov[count++] = {seal_->header_bytes.data(), seal_->header_bytes.size()};
+        // A part holds records only: the header and tail come from SplitPlan::finish.
+        if (!plan_) iov[count++] = {seal_->header_bytes.data(), seal_->header_bytes.size()};
         index_.emplace(*seal_);
     }
     format::RecordHeader record;
@@ -188,10 +226,11 @@ void PackFile::write(const engine::Chunk& chunk) {
     iov[count++] = {header, format::kRecordHeaderSize};
     iov[count++] = {const_cast<std::uint8_t*>(chunk.result), chunk.result_size};
     index_->add(record, chunk.meta.digest);
+    if (plan_) part_records_.push_back({record, chunk.meta.digest});
     std::vector<std::uint8_t> tail;
     if (chunk.last) {
         tail = finish_index();
-        iov[count++] = {tail.data(), tail.size()};
+        if (!tail.empty()) iov[count++] = {tail.data(), tail.size()};
     }
     writev_full(out_fd_, iov, count, "output", run_.stop, out_kind_);
 }
@@ -203,6 +242,7 @@ std::vector<std::uint8_t> PackFile::finish_index() {
             throw StatusError(StatusCode::kIoError, "file changed size while being read");
         }
     }
+    if (plan_) return {};  // a part ends with its last record
     format::FileMetadata metadata;
     if (file_.store_metadata) {
         metadata.name = file_.name.empty() ? base_name(file_.input) : file_.name;
@@ -215,6 +255,16 @@ std::vector<std::uint8_t> PackFile::finish_index() {
 
 std::unique_ptr<OutputFile> PackFile::finish(FileResult& result) {
     result.plaintext_bytes = result.bytes_in = index_->plaintext_bytes();
+    if (plan_) {
+        // A part: its records, and what SplitPlan::finish needs of them; no manifest entry.
+        result.bytes_out = 0;
+        for (const PartRecord& r : part_records_) {
+            result.bytes_out += format::kRecordHeaderSize + r.record.stored_size;
+        }
+        result.part_index = encode_part_index(*plan_, part_first_, part_records_);
+        in_.reset();
+        return std::move(out_);
+    }
     result.bytes_out = index_->container_size();
     // What a set's manifest records of this container (its path is the runner's to fill).
     format::ManifestEntry& packed = entry_.packed;

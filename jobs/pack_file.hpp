@@ -13,6 +13,7 @@
 #include "format/seal.hpp"
 #include "jobs/file_io.hpp"
 #include "jobs/run_context.hpp"
+#include "jobs/split_plan.hpp"
 
 namespace tbbpipe::jobs {
 
@@ -54,6 +55,11 @@ private:
     const bool stream_;        // listed as a stream (a FIFO named explicitly)
     const bool inline_reads_;  // FileEntry::inline_reads
     const bool small_;
+    // A part of a split container (Job::File::Part): its plan's header and keys, only chunks
+    // [part_first_, part_end_), and no header, footer or trailer; null: a whole file.
+    const SplitPlan::State* const plan_;
+    std::uint64_t part_first_ = 0;
+    std::uint64_t part_end_ = 0;
     FileHandle in_;
     struct stat st_before_ {};
     InputFacts facts_;  // size and device of a regular input, for pread_full
@@ -71,6 +77,7 @@ private:
     int out_fd_ = -1;
     OutputKind out_kind_ = OutputKind::kFile;
     std::optional<format::IndexBuilder> index_;
+    std::vector<PartRecord> part_records_;  // a part: what its index lists
 };
 
 }  // namespace tbbpipe::jobs

@@ -195,7 +195,8 @@ std::vector<SetReport> check_sets(std::vector<FileEntry>& files, const Secret& s
 
 std::vector<SetReport> write_sets(const std::vector<FileEntry>& files, const RunPlan& plan,
                                   const format::ContainerRecipe& recipe, const Secret& secret,
-                                  format::KekCache* kek_cache, bool durable) {
+                                  format::KekCache* kek_cache, bool durable,
+                                  const std::vector<SetMember>& members) {
     std::map<std::string, std::vector<format::ManifestEntry>> packed;  // by set root
     for (const FileEntry& entry : files) {
         const std::string& root = entry.file->set_root;
@@ -205,6 +206,16 @@ std::vector<SetReport> write_sets(const std::vector<FileEntry>& files, const Run
         format::ManifestEntry e = entry.packed;
         e.path = below(root, entry.file->output);
         if (!e.path.empty()) list.push_back(std::move(e));
+    }
+    for (const SetMember& m : members) {
+        format::ManifestEntry e;
+        e.path = below(m.set_root, m.output);
+        e.container_size = m.container.container_size;
+        e.plaintext_size = m.container.plaintext_size;
+        e.hash = m.container.hash;
+        e.header_digest = m.container.header_digest;
+        e.root = m.container.root_digest;
+        if (!e.path.empty()) packed[m.set_root].push_back(std::move(e));
     }
     // The manifest holds nothing a stage registry would be needed for: the run's compression
     // (lz4 unless none), cipher and hash, built in.

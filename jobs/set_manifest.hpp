@@ -32,10 +32,12 @@ std::vector<SetReport> check_sets(std::vector<FileEntry>& files, const Secret& s
                                   format::KekCache* kek_cache, Manifests& manifests);
 
 /// Pack, after the run and its commits: writes the manifest of each set, listing the files
-/// this run packed and keeping the entries of an existing manifest the same secret opens
-/// (files packed into the tree by earlier runs). `recipe` is the run's. Never throws.
+/// this run packed (its files, and `members` that other jobs of the run packed) and keeping the
+/// entries of an existing manifest the same secret opens (files packed into the tree by earlier
+/// runs). `recipe` is the run's. Never throws.
 std::vector<SetReport> write_sets(const std::vector<FileEntry>& files, const RunPlan& plan,
                                   const format::ContainerRecipe& recipe, const Secret& secret,
-                                  format::KekCache* kek_cache, bool durable);
+                                  format::KekCache* kek_cache, bool durable,
+                                  const std::vector<SetMember>& members = {});
 
 }  // namespace tbbpipe::jobs

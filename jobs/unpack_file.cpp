@@ -1,5 +1,6 @@
 #include "jobs/unpack_file.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,12 +23,27 @@ using format::kRecordHeaderSize;
     throw StatusError(StatusCode::kCorruptData, what);
 }
 
+// A part's plaintext at its offset in the shared output (regular file: a write always returns).
+void pwrite_full(int fd, const std::uint8_t* buf, std::size_t n, std::uint64_t offset) {
+    while (n > 0) {
+        const ssize_t w = ::pwrite(fd, buf, n, static_cast<off_t>(offset));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) throw_errno("cannot write the output", w < 0 ? errno : EIO);
+        buf += w;
+        n -= static_cast<std::size_t>(w);
+        offset += static_cast<std::uint64_t>(w);
+    }
+}
+
 }  // namespace
 
 UnpackFile::UnpackFile(const RunContext& run, FileEntry& entry)
     : run_(run), entry_(entry), file_(*entry.file), inline_reads_(entry.inline_reads) {
     // A stream is read in order and its planned handle moves in here: never on a thread that
     // must not block (nothing of it could be undone).
+    if (file_.part && (entry.stream || entry.stream_input.valid())) {
+        throw StatusError(StatusCode::kInvalidArgument, "a part needs a regular file");
+    }
     if (entry.stream || entry.stream_input.valid() || !entry.inline_reads) {
         require_blocking_allowed();
     }
@@ -69,6 +85,37 @@ UnpackFile::UnpackFile(const RunContext& run, FileEntry& entry)
         check_listed();
     }
     offset_ = opened_.data_offset;
+    if (file_.part) plan_part();
+}
+
+// A part: the header and the whole index were authenticated above, as for a whole file; its
+// chunks are checked against that index like any others. Their plaintext lands at the sum of
+// the sizes before them.
+void UnpackFile::plan_part() {
+    if (!seekable_) throw StatusError(StatusCode::kInvalidArgument, "a part needs a regular file");
+    const std::uint64_t first = file_.part->first_chunk;
+    const std::uint64_t count = file_.part->chunk_count;
+    const std::vector<format::IndexEntry>& entries = footer_->entries;
+    if (count == 0 || first >= entries.size() || count > entries.size() - first) {
+        throw StatusError(StatusCode::kInvalidArgument,
+                          "part [" + std::to_string(first) + ", +" + std::to_string(count) +
+                              ") is not within its " + std::to_string(entries.size()) + " chunks");
+    }
+    next_ = first;
+    part_end_ = first + count;
+    for (std::uint64_t i = 0; i < first; ++i) write_offset_ += entries[i].raw_size;
+    for (std::uint64_t i = first; i < part_end_; ++i) {
+        part_bytes_in_ += kRecordHeaderSize + entries[i].stored_size;
+    }
+}
+
+// The output is the shared temporary (SharedOutput::temp_path()), made by another process: it
+// is opened as it is, never created, truncated or renamed here.
+void UnpackFile::open_part_output() {
+    if (run_.operation != Operation::kUnpack) return;
+    out_fd_ = ::open(file_.output.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (out_fd_ < 0) throw_errno("cannot open the shared output " + file_.output, errno);
+    part_out_ = FileHandle(out_fd_);
 }
 
 // The stored name against the one being restored: the same, or one a path that ends in the
@@ -139,7 +186,8 @@ void UnpackFile::claim(engine::Chunk& chunk) {
     const format::IndexEntry& e = footer_->entries[next_++];
     chunk.offset = e.offset;
     chunk.input_size = kRecordHeaderSize + e.stored_size;
-    chunk.last = (e.flags & format::kFlagLast) != 0;
+    // A part's run ends with its own last chunk; the record's flag is checked by open_chunk.
+    chunk.last = part_end_ ? next_ == part_end_ : (e.flags & format::kFlagLast) != 0;
 }
 
 void UnpackFile::fill(engine::Chunk& chunk) {
@@ -261,12 +309,19 @@ void UnpackFile::transform(engine::Chunk& chunk) {
 
 void UnpackFile::write(const engine::Chunk& chunk) {
     if (!writer_open_) {
-        out_ = open_output(run_, entry_, st_, &out_fd_);
-        if (!out_ && out_fd_ >= 0) out_kind_ = output_kind(out_fd_, run_.stop);
+        if (part_end_) {
+            open_part_output();
+        } else {
+            out_ = open_output(run_, entry_, st_, &out_fd_);
+            if (!out_ && out_fd_ >= 0) out_kind_ = output_kind(out_fd_, run_.stop);
+        }
         writer_open_ = true;
     }
     // Called in chunk order by the engine's ordered writer.
-    if (out_fd_ >= 0) {
+    if (part_end_) {
+        if (out_fd_ >= 0) pwrite_full(out_fd_, chunk.result, chunk.result_size, write_offset_);
+        write_offset_ += chunk.result_size;
+    } else if (out_fd_ >= 0) {
         write_full(out_fd_, chunk.result, chunk.result_size, "output", run_.stop, out_kind_);
     }
     bytes_ += chunk.result_size;
@@ -286,10 +341,17 @@ std::unique_ptr<OutputFile> UnpackFile::finish(FileResult& result) {
                     "which: its index came last)");
         }
     }
+    // What the footer authenticated, for whoever commits a shared output (a part's).
+    result.metadata_recorded =
+        footer_->mode != 0 || footer_->mtime_sec != 0 || footer_->mtime_nsec != 0;
+    result.mode = footer_->mode;
+    result.mtime_sec = footer_->mtime_sec;
+    result.mtime_nsec = footer_->mtime_nsec;
     result.plaintext_bytes = bytes_;
     result.bytes_out = run_.operation == Operation::kUnpack ? bytes_ : 0;
     const auto& entries = footer_->entries;
-    result.bytes_in = seekable_ ? static_cast<std::uint64_t>(st_.st_size)
+    result.bytes_in = part_end_   ? part_bytes_in_
+                      : seekable_ ? static_cast<std::uint64_t>(st_.st_size)
                       : entries.empty()
                           ? 0
                           : entries.back().offset + kRecordHeaderSize + entries.back().stored_size;

@@ -43,6 +43,8 @@ private:
     void check_chunk_size_fits() const;
     void check_name() const;
     void check_listed() const;
+    void plan_part();
+    void open_part_output();
     bool claim_from_stream(engine::Chunk& chunk);
     void read_exact(std::uint8_t* buf, std::size_t n, const char* what);
     void read_footer_and_trailer(const std::uint8_t* prefix);
@@ -58,6 +60,11 @@ private:
     format::OpenedHeader opened_;
     std::optional<format::FooterBody> footer_;  // seekable: from the start; a stream: at its end
 
+    // A part of a split container (Job::File::Part): chunks [next_, part_end_) only, written
+    // at their offsets into an output that already exists. part_end_ 0: the whole file.
+    std::uint64_t part_end_ = 0;
+    std::uint64_t part_bytes_in_ = 0;  // the part's records
+
     // Claims (under the claim lock).
     std::uint64_t next_ = 0;    // the next chunk's index
     std::uint64_t offset_ = 0;  // a stream: where the next record starts
@@ -69,9 +76,11 @@ private:
     // Writer thread.
     bool writer_open_ = false;
     std::unique_ptr<OutputFile> out_;
-    int out_fd_ = -1;  // -1: verify (nothing written)
+    int out_fd_ = -1;      // -1: verify (nothing written)
+    FileHandle part_out_;  // a part's shared output, owned
     OutputKind out_kind_ = OutputKind::kFile;
     std::uint64_t bytes_ = 0;
+    std::uint64_t write_offset_ = 0;  // a part: where the next chunk's plaintext goes
     // A stream: its chunks' digests, chained as the footer's root is (checked at the end).
     std::unique_ptr<format::RootHasher> stream_root_;
 };

@@ -4,10 +4,12 @@
 // I/O and memory budgets.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +22,43 @@
 #include "tbbpipe/status.hpp"
 
 namespace tbbpipe {
+
+class SplitPlan;  // tbbpipe/split.hpp
+
+/// What a set's manifest records of one container (docs/SECURITY.md, "Sets"). Value type.
+struct ContainerFacts {
+    bool recorded = false;  ///< filled (a pack that succeeded)
+    std::uint64_t container_size = 0;
+    std::uint64_t plaintext_size = 0;
+    Hash hash = Hash::kXxh3;
+    std::array<std::uint8_t, 32> header_digest{};
+    std::array<std::uint8_t, 32> root_digest{};
+};
+
+/// A container packed by one job of a run, for the manifest another job writes
+/// (Job::set_members). Value type.
+struct SetMember {
+    std::string set_root;  ///< Job::File::set_root of the file packed
+    std::string output;    ///< the container's path (below set_root)
+    ContainerFacts container;
+};
+
+/// How much of a run a job is.
+enum class RunPart {
+    /// The whole run: pack writes each set's manifest; unpack and verify check every file
+    /// against its set's manifest and report what the job lacks (SetReport::missing).
+    kWhole,
+    /// One share of a larger run: pack writes no manifest (FileResult::container says what the
+    /// kSets job must list); unpack and verify check each file against its set's manifest (a
+    /// file it does not list fails) but leave the search for missing containers to the kSets
+    /// job (SetReport::missing stays empty).
+    kShare,
+    /// The run's sets alone, no file is processed. Pack: writes the manifest of every set that
+    /// Job::set_members names (the job may have no files). Unpack, verify: checks each file
+    /// against its set's manifest (FileResult::status fails for a file it does not list, is ok
+    /// otherwise) and reports the set's missing containers, as a kWhole job would.
+    kSets,
+};
 
 /// One unit of work: an operation on a list of files, every file through one graph.
 /// Value type; the engine keeps its own copy until the job ran (the secret is dropped then).
@@ -68,8 +107,31 @@ struct Job {
         /// lists the container in the manifest there; unpack and verify check the container
         /// against it. Empty: no set. plan_files sets it for trees and output folders.
         std::string set_root;
+        /// Part of a container shared by several processes (tbbpipe/split.hpp): only chunks
+        /// [first_chunk, first_chunk + chunk_count) are handled. A job with parts has nothing
+        /// else (every file a part; a pack's all of one plan); no descriptors, streams or sets.
+        /// Pack (plan set; job.pack and job.secret are unused: the plan has them): reads those
+        /// chunks of `input` and writes only their records to `output` (a part file, committed
+        /// like any output); FileResult::part_index then holds what SplitPlan::finish needs.
+        /// Unpack (plan unused): `output` must already exist (a SharedOutput's temp_path()); each
+        /// chunk's plaintext is written at its offset in it, which is neither truncated, renamed
+        /// nor given metadata here. Verify: checks those chunks. Both authenticate the header
+        /// and the whole index first, as for a whole file, and check the name likewise.
+        struct Part {
+            std::shared_ptr<const SplitPlan> plan;
+            std::uint64_t first_chunk = 0;
+            std::uint64_t chunk_count = 0;
+        };
+        std::optional<Part> part;
     };
     std::vector<File> files;
+    /// How much of a run this job is (RunPart). kShare and kSets let one run be spread over
+    /// many jobs, in many processes (tbbpipe-mpi), with each set's manifest written or checked
+    /// once for the whole run.
+    RunPart run_part = RunPart::kWhole;
+    /// Pack, kSets: every container the run packed (FileResult::container of the kShare jobs'
+    /// files) with the set it belongs to; the manifests list them.
+    std::vector<SetMember> set_members;
     PackOptions pack;  ///< pack only
     Secret secret;
     bool overwrite = false;  ///< replace outputs that exist
@@ -90,6 +152,16 @@ struct FileResult {
     /// What is worth saying of a file that did not fail: it records another name than the one it
     /// is restored as, say. Each names the file.
     std::vector<std::string> warnings;
+    /// Pack: what the container's set manifest records of it (Job::set_members).
+    ContainerFacts container;
+    /// Pack of a Job::File::Part: its records' headers and digests, for SplitPlan::finish.
+    std::vector<std::uint8_t> part_index;
+    /// Unpack and verify (a part too): the metadata the footer authenticates, so the process
+    /// that commits a SharedOutput can apply it. Not recorded: packed without store_metadata.
+    bool metadata_recorded = false;
+    std::uint32_t mode = 0;
+    std::int64_t mtime_sec = 0;
+    std::uint32_t mtime_nsec = 0;
 };
 
 /// What a job found of one set (Job::File::set_root). Value type.
@@ -126,6 +198,9 @@ struct RunStats {
     std::uint32_t final_chunk_size = 0;   ///< pack, adaptive: where the size ended
     int chunk_size_adjustments = 0;       ///< pack, adaptive: how often it changed
     std::uint64_t peak_rss_bytes = 0;     ///< the process's peak resident set size so far
+    /// Passphrase derivations (scrypt) the engine has made so far, over all its jobs: one per
+    /// passphrase and salt (docs/SECURITY.md).
+    std::uint64_t key_derivations = 0;
     /// Where the chunks' I/O ran: on the engine's CPU threads (a read from the page cache, a
     /// write that cannot stall), or handed to its I/O threads (a read that would wait for the
     /// device, a pipe, anything on a network file system; a write to a disk or a pipe).

@@ -3,6 +3,7 @@
 // message from either).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -97,6 +98,11 @@ struct PackOptions {
     std::optional<Hash> hash;
     std::uint32_t chunk_size = 0;  ///< 0: adaptive (starts at 1 MiB); else 4 KiB .. 64 MiB
     std::uint8_t scrypt_log2_n = kDefaultScryptLog2N;  ///< passphrase cost, 14 .. 18
+    /// Passphrase: the scrypt salt. Unset: an engine picks a random one and keeps it while the
+    /// passphrase and cost stay the same (one derivation, not one per job). A run spread over
+    /// processes (tbbpipe-mpi) gives every process the same fresh salt, so each derives the key
+    /// once and every container of the run opens with one derivation too.
+    std::optional<std::array<std::uint8_t, 16>> scrypt_salt;
     /// A stage spec, e.g. "xor-mask,lz4,aes-256-gcm,xxh3" (tbbpipe/stages.hpp). When set it
     /// replaces compression and cipher; a cipher in it needs the secret and a secret needs one.
     std::string stages;

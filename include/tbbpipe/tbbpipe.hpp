@@ -13,6 +13,7 @@
 #include "tbbpipe/plan.hpp"
 #include "tbbpipe/result.hpp"
 #include "tbbpipe/secret.hpp"
+#include "tbbpipe/split.hpp"
 #include "tbbpipe/stages.hpp"
 #include "tbbpipe/status.hpp"
 #include "tbbpipe/storage.hpp"
