@@ -11,7 +11,7 @@ shift || true
 
 scripts/install-packages.sh g++ cmake make pkg-config libtbb-dev liblz4-dev libcrypto++-dev \
     libxxhash-dev libboost-program-options-dev libgtest-dev libbenchmark-dev \
-    nlohmann-json3-dev libcpp-httplib-dev help2man \
+    nlohmann-json3-dev libcpp-httplib-dev help2man libopenmpi-dev openmpi-bin \
     gnuplot-nox zstd lz4 pigz age  # tbbpipe-lab plots and the peers it (and perf/) compares with
 
 # Test-only tools: best effort, so a problem there cannot stop the build (the test that needs

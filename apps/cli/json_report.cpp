@@ -192,6 +192,38 @@ Json engine_json(const CliOptions& o, const RunFacts& f) {
     return e;
 }
 
+// tbbpipe-mpi: the ranks, each with its share and its own budgets' observed maxima.
+Json distributed_json(const RunFacts& f) {
+    Json ranks = Json::array();
+    std::uint64_t batches = 0;
+    for (const RankFacts& r : f.ranks) {
+        batches += r.batches;
+        ranks.push_back({{"rank", r.rank},
+                         {"files", r.files},
+                         {"bytes_in", r.bytes_in},
+                         {"bytes_out", r.bytes_out},
+                         {"batches", r.batches},
+                         {"busy_seconds", r.busy_seconds},
+                         {"wait_seconds", r.wait_seconds},
+                         {"messages_sent", r.messages_sent},
+                         {"message_bytes", r.message_bytes},
+                         {"cpu_tokens", r.stats.cpu_tokens},
+                         {"io_tokens", r.stats.io_tokens},
+                         {"chunk_tokens", static_cast<std::uint64_t>(r.stats.chunk_tokens)},
+                         {"memory_limit_bytes", static_cast<std::uint64_t>(r.stats.memory_limit)},
+                         {"max_chunks_in_flight", r.stats.max_chunks_in_flight},
+                         {"max_reads_in_flight", r.stats.max_reads_in_flight},
+                         {"max_transforms_in_flight", r.stats.max_transforms_in_flight},
+                         {"tokens_outstanding", r.stats.tokens_outstanding},
+                         {"peak_rss_bytes", r.stats.peak_rss_bytes},
+                         {"key_derivations", r.stats.key_derivations}});
+    }
+    return {{"ranks", f.ranks.size()},
+            {"batches", batches},
+            {"split_files", f.split_files},
+            {"per_rank", std::move(ranks)}};
+}
+
 Json container_json(const ContainerInfo& info) {
     Json c = {{"format_version", info.format_version},
               {"compression", compression_name(info.compression)},
@@ -264,6 +296,7 @@ Json run_document(const CliOptions& o, const std::vector<FileReport>& reports,
     d["engine"] = engine_json(o, facts);
     d["metrics"] = metrics_json(metrics);
     if (!facts.metrics_url.empty()) d["metrics_url"] = facts.metrics_url;
+    if (!facts.ranks.empty()) d["distributed"] = distributed_json(facts);
     return d;
 }
 

@@ -157,14 +157,25 @@ std::string local_host_name() {
     return name;
 }
 
+namespace {
+
+// job, host and command; and the rank of a distributed run, so ranks do not replace each
+// other's group.
+std::vector<std::pair<std::string, std::string>> group_labels(const MetricsPushOptions& o) {
+    std::vector<std::pair<std::string, std::string>> labels{
+        {"job", "tbbpipe"}, {"host", o.host}, {"command", o.command}};
+    if (!o.rank.empty()) labels.emplace_back("rank", o.rank);
+    return labels;
+}
+
+}  // namespace
+
 MetricsPusher::MetricsPusher(MetricsPushOptions options, RenderFn render, WarnFn warn)
     : options_(std::move(options)),
       render_(std::move(render)),
       warn_(std::move(warn)),
       url_(parse_push_url(options_.url)),
-      path_(url_.prefix +
-            push_group_path(
-                {{"job", "tbbpipe"}, {"host", options_.host}, {"command", options_.command}})),
+      path_(url_.prefix + push_group_path(group_labels(options_))),
       group_url_(base_url(url_) + path_),
       client_(url_.https, url_.host, url_.port) {
     thread_ = std::thread([this] { loop(); });

@@ -39,6 +39,7 @@ struct MetricsPushOptions {
     std::string url;                       ///< as parse_push_url takes it
     std::string command;                   ///< the "command" grouping label: pack, unpack or verify
     std::string host = local_host_name();  ///< the "host" grouping label
+    std::string rank;                      ///< a distributed run's "rank" grouping label; "": none
     std::chrono::milliseconds interval{5000};  ///< between the end of a push and the next
     std::chrono::milliseconds timeout{2000};   ///< connection, each read and write; finish()
 };

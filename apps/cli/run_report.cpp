@@ -119,6 +119,18 @@ void print_summary(const CliOptions& o, const std::vector<FileReport>& reports,
                       << "I/O threads: reads " << run.reads_inline << "/" << run.reads_handed_off
                       << ", writes " << run.writes_inline << "/" << run.writes_handed_off << '\n';
         }
+        if (o.says_details()) {
+            for (const RankFacts& r : facts.ranks) {
+                std::cerr << "rank " << r.rank << ": " << r.files << " files in " << r.batches
+                          << " batches, " << human_bytes(r.bytes_in) << " in; busy "
+                          << r.busy_seconds << " s, waiting " << r.wait_seconds << " s; "
+                          << r.messages_sent << " messages; max in flight: chunks "
+                          << r.stats.max_chunks_in_flight << ", reads "
+                          << r.stats.max_reads_in_flight << ", transforms "
+                          << r.stats.max_transforms_in_flight << "; peak RSS "
+                          << human_bytes(r.stats.peak_rss_bytes) << '\n';
+            }
+        }
         if (reports.size() < 2) return;
         char line[200];
         if (o.command == Command::kVerify) {  // writes nothing: no "-> 0 B"

@@ -21,8 +21,24 @@ struct FileReport {
     FileResult result;
 };
 
+/// One rank of a distributed run (tbbpipe-mpi): what it did and what it observed.
+struct RankFacts {
+    int rank = 0;
+    std::uint64_t files = 0;  ///< files (and parts of split files) it ran
+    std::uint64_t bytes_in = 0, bytes_out = 0;
+    std::uint64_t batches = 0;        ///< batches it ran
+    std::uint64_t messages_sent = 0;  ///< MPI messages (collectives not counted)
+    std::uint64_t message_bytes = 0;
+    double busy_seconds = 0;  ///< its engine had work
+    double wait_seconds = 0;  ///< waiting for work, for other ranks, or for a reply
+    RunStats stats;           ///< budgets and the most ever in flight, over all its jobs
+};
+
 /// What the run as a whole used and observed, for --json and -v.
 struct RunFacts {
+    /// A distributed run: one row per rank (rank 0 first); empty for `tbbpipe`.
+    std::vector<RankFacts> ranks;
+    std::uint64_t split_files = 0;   ///< files split across ranks by chunk ranges
     const JobResult* job = nullptr;  ///< null when no file could start
     EngineConfig config;
     std::string io_tokens_from;  ///< "flag", "preset" or "device"

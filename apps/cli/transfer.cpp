@@ -22,9 +22,9 @@
 #include "tbbpipe/engine.hpp"
 #include "tbbpipe/plan.hpp"
 #include "tbbpipe/storage.hpp"
+#include "transfer_steps.hpp"
 
 namespace tbbpipe::cli {
-namespace {
 
 // What the user sees for a failed file: the library's message, and the flag that fixes it
 // where there is one.
@@ -49,6 +49,8 @@ std::string plan_error_message(const PlanError& e) {
     return name + ": " + e.status.message();
 }
 
+namespace {
+
 // The folders a run reads and writes, for the device probe: one path per distinct folder.
 std::vector<std::string> probe_paths(const std::vector<Job::File>& files) {
     std::set<std::string> folders;
@@ -62,6 +64,8 @@ std::vector<std::string> probe_paths(const std::vector<Job::File>& files) {
     }
     return {folders.begin(), folders.end()};
 }
+
+}  // namespace
 
 std::uint64_t total_input_bytes(const std::vector<Job::File>& files) {
     std::uint64_t total = 0;
@@ -134,6 +138,8 @@ EngineConfig engine_config(const CliOptions& o, const Job& job, RunFacts& facts)
     return config;
 }
 
+namespace {
+
 // Submits and waits; the first SIGINT/SIGTERM cancels the job (it drains and removes its
 // partial outputs). A job the engine refuses is the command line's mistake.
 JobResult run_job(Engine& engine, Job job) {
@@ -180,12 +186,14 @@ void remove_inputs(const CliOptions& o, Engine& engine, const Job& job, JobResul
     }
 }
 
+}  // namespace
+
 // Started before the job, stopped after it: the endpoint lives exactly as long as the run.
-std::unique_ptr<MetricsHttpServer> serve_metrics(const CliOptions& o, const Engine& engine) {
+std::unique_ptr<MetricsHttpServer> serve_metrics(const CliOptions& o,
+                                                 std::function<std::string()> render) {
     if (!o.metrics_listen) return nullptr;
-    auto http = std::make_unique<MetricsHttpServer>(
-        *o.metrics_listen, o.metrics_listen_any,
-        [&engine] { return to_prometheus_text(engine.metrics()); });
+    auto http = std::make_unique<MetricsHttpServer>(*o.metrics_listen, o.metrics_listen_any,
+                                                    std::move(render));
     // Shown with -q too: with port 0 it is the only way to learn where to scrape.
     if (o.says_errors()) std::cerr << "tbbpipe: serving metrics on " << http->url() << '\n';
     return http;
@@ -193,19 +201,20 @@ std::unique_ptr<MetricsHttpServer> serve_metrics(const CliOptions& o, const Engi
 
 // Started with the live report (its warning goes through it, so it must end first) and
 // finished after the final figures: see run_transfer.
-std::unique_ptr<MetricsPusher> push_metrics(const CliOptions& o, const Engine& engine,
-                                            LiveReport& live) {
+std::unique_ptr<MetricsPusher> push_metrics(const CliOptions& o,
+                                            std::function<std::string()> render, LiveReport& live,
+                                            const std::string& rank) {
     if (!o.metrics_push) return nullptr;
     MetricsPushOptions push;
     push.url = *o.metrics_push;
     push.command = o.command == Command::kPack     ? "pack"
                    : o.command == Command::kUnpack ? "unpack"
                                                    : "verify";
+    push.rank = rank;
     if (o.metrics_interval_ms > 0) push.interval = std::chrono::milliseconds(o.metrics_interval_ms);
     const bool warns = o.says_notes();
     return std::make_unique<MetricsPusher>(
-        std::move(push), [&engine] { return to_prometheus_text(engine.metrics()); },
-        [&live, warns](const std::string& warning) {
+        std::move(push), std::move(render), [&live, warns](const std::string& warning) {
             if (warns) live.emit(printable_line("tbbpipe: warning: " + warning));
         });
 }
@@ -243,8 +252,6 @@ int report_sets(const CliOptions& o, const std::vector<SetReport>& sets, LiveRep
     return exit_code;
 }
 
-}  // namespace
-
 int run_transfer(const CliOptions& o) {
     const auto wall_start = std::chrono::steady_clock::now();
     std::string warning;
@@ -275,7 +282,8 @@ int run_transfer(const CliOptions& o) {
     Engine engine(engine_config(o, job, facts));
     // A bad address is a UsageError (exit 2), one it cannot listen on a runtime_error (exit 1):
     // main says either, with a --json document too.
-    const std::unique_ptr<MetricsHttpServer> http = serve_metrics(o, engine);
+    const auto render = [&engine] { return to_prometheus_text(engine.metrics()); };
+    const std::unique_ptr<MetricsHttpServer> http = serve_metrics(o, render);
     if (http) facts.metrics_url = http->url();
     // The byte total is for the progress line and dashboard only: a stat per file otherwise saved.
     const LiveReportOptions live_opts = live_options(o);
@@ -283,7 +291,7 @@ int run_transfer(const CliOptions& o) {
     LiveReport live(
         live_opts, [&engine] { return engine.metrics(); },
         shows_totals ? total_input_bytes(job.files) : 0, job.files.size());
-    const std::unique_ptr<MetricsPusher> push = push_metrics(o, engine, live);
+    const std::unique_ptr<MetricsPusher> push = push_metrics(o, render, live, "");
 
     JobResult result;
     if (!job.files.empty() && !interrupted()) {
