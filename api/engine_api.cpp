@@ -9,6 +9,7 @@
 #include <stop_token>
 #include <thread>
 
+#include "api/engine_access.hpp"
 #include "api/job_checks.hpp"
 #include "core/status_error.hpp"
 #include "engine/metrics.hpp"
@@ -59,6 +60,10 @@ struct Engine::Impl {
     bool exit = false;          // guarded by mutex
     std::thread dispatcher;
 };
+
+format::KekCache& EngineAccess::kek_cache(Engine& engine) {
+    return engine.impl_->runner.kek_cache();
+}
 
 JobResult Engine::Impl::run(JobHandle::State& state) {
     JobResult result = runner.run(state.job, state.cancel.get_token());

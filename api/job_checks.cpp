@@ -14,6 +14,10 @@ Status validate_job(const Job& job, const EngineConfig& config) {
     if (job.files.empty() && !only_members) {
         return {StatusCode::kInvalidArgument, "a job needs at least one file"};
     }
+    if (job.operation == Operation::kPack && job.run_part == RunPart::kSets && !job.files.empty()) {
+        return {StatusCode::kInvalidArgument,
+                "a pack of the run's sets packs no file: give set_members alone"};
+    }
     if (!job.set_members.empty() &&
         (job.operation != Operation::kPack || job.run_part != RunPart::kSets)) {
         return {StatusCode::kInvalidArgument, "set members belong to a pack job of the sets"};

@@ -2,6 +2,7 @@
 // job of parts must pass before it is queued.
 #include <algorithm>
 
+#include "api/engine_access.hpp"
 #include "api/job_checks.hpp"
 #include "core/status_error.hpp"
 #include "jobs/split_plan.hpp"
@@ -25,6 +26,20 @@ Result<SplitPlan> SplitPlan::for_pack(const std::string& input, const PackOption
     }
     try {
         return SplitPlanAccess::make(jobs::plan_split_pack(input, options, secret, registry));
+    } catch (...) {
+        return named_failure(input);
+    }
+}
+
+Result<SplitPlan> SplitPlan::for_pack(Engine& engine, const std::string& input,
+                                      const PackOptions& options, const Secret& secret) {
+    const StageRegistry& registry = engine.config().stages;
+    if (Status s = validate(options, secret, registry); !s.is_ok()) {
+        return Status{s.code(), input + ": " + s.message()};
+    }
+    try {
+        return SplitPlanAccess::make(jobs::plan_split_pack(input, options, secret, registry,
+                                                           &EngineAccess::kek_cache(engine)));
     } catch (...) {
         return named_failure(input);
     }

@@ -124,8 +124,9 @@ const format::SecretBytes* JobRunner::pack_kek(const Job& job, format::Header& h
         } else {
             kdf.scrypt = {};
         }
-        pack_kek_ = format::derive_kek(secret, kdf);
-        if (passphrase) kek_cache_.count_derivation();
+        // Through the cache: a split plan made with the same salt, and the containers this
+        // engine later unpacks, derive nothing more.
+        pack_kek_ = kek_cache_.get(secret, kdf);
         pack_kdf_ = kdf;
         pack_secret_ = secret;
     }
@@ -284,6 +285,7 @@ JobResult JobRunner::run_files(const Job& job, const std::stop_token& stop) {
     if (job.run_part == RunPart::kSets && job.operation != Operation::kPack) {
         result = check_run_sets(job);
         result.status = overall_status(result);
+        result.stats = stats(engine::RunReport{}, CommitBatch(config_.commit), nullptr);
         result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         return result;
     }

@@ -49,6 +49,9 @@ public:
     /// statistics and chunk counts); null / empty before any.
     const engine::Pipeline* last_pipeline() const { return pipeline_.get(); }
     const engine::RunReport& last_report() const { return last_report_; }
+    /// The keys derived from passphrases, by salt and cost: shared with what else of the
+    /// library packs with this engine's keys (a split plan). Thread-safe.
+    format::KekCache& kek_cache() { return kek_cache_; }
 
 private:
     JobResult run_files(const Job& job, const std::stop_token& stop);

@@ -46,7 +46,8 @@ constexpr std::uint64_t kMaxInputSize = 1ull << 60;
 std::shared_ptr<const SplitPlan::State> plan_split_pack(const std::string& input,
                                                         const PackOptions& options,
                                                         const Secret& secret,
-                                                        const StageRegistry& registry) {
+                                                        const StageRegistry& registry,
+                                                        format::KekCache* kek_cache) {
     struct stat st {};
     if (::stat(input.c_str(), &st) != 0) throw_errno("cannot stat", errno);
     if (!S_ISREG(st.st_mode)) {
@@ -83,7 +84,7 @@ std::shared_ptr<const SplitPlan::State> plan_split_pack(const std::string& input
                 format::random_bytes(h.salt.data(), h.salt.size());
             }
         }
-        kek = format::derive_kek(secret, h);
+        kek = kek_cache ? kek_cache->get(secret, h) : format::derive_kek(secret, h);
         h.key_id = format::key_id_for(kek);
         h.cipher = state->stages.cipher;
         recipe.kek = &kek;

@@ -58,7 +58,8 @@ namespace tbbpipe::jobs {
 std::shared_ptr<const SplitPlan::State> plan_split_pack(const std::string& input,
                                                         const PackOptions& options,
                                                         const Secret& secret,
-                                                        const StageRegistry& registry);
+                                                        const StageRegistry& registry,
+                                                        format::KekCache* kek_cache = nullptr);
 std::vector<std::uint8_t> encode_split_plan(const SplitPlan::State& state);
 /// Throws StatusError: kCorruptData for damaged bytes, kInvalidArgument for a plan this process
 /// cannot use (a stage it lacks).

@@ -133,7 +133,7 @@ SplitOutcome split_pack(Engine& engine, Comm& comm, const Job& settings, const J
     Bytes wire;
     if (comm.root()) {
         Result<SplitPlan> made =
-            SplitPlan::for_pack(file.input, settings.pack, settings.secret, engine.config().stages);
+            SplitPlan::for_pack(engine, file.input, settings.pack, settings.secret);
         if (made.ok()) {
             plan = made.value();
             wire = plan->to_bytes();

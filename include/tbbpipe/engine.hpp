@@ -54,7 +54,8 @@ enum class RunPart {
     /// job (SetReport::missing stays empty).
     kShare,
     /// The run's sets alone, no file is processed. Pack: writes the manifest of every set that
-    /// Job::set_members names (the job may have no files). Unpack, verify: checks each file
+    /// Job::set_members names (the job has no files: a file is refused). Unpack, verify: checks
+    /// each file
     /// against its set's manifest (FileResult::status fails for a file it does not list, is ok
     /// otherwise) and reports the set's missing containers, as a kWhole job would.
     kSets,
@@ -295,6 +296,7 @@ public:
     struct Impl;
 
 private:
+    friend struct EngineAccess;  // the library's own parts (SplitPlan) share its derived keys
     std::shared_ptr<Impl> impl_;
 };
 

@@ -50,6 +50,11 @@ public:
     /// passphrase costs its scrypt derivation here, once.
     static Result<SplitPlan> for_pack(const std::string& input, const PackOptions& options,
                                       const Secret& secret, const StageRegistry& registry = {});
+    /// The same with `engine`'s stages and its derived keys: a passphrase with the salt the
+    /// engine already derived for (PackOptions::scrypt_salt) costs no second derivation, and one
+    /// made here counts in its RunStats::key_derivations.
+    static Result<SplitPlan> for_pack(Engine& engine, const std::string& input,
+                                      const PackOptions& options, const Secret& secret);
     /// The plan as bytes for the other processes. It carries the file's derived keys in the
     /// clear: send it over a trusted channel only (MPI), never store it.
     std::vector<std::uint8_t> to_bytes() const;
