@@ -12,6 +12,11 @@ include(CMakePackageConfigHelpers)
 install(TARGETS tbbpipe_lib EXPORT tbbpipeTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development)
 install(TARGETS tbbpipe tbbpipe-lab RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+# tbbpipe-mpi links Open MPI: a component of its own, so the Debian packages (runtime,
+# development) do not pull MPI in for everybody.
+if(TARGET tbbpipe-mpi)
+    install(TARGETS tbbpipe-mpi RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT mpi)
+endif()
 install(DIRECTORY include/tbbpipe DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development)
 
 # Man pages: one source, the programs' own --help (and tbbpipe's --version), turned into roff by

@@ -54,4 +54,4 @@ cd "$build_dir/suites"
 # by the main suite) and the script tests that run the programs (json_schema, completion_bash:
 # the programs are not built here) are skipped.
 ctest --output-on-failure -j"$(nproc)" --timeout 900 \
-    -E '_NOT_BUILT|^example_|^json_schema$|^completion_bash$'
+    -E '_NOT_BUILT|^example_|^json_schema$|^completion_bash$|^mpi_'
