@@ -243,14 +243,18 @@ std::vector<std::uint8_t> PackFile::finish_index() {
         }
     }
     if (plan_) return {};  // a part ends with its last record
+    return index_->finish(recorded_metadata(file_, st_before_));
+}
+
+format::FileMetadata recorded_metadata(const Job::File& file, const struct stat& st) {
     format::FileMetadata metadata;
-    if (file_.store_metadata) {
-        metadata.name = file_.name.empty() ? base_name(file_.input) : file_.name;
-        metadata.mode = static_cast<std::uint32_t>(st_before_.st_mode & 07777);
-        metadata.mtime_sec = st_before_.st_mtim.tv_sec;
-        metadata.mtime_nsec = static_cast<std::uint32_t>(st_before_.st_mtim.tv_nsec);
+    if (file.store_metadata) {
+        metadata.name = file.name.empty() ? base_name(file.input) : file.name;
+        metadata.mode = static_cast<std::uint32_t>(st.st_mode & 07777);
+        metadata.mtime_sec = st.st_mtim.tv_sec;
+        metadata.mtime_nsec = static_cast<std::uint32_t>(st.st_mtim.tv_nsec);
     }
-    return index_->finish(std::move(metadata));
+    return metadata;
 }
 
 std::unique_ptr<OutputFile> PackFile::finish(FileResult& result) {

@@ -80,4 +80,8 @@ private:
     std::vector<PartRecord> part_records_;  // a part: what its index lists
 };
 
+/// What a container's footer records of its input (name, mode, mtime), from the stat its pack
+/// made: one function, so a split container (jobs/split_tail.cpp) records what one process would.
+format::FileMetadata recorded_metadata(const Job::File& file, const struct stat& st);
+
 }  // namespace tbbpipe::jobs

@@ -22,13 +22,14 @@ std::uint32_t SplitPlan::State::chunk_bytes(std::uint64_t index) const {
 }  // namespace tbbpipe
 
 namespace tbbpipe::jobs {
-namespace {
 
 format::Digest stored_checksum(const std::uint8_t* at) {
     format::Digest d{};
     std::memcpy(d.data(), at, d.size());
     return d;
 }
+
+namespace {
 
 constexpr char kPlanMagic[8] = {'T', 'B', 'P', 'S', 'P', 'L', 'N', '1'};
 constexpr std::size_t kKeysSize = 3 * 32;  // payload, footer and header-MAC keys

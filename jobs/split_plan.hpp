@@ -61,6 +61,8 @@ std::shared_ptr<const SplitPlan::State> plan_split_pack(const std::string& input
                                                         const StageRegistry& registry,
                                                         format::KekCache* kek_cache = nullptr);
 std::vector<std::uint8_t> encode_split_plan(const SplitPlan::State& state);
+/// A SHA-256 checksum as stored after the bytes it covers (a plan's, a part index's).
+format::Digest stored_checksum(const std::uint8_t* at);
 /// Throws StatusError: kCorruptData for damaged bytes, kInvalidArgument for a plan this process
 /// cannot use (a stage it lacks).
 std::shared_ptr<const SplitPlan::State> decode_split_plan(std::span<const std::uint8_t> bytes,

@@ -9,16 +9,11 @@
 #include "core/status_error.hpp"
 #include "format/byte_order.hpp"
 #include "jobs/file_io.hpp"
+#include "jobs/pack_file.hpp"
 #include "jobs/split_plan.hpp"
 
 namespace tbbpipe::jobs {
 namespace {
-
-format::Digest stored_checksum(const std::uint8_t* at) {
-    format::Digest d{};
-    std::memcpy(d.data(), at, d.size());
-    return d;
-}
 
 constexpr char kPartMagic[8] = {'T', 'B', 'P', 'S', 'P', 'R', 'T', '1'};
 constexpr std::size_t kPartFixedSize = 8 + 16 + 8 + 8;  // magic, plan id, first, count
@@ -117,16 +112,8 @@ SplitTail finish_split(const SplitPlan::State& state,
             StatusCode::kInvalidArgument,
             "the parts cover chunks 0.." + std::to_string(next) + " of " + std::to_string(count));
     }
-    // What PackFile::finish_index records, from the same stat a pack would have made.
-    format::FileMetadata metadata;
-    if (file.store_metadata) {
-        metadata.name = file.name.empty() ? base_name(file.input) : file.name;
-        metadata.mode = static_cast<std::uint32_t>(st.st_mode & 07777);
-        metadata.mtime_sec = st.st_mtim.tv_sec;
-        metadata.mtime_nsec = static_cast<std::uint32_t>(st.st_mtim.tv_nsec);
-    }
     SplitTail tail;
-    tail.tail = index.finish(std::move(metadata));
+    tail.tail = index.finish(recorded_metadata(file, st));
     tail.header = state.seal.header_bytes;
     tail.container_size = index.container_size();
     tail.tail_offset = tail.container_size - tail.tail.size();
