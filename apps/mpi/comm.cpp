@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 #include <thread>
 
@@ -37,15 +38,33 @@ void Comm::wait(MPI_Request& request) {
     stats_.wait_seconds += std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-void Comm::send(int dest, int tag, const Bytes& data) {
-    MPI_Request request;
-    MPI_Isend(data.data(), count_of(data.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD, &request);
-    wait(request);
+void Comm::send(int dest, int tag, Bytes data) {
     ++stats_.messages_sent;
     stats_.bytes_sent += data.size();
+    Outgoing& out = outgoing_.emplace_back();
+    out.data = std::move(data);
+    MPI_Isend(out.data.data(), count_of(out.data.size()), MPI_BYTE, dest, tag, MPI_COMM_WORLD,
+              &out.request);
+    progress();
+}
+
+void Comm::progress() {
+    for (auto it = outgoing_.begin(); it != outgoing_.end();) {
+        int done = 0;
+        MPI_Test(&it->request, &done, MPI_STATUS_IGNORE);
+        it = done ? outgoing_.erase(it) : std::next(it);
+    }
+}
+
+void Comm::flush() {
+    while (!outgoing_.empty()) {
+        wait(outgoing_.front().request);
+        outgoing_.pop_front();
+    }
 }
 
 std::optional<Message> Comm::try_receive(int tag, int source) {
+    progress();
     int flag = 0;
     MPI_Status status;
     MPI_Iprobe(source, tag, MPI_COMM_WORLD, &flag, &status);

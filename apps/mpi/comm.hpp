@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,7 +42,14 @@ public:
     int size() const { return size_; }
     bool root() const { return rank_ == 0; }
 
-    void send(int dest, int tag, const Bytes& data);
+    /// Sends without waiting for the receiver: the message is kept until MPI is done with it
+    /// (progress() checks, flush() waits). A blocking send could deadlock two ranks that send
+    /// to each other at once: a message above MPI's eager limit completes only when received.
+    void send(int dest, int tag, Bytes data);
+    /// Lets go of the sends MPI has finished with.
+    void progress();
+    /// Waits until every send is finished (before a phase ends).
+    void flush();
     /// A message with `tag` from anyone, if one is there now.
     std::optional<Message> try_receive(int tag, int source = MPI_ANY_SOURCE);
     /// Waits (polling) for a message with `tag` from `source`.
@@ -61,6 +69,11 @@ public:
 private:
     void wait(MPI_Request& request);
 
+    struct Outgoing {
+        Bytes data;
+        MPI_Request request;
+    };
+    std::list<Outgoing> outgoing_;  // node-stable: MPI holds each buffer until it is done
     int rank_ = 0;
     int size_ = 1;
     CommStats stats_;

@@ -34,6 +34,10 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::uint64_t kMinSplitSize = 64ull << 20;
 
+// Set by the signal watcher's action, which may run after the run returned (the watcher calls
+// a copy of the action outside its lock): so it lives as long as the process.
+std::atomic<bool> g_stop{false};
+
 // What rank 0 tells every rank before the work starts.
 struct Setup {
     Status status;  ///< not ok: the run cannot start (a usage error: kInvalidArgument)
@@ -330,7 +334,7 @@ void on_every_rank(Comm& comm, F&& step) {
         comm.broadcast(comm.root() ? Bytes{static_cast<std::uint8_t>(first)} : Bytes{});
     if (comm.root()) {
         if (first == cli::kExitUsage) throw UsageError(said);
-        throw std::runtime_error(said);
+        throw AgreedFailure(said);
     }
     throw RankStepFailed(agreed.empty() ? cli::kExitFailed : agreed[0]);
 }
@@ -352,8 +356,8 @@ int run_distributed(const cli::CliOptions& o, const MpiOptions& m, Comm& comm) {
     if (comm.root() && !warning.empty() && o.says_notes()) {
         std::cerr << cli::printable_line("tbbpipe: warning: " + warning);
     }
-    std::atomic<bool> stop{false};
-    cli::on_interrupt([&stop] { stop = true; });
+    const std::atomic<bool>& stop = g_stop;
+    cli::on_interrupt([] { g_stop = true; });
 
     // Rank 0 plans; every rank learns the budgets, the salt and the files to split.
     Ledger ledger;
@@ -383,7 +387,7 @@ int run_distributed(const cli::CliOptions& o, const MpiOptions& m, Comm& comm) {
     if (!setup.status.is_ok()) {
         const bool usage = setup.status.code() == StatusCode::kInvalidArgument;
         if (comm.root() && usage) throw UsageError(setup.status.message());
-        if (comm.root()) throw std::runtime_error(setup.status.message());
+        if (comm.root()) throw AgreedFailure(setup.status.message());
         return usage ? cli::kExitUsage : cli::kExitFailed;
     }
     if (!comm.root()) {
@@ -416,6 +420,12 @@ int run_distributed(const cli::CliOptions& o, const MpiOptions& m, Comm& comm) {
     // Files far larger than a share: every rank at once, one after another.
     const bool durable = o.engine.commit.durable;
     for (const WorkItem& item : setup.split) {
+        // Every rank learns of a stop at the same file, so none starts a split the others left.
+        if (comm.all_max(stop ? 1 : 0)) {
+            if (comm.root())
+                ledger.file(item.report, std::move(interrupted({item})[0].result), false);
+            continue;
+        }
         SplitOutcome outcome = split_file(*engine, comm, base, item.file, durable, stop);
         if (!outcome.part.files.empty()) mine.account(outcome.part, false);
         if (comm.root()) ledger.file(item.report, std::move(outcome.result), false);
@@ -430,22 +440,31 @@ int run_distributed(const cli::CliOptions& o, const MpiOptions& m, Comm& comm) {
     } else {
         work(comm, mine, stop);
     }
-    cli::on_interrupt({});
 
-    // One report, on rank 0, with every rank's row.
+    // One report, on rank 0, with every rank's row, its exit code (a metrics file it could not
+    // write) and whether it was stopped.
+    int rank_code = comm.root() ? kExitOk : metrics.stop();
+    if (stop) rank_code = kExitInterrupted;
     mine.facts().messages_sent = comm.stats().messages_sent;
     mine.facts().message_bytes = comm.stats().bytes_sent;
     mine.facts().wait_seconds += comm.stats().wait_seconds;
-    const std::vector<Bytes> rows = comm.gather(encode_facts(mine.facts()));
+    Writer row;
+    row.u64(static_cast<std::uint64_t>(rank_code));
+    row.bytes(encode_facts(mine.facts()));
+    const std::vector<Bytes> rows = comm.gather(row.take());
     int exit_code = kExitOk;
     if (comm.root()) {
+        int ranks_code = kExitOk;
         for (std::size_t r = 0; r < rows.size(); ++r) {
-            plan.facts.ranks[r] = decode_facts(rows[r], static_cast<int>(r));
+            Reader reader(rows[r]);
+            ranks_code = cli::worst_exit(ranks_code, static_cast<int>(reader.u64()));
+            plan.facts.ranks[r] = decode_facts(reader.bytes(), static_cast<int>(r));
         }
         plan.facts.split_files = setup.split.size();
         metrics.finish_display();
         exit_code = report(o, ledger, sets, metrics.live());
         exit_code = cli::worst_exit(exit_code, metrics.stop());
+        exit_code = cli::worst_exit(exit_code, ranks_code);
         if (stop) exit_code = kExitInterrupted;
         JobResult summary;
         summary.sets = sets;
@@ -454,11 +473,8 @@ int run_distributed(const cli::CliOptions& o, const MpiOptions& m, Comm& comm) {
         plan.facts.metrics_url = metrics.url();
         const double wall = std::chrono::duration<double>(Clock::now() - wall_start).count();
         cli::print_summary(o, ledger.reports, engine->metrics(), plan.facts, wall, exit_code);
-    } else {
-        exit_code = metrics.stop();
     }
-    const int worst = comm.all_max(stop ? kExitInterrupted : 0);
-    if (worst == kExitInterrupted) exit_code = kExitInterrupted;
+    cli::on_interrupt({});
     // Every rank exits with rank 0's code: whichever rank mpirun reports, the run says one thing.
     const Bytes code =
         comm.broadcast(comm.root() ? Bytes{static_cast<std::uint8_t>(exit_code)} : Bytes{});

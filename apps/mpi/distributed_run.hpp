@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 
 #include "cli_options.hpp"
 #include "comm.hpp"
@@ -17,6 +18,12 @@ struct MpiOptions {
     /// (at least 64 MiB and twice a rank's fair share, with more than one rank); 0: never.
     std::optional<std::uint64_t> split_size;
     BatchLimits batch;
+};
+
+/// A failure every rank knows of (they all return): rank 0 reports it; nobody aborts the job.
+class AgreedFailure : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
 };
 
 /// Runs the command on every rank; returns the run's exit code (the same on every rank). Rank 0

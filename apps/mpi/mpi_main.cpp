@@ -24,7 +24,19 @@ using namespace tbbpipe;
 // info and keygen are not shared out: rank 0 runs them, every rank exits with its code.
 int run_once(mpi::Comm& comm, const cli::CliOptions& options) {
     int code = cli::kExitOk;
-    if (comm.root()) code = cli::run_command(options);
+    if (comm.root()) {
+        // Whatever happens here, the other ranks wait for the code below: never leave early.
+        try {
+            code = cli::run_command(options);
+        } catch (const cli::UsageError& e) {
+            std::cerr << cli::printable_line(std::string("tbbpipe: ") + e.what())
+                      << "Try 'tbbpipe-mpi --help'.\n";
+            code = cli::kExitUsage;
+        } catch (const std::exception& e) {
+            std::cerr << cli::printable_line(std::string("tbbpipe: ") + e.what());
+            code = cli::kExitFailed;
+        }
+    }
     const mpi::Bytes agreed =
         comm.broadcast(comm.root() ? mpi::Bytes{static_cast<std::uint8_t>(code)} : mpi::Bytes{});
     return agreed.empty() ? code : agreed[0];
@@ -60,6 +72,14 @@ int run(int argc, char** argv, mpi::Comm& comm) {
             }
         }
         return kExitUsage;
+    } catch (const mpi::AgreedFailure& e) {
+        if (speaks) {
+            std::cerr << printable_line(std::string("tbbpipe: ") + e.what());
+            if (const auto command = json_command_word(argc, argv)) {
+                std::cout << json_text(error_document(*command, e.what(), kExitFailed)) << '\n';
+            }
+        }
+        return kExitFailed;
     } catch (const std::exception& e) {
         std::cerr << printable_line("tbbpipe: rank " + std::to_string(comm.rank()) + ": " +
                                     e.what());

@@ -59,7 +59,17 @@ std::optional<std::vector<DoneItem>> RankEngine::poll() {
         account(result, true);
         for (std::size_t i = 0; i < r.items.size(); ++i) {
             DoneItem d{r.items[i].report, {}};
-            if (i < result.files.size()) d.result = std::move(result.files[i]);
+            if (i < result.files.size()) {
+                d.result = std::move(result.files[i]);
+            } else {  // the job never ran (cancelled while queued) or failed as a whole
+                const Job::File& f = r.items[i].file;
+                d.result.input = f.input;
+                d.result.output = f.output;
+                d.result.status =
+                    result.status.is_ok() || result.status.code() == StatusCode::kCancelled
+                        ? Status(StatusCode::kCancelled, f.input + ": interrupted")
+                        : Status(result.status.code(), f.input + ": " + result.status.message());
+            }
             done.push_back(std::move(d));
         }
     } else {
@@ -156,6 +166,7 @@ void coordinate(Comm& comm, RankEngine& mine, WorkQueue& queue, const std::atomi
                 idle += std::chrono::duration<double>(Clock::now() - t).count();
         }
     }
+    comm.flush();  // every worker got its replies before it said it finished: this returns
     if (!queue.empty()) done(interrupted(queue.drain()), false);
     mine.facts().wait_seconds += idle;
 }
@@ -171,6 +182,7 @@ void work(Comm& comm, RankEngine& mine, const std::atomic<bool>& stop) {
     };
     while (true) {
         bool progressed = false;
+        comm.progress();
         if (asked > 0) {
             if (std::optional<Message> m = comm.try_receive(kTagBatch, 0)) {
                 progressed = true;
@@ -193,6 +205,7 @@ void work(Comm& comm, RankEngine& mine, const std::atomic<bool>& stop) {
         while (wants()) send({}, kWantsMore);
         if ((no_more || stop) && asked == 0 && mine.pending() == 0) {
             send({}, kFinished);
+            comm.flush();  // rank 0 keeps receiving until every worker finished
             break;
         }
         if (!progressed) {

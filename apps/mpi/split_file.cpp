@@ -172,7 +172,9 @@ SplitOutcome split_pack(Engine& engine, Comm& comm, const Job& settings, const J
     }
     Verdict v = agree(comm, mine);
     const std::uint64_t part_bytes = count > 0 && mine.is_ok() ? out.part.files[0].bytes_out : 0;
-    const auto cleanup = [&] { ::unlink(part.c_str()); };
+    const auto cleanup = [&] {
+        if (count > 0) ::unlink(part.c_str());  // only this rank's own part file
+    };
     if (!v.ok) {
         cleanup();
         out.result.status = v.status;
