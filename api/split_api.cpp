@@ -93,7 +93,9 @@ Status validate_part_job(const Job& job) {
     for (const Job::File& f : job.files) {
         if (!f.part) return refuse(f.input, "a job with parts may hold nothing else");
         if (f.input.empty() || f.input == "-") return refuse(f.input, "a part needs an input path");
-        if (f.input_fd >= 0 || f.output_fd >= 0) {
+        // A pack part may write through a descriptor: the container's own, positioned where its
+        // records go (the first part's offset is known before anything is packed).
+        if (f.input_fd >= 0 || (f.output_fd >= 0 && job.operation != Operation::kPack)) {
             return refuse(f.input, "a part cannot be read or written through a descriptor");
         }
         if (!f.set_root.empty()) return refuse(f.input, "a part cannot belong to a set");

@@ -120,6 +120,23 @@ Status flush_file(const std::string& path) {
     return Status::ok();
 }
 
+// This rank's part job: its chunks into `out` (a part file), or through `fd` (the container).
+Job part_job(const Job& settings, const Job::File& file, const SplitPlan& plan, std::uint64_t first,
+             std::uint64_t count, const std::string& out, int fd) {
+    Job job = settings;
+    job.files.clear();
+    job.run_part = RunPart::kWhole;
+    Job::File f(file.input, out);
+    if (fd < 0) f.output_root = file.output_root;  // its folders are made as the container's
+    f.output_fd = fd;
+    f.name = file.name;
+    f.store_metadata = file.store_metadata;
+    f.part = Job::File::Part{std::make_shared<const SplitPlan>(plan), first, count};
+    job.files.push_back(std::move(f));
+    job.overwrite = true;  // a part left by a killed run is ours to replace
+    return job;
+}
+
 SplitOutcome split_pack(Engine& engine, Comm& comm, const Job& settings, const Job::File& file,
                         bool durable, const std::atomic<bool>& stop) {
     SplitOutcome out;
@@ -127,83 +144,81 @@ SplitOutcome split_pack(Engine& engine, Comm& comm, const Job& settings, const J
     out.result.output = file.output;
     const auto start = std::chrono::steady_clock::now();
 
-    // Rank 0 seals the header (and makes the file key); the plan travels to the ranks.
+    // Rank 0 seals the header (and makes the file key) and creates the container's temporary;
+    // the plan travels to the ranks.
     std::optional<SplitPlan> plan;
+    std::optional<SharedOutput> output;
     Status planned = Status::ok();
-    Bytes wire;
+    Writer w;
     if (comm.root()) {
         Result<SplitPlan> made =
             SplitPlan::for_pack(engine, file.input, settings.pack, settings.secret);
-        if (made.ok()) {
+        Result<SharedOutput> created =
+            made.ok()
+                ? SharedOutput::create(file.output, settings.overwrite, durable, file.output_root)
+                : Result<SharedOutput>(made.status());
+        if (created.ok()) {
             plan = made.value();
-            wire = plan->to_bytes();
+            output.emplace(std::move(created.value()));
+            w.bytes(plan->to_bytes());
+            w.str(output->temp_path());
         } else {
-            planned = made.status();
+            planned = created.status();
         }
     }
-    const Shared shared = share_from_root(comm, planned, wire);
+    const Shared shared = share_from_root(comm, planned, w.take());
     if (!shared.status.is_ok()) {
         out.result.status = shared.status;
         return out;
     }
+    Reader r(shared.data);
+    const Bytes wire = r.bytes();
+    const std::string temp = r.str();
     if (!comm.root()) {
-        Result<SplitPlan> mine = SplitPlan::from_bytes(shared.data, engine.config().stages);
+        Result<SplitPlan> mine = SplitPlan::from_bytes(wire, engine.config().stages);
         if (mine.ok()) plan = mine.value();
         planned = mine.status();
     }
-    // Every rank packs its range into its part file.
+    // Every rank packs its range. The first range's offset is known now (right after the
+    // header): rank 0 writes its records into the container itself. The others' offsets depend
+    // on the compressed sizes before them, so they pack into a part file and copy it over later.
     const auto [first, count] = range_of(plan ? plan->chunk_count() : 0, comm.rank(), comm.size());
     const std::string part = part_path(file.output, comm.rank());
+    const bool in_place = comm.root();
     Status mine = planned;
     if (mine.is_ok() && count > 0) {
-        Job job = settings;
-        job.files.clear();
-        job.run_part = RunPart::kWhole;
-        Job::File f(file.input, part);
-        f.output_root = file.output_root;  // its folders are made as the container's would be
-        f.name = file.name;
-        f.store_metadata = file.store_metadata;
-        f.part = Job::File::Part{std::make_shared<const SplitPlan>(*plan), first, count};
-        job.files.push_back(std::move(f));
-        job.overwrite = true;  // a part left by a killed run is ours to replace
-        out.part = run_part(engine, std::move(job), stop);
-        mine = first_status(out.part);
-        if (mine.is_ok() && stop.load()) mine = {StatusCode::kCancelled, "interrupted"};
+        int fd = -1;
+        if (in_place) {
+            fd = ::open(temp.c_str(), O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || ::lseek(fd, static_cast<off_t>(plan->header_size()), SEEK_SET) < 0) {
+                mine = {StatusCode::kIoError, temp + ": " + std::strerror(errno)};
+            }
+        }
+        if (mine.is_ok()) {
+            out.part = run_part(
+                engine, part_job(settings, file, *plan, first, count, in_place ? temp : part, fd),
+                stop);
+            mine = first_status(out.part);
+            if (mine.is_ok() && stop.load()) mine = {StatusCode::kCancelled, "interrupted"};
+        }
+        if (fd >= 0) ::close(fd);
     }
-    Verdict v = agree(comm, mine);
-    const std::uint64_t part_bytes = count > 0 && mine.is_ok() ? out.part.files[0].bytes_out : 0;
     const auto cleanup = [&] {
-        if (count > 0) ::unlink(part.c_str());  // only this rank's own part file
+        if (count > 0 && !in_place) ::unlink(part.c_str());  // only this rank's own part file
     };
+    Verdict v = agree(comm, mine);
     if (!v.ok) {
         cleanup();
         out.result.status = v.status;
         return out;
     }
-
-    // The output's temporary, made by rank 0; every rank places its records at their offset.
-    std::optional<SharedOutput> output;
-    Status created = Status::ok();
-    Bytes temp;
-    if (comm.root()) {
-        Result<SharedOutput> made =
-            SharedOutput::create(file.output, settings.overwrite, durable, file.output_root);
-        if (made.ok()) {
-            output.emplace(std::move(made.value()));
-            const std::string t = output->temp_path();
-            temp.assign(t.begin(), t.end());
-        } else {
-            created = made.status();
-        }
-    }
-    const Shared where = share_from_root(comm, created, temp);
+    // Every other rank places its records at their offset: after the header and the parts
+    // before it (an exclusive scan of the parts' sizes).
+    const std::uint64_t part_bytes = count > 0 ? out.part.files[0].bytes_out : 0;
     const std::uint64_t offset = plan->header_size() + comm.exscan_sum(part_bytes);
-    mine = where.status;
-    if (mine.is_ok() && count > 0) {
-        const std::string temp_path(where.data.begin(), where.data.end());
-        mine = place_part(part, temp_path, offset);
-        if (mine.is_ok() && durable) mine = flush_file(temp_path);
-    }
+    mine = Status::ok();
+    if (count > 0 && !in_place) mine = place_part(part, temp, offset);
+    if (mine.is_ok() && count > 0 && durable) mine = flush_file(temp);
     cleanup();
     v = agree(comm, mine);
     // The tail needs every part's index: gathered on rank 0, in rank (= chunk) order.

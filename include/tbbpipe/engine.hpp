@@ -113,7 +113,8 @@ struct Job {
         /// else (every file a part; a pack's all of one plan); no descriptors, streams or sets.
         /// Pack (plan set; job.pack and job.secret are unused: the plan has them): reads those
         /// chunks of `input` and writes only their records to `output` (a part file, committed
-        /// like any output); FileResult::part_index then holds what SplitPlan::finish needs.
+        /// like any output), or to output_fd from its current position (the container itself,
+        /// for the part whose offset is known before packing: the first); FileResult::part_index then holds what SplitPlan::finish needs.
         /// Unpack (plan unused): `output` must already exist (a SharedOutput's temp_path()); each
         /// chunk's plaintext is written at its offset in it, which is neither truncated, renamed
         /// nor given metadata here. Verify: checks those chunks. Both authenticate the header
