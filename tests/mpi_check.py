@@ -20,16 +20,16 @@ TBBPIPE, TBBPIPE_MPI, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
 
 ENV = dict(os.environ)
 ENV.update({"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"})
-# The signal case: a rank signalled by mpirun gets this long after SIGTERM to clean up (Open
-# MPI's default is 1 s). Not for the others: mpirun also waits this long after any rank exits
-# non-zero.
-SIGNAL_ENV = dict(ENV, OMPI_MCA_odls_base_sigkill_timeout="10")
 ENV.pop("TBBPIPE_PASSPHRASE", None)
 if "ASAN_OPTIONS" in ENV:
     # Open MPI leaks at MPI_Finalize from MCA components it has already unloaded: LeakSanitizer
     # reports them as "<unknown module>", which no suppression can name. Memory errors are still
     # caught; the library's leaks are the other suites' to find.
     ENV["ASAN_OPTIONS"] += ":detect_leaks=0"
+# The signal case: a rank signalled by mpirun gets this long after SIGTERM to clean up (Open
+# MPI's default is 1 s). Not for the others: mpirun also waits this long after any rank exits
+# non-zero.
+SIGNAL_ENV = dict(ENV, OMPI_MCA_odls_base_sigkill_timeout="10")
 
 
 def fail(message):
