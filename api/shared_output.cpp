@@ -19,7 +19,7 @@ namespace {
 
 // A failure's status, naming `path` unless its message does already.
 Status naming(const std::string& path) {
-    const Status s = status_from_current_exception();
+    Status s = status_from_current_exception();
     if (s.message().find(path) != std::string::npos) return s;
     return {s.code(), path + ": " + s.message()};
 }
@@ -123,7 +123,7 @@ Status SharedOutput::commit(std::uint32_t mode, std::int64_t mtime_sec, std::uin
         impl_->file.reset();
         return Status::ok();
     } catch (...) {
-        const Status s = naming(impl_->path);
+        Status s = naming(impl_->path);
         discard();
         return s;
     }

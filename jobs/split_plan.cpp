@@ -32,7 +32,7 @@ format::Digest stored_checksum(const std::uint8_t* at) {
 namespace {
 
 constexpr char kPlanMagic[8] = {'T', 'B', 'P', 'S', 'P', 'L', 'N', '1'};
-constexpr std::size_t kKeysSize = 3 * 32;  // payload, footer and header-MAC keys
+constexpr std::size_t kKeysSize = std::size_t{3} * 32;  // payload, footer and header-MAC keys
 // magic, plan id, input size, level, header size, key flag | header, keys | checksum
 constexpr std::size_t kPlanFixedSize = 8 + 16 + 8 + 4 + 4 + 1;
 // Beyond this an input's chunk count or offsets could overflow; no file is this large.

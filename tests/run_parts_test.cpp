@@ -374,6 +374,7 @@ std::vector<std::string> pack_on_engines(const ScratchDir& dir, const std::strin
 
 std::vector<Job::File> to_restore(const std::vector<std::string>& containers) {
     std::vector<Job::File> files;
+    files.reserve(containers.size());
     for (const std::string& c : containers) files.emplace_back(c, c + ".back");
     return files;
 }

@@ -182,7 +182,8 @@ SplitOutcome split_pack(Engine& engine, Comm& comm, const Job& settings, const J
     // Every rank packs its range. The first range's offset is known now (right after the
     // header): rank 0 writes its records into the container itself. The others' offsets depend
     // on the compressed sizes before them, so they pack into a part file and copy it over later.
-    const auto [first, count] = range_of(plan ? plan->chunk_count() : 0, comm.rank(), comm.size());
+    const auto range = range_of(plan ? plan->chunk_count() : 0, comm.rank(), comm.size());
+    const std::uint64_t first = range.first, count = range.second;
     const std::string part = part_path(file.output, comm.rank());
     const bool in_place = comm.root();
     Status mine = planned;

@@ -114,11 +114,12 @@ struct Job {
         /// Pack (plan set; job.pack and job.secret are unused: the plan has them): reads those
         /// chunks of `input` and writes only their records to `output` (a part file, committed
         /// like any output), or to output_fd from its current position (the container itself,
-        /// for the part whose offset is known before packing: the first); FileResult::part_index then holds what SplitPlan::finish needs.
-        /// Unpack (plan unused): `output` must already exist (a SharedOutput's temp_path()); each
-        /// chunk's plaintext is written at its offset in it, which is neither truncated, renamed
-        /// nor given metadata here. Verify: checks those chunks. Both authenticate the header
-        /// and the whole index first, as for a whole file, and check the name likewise.
+        /// for the part whose offset is known before packing: the first); FileResult::part_index
+        /// then holds what SplitPlan::finish needs. Unpack (plan unused): `output` must already
+        /// exist (a SharedOutput's temp_path()); each chunk's plaintext is written at its offset in
+        /// it, which is neither truncated, renamed nor given metadata here. Verify: checks those
+        /// chunks. Both authenticate the header and the whole index first, as for a whole file, and
+        /// check the name likewise.
         struct Part {
             std::shared_ptr<const SplitPlan> plan;
             std::uint64_t first_chunk = 0;
