@@ -7,6 +7,7 @@
 #include <memory>
 #include <utility>
 
+#include "format/locked_pool.hpp"
 #include "tbbpipe/secret.hpp"
 
 namespace tbbpipe {
@@ -18,22 +19,25 @@ namespace format {
 void lock_memory(const void* p, std::size_t n) noexcept;
 void unlock_memory(const void* p, std::size_t n) noexcept;
 
-/// Crypto++'s wiping allocator, plus a lock on what it hands out. Locks are per page: a key that
-/// shares a page with another freed earlier may lose its lock with it (best effort, said so in
+/// Crypto++'s wiping allocator, with what it hands out locked in memory. Keys and other small
+/// blocks come from a pool of slabs locked once (format/locked_pool.hpp); a larger block (a long
+/// passphrase) is locked on its own. Those locks are per page: such a block that shares a page
+/// with another freed earlier may lose its lock with it (best effort, said so in
 /// docs/SECURITY.md).
 class LockedAllocator : public CryptoPP::AllocatorWithCleanup<CryptoPP::byte> {
 public:
     using Base = CryptoPP::AllocatorWithCleanup<CryptoPP::byte>;
     pointer allocate(size_type n, const void* hint = nullptr) {
+        if (void* block = locked_pool_allocate(n)) return static_cast<pointer>(block);
         pointer p = Base::allocate(n, hint);
         if (p) lock_memory(p, n);
         return p;
     }
     void deallocate(void* p, size_type n) {
-        if (p) {
-            CryptoPP::SecureWipeArray(static_cast<pointer>(p), n);  // wiped while still locked
-            unlock_memory(p, n);
-        }
+        if (!p) return Base::deallocate(p, n);
+        CryptoPP::SecureWipeArray(static_cast<pointer>(p), n);  // wiped while still locked
+        if (locked_pool_free(p)) return;
+        unlock_memory(p, n);
         Base::deallocate(p, n);
     }
     pointer reallocate(pointer old, size_type old_size, size_type new_size, bool preserve) {

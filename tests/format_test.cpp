@@ -11,6 +11,7 @@
 #include "format/codec.hpp"
 #include "format/footer.hpp"
 #include "format/header.hpp"
+#include "format/locked_pool.hpp"
 #include "format/open.hpp"
 #include "format/record.hpp"
 #include "tests/test_support.hpp"
@@ -222,6 +223,30 @@ TEST(Keys, KeyIdSeparatesKeysAndFileKeysDifferByHeader) {
     const FileKeys k = derive_file_keys(a, d1);
     EXPECT_NE(k.payload, k.footer);
     EXPECT_NE(k.footer, k.header_mac);
+}
+
+// Keys come from slabs locked once, not from an mlock per key (format/locked_pool.hpp): more
+// keys than one slab holds, all in the pool, each keeping its own bytes while the others come and
+// go; a block given back is handed out again; a long passphrase takes the heap.
+TEST(Keys, SmallKeysLiveInTheLockedPool) {
+    std::vector<SecretBytes> keys;
+    for (int i = 0; i < 1200; ++i) {
+        keys.emplace_back(32);
+        std::memset(keys.back().data(), i & 0xff, 32);
+        EXPECT_TRUE(locked_pool_owns(keys.back().data()));
+    }
+    for (int i = 0; i < 1200; i += 2) keys[static_cast<std::size_t>(i)] = SecretBytes();
+    for (int i = 1; i < 1200; i += 2) {
+        const SecretBytes& k = keys[static_cast<std::size_t>(i)];
+        for (std::size_t b = 0; b < 32; ++b) ASSERT_EQ(k[b], i & 0xff) << "key " << i;
+    }
+    const void* freed = keys[1].data();
+    keys[1] = SecretBytes();
+    const SecretBytes again(16);
+    EXPECT_EQ(again.data(), freed);  // the block freed last comes back first
+    const SecretBytes passphrase(4096);
+    EXPECT_FALSE(locked_pool_owns(passphrase.data()));
+    EXPECT_FALSE(locked_pool_owns(&keys));
 }
 
 TEST(Keys, KekCacheDerivesOncePerSalt) {
