@@ -9,8 +9,8 @@
 namespace tbbpipe::format {
 namespace {
 
-constexpr std::size_t kSlabSize = 64 * 1024;  // 512 blocks; one mlock, counted once against
-                                              // RLIMIT_MEMLOCK however many keys come and go
+// 512 blocks; one mlock, counted once against RLIMIT_MEMLOCK however many keys come and go.
+constexpr std::size_t kSlabSize = std::size_t{64} * 1024;
 
 struct FreeBlock {
     FreeBlock* next;
