@@ -86,7 +86,10 @@ Status validate_part_job(const Job& job) {
     const auto refuse = [](const std::string& name, const std::string& why) {
         return Status{StatusCode::kInvalidArgument, name + ": " + why};
     };
-    if (job.run_part != RunPart::kWhole || !job.set_members.empty()) {
+    // Unpack and verify parts may be a share of a run, so each is checked against its set's
+    // manifest (the container the manifest lists, not another of the same name).
+    const bool share = job.run_part == RunPart::kShare && job.operation != Operation::kPack;
+    if ((job.run_part != RunPart::kWhole && !share) || !job.set_members.empty()) {
         return {StatusCode::kInvalidArgument, "parts of a split container make a job of their own"};
     }
     const SplitPlan::State* plan = nullptr;
@@ -98,7 +101,11 @@ Status validate_part_job(const Job& job) {
         if (f.input_fd >= 0 || (f.output_fd >= 0 && job.operation != Operation::kPack)) {
             return refuse(f.input, "a part cannot be read or written through a descriptor");
         }
-        if (!f.set_root.empty()) return refuse(f.input, "a part cannot belong to a set");
+        if (!f.set_root.empty() && !share) {
+            return refuse(f.input,
+                          "a part belongs to a set only in a share of a run that unpacks or "
+                          "verifies (RunPart::kShare)");
+        }
         if (job.operation != Operation::kVerify && (f.output.empty() || f.output == "-")) {
             return refuse(f.input, "a part needs an output path");
         }

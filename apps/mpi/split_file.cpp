@@ -306,10 +306,13 @@ SplitOutcome split_unpack(Engine& engine, Comm& comm, const Job& settings, const
     if (count > 0) {
         Job job = settings;
         job.files.clear();
-        job.run_part = RunPart::kWhole;
         Job::File f(file.input, verify ? "" : temp);
         f.name = file.name;
         f.name_must_match = file.name_must_match;
+        // Checked against its set's manifest like a whole file: the container it lists, not
+        // another of the same name (a share: the run looked for missing ones already).
+        f.set_root = file.set_root;
+        job.run_part = RunPart::kShare;  // (not kWhole: that would call the rest missing)
         f.part = Job::File::Part{nullptr, first, count};
         job.files.push_back(std::move(f));
         out.part = run_part(engine, std::move(job), stop);

@@ -110,7 +110,8 @@ struct Job {
         std::string set_root;
         /// Part of a container shared by several processes (tbbpipe/split.hpp): only chunks
         /// [first_chunk, first_chunk + chunk_count) are handled. A job with parts has nothing
-        /// else (every file a part; a pack's all of one plan); no descriptors, streams or sets.
+        /// else (every file a part; a pack's all of one plan); no streams; no descriptor but a
+        /// pack's output_fd; a set (set_root) only for unpack and verify in a RunPart::kShare job.
         /// Pack (plan set; job.pack and job.secret are unused: the plan has them): reads those
         /// chunks of `input` and writes only their records to `output` (a part file, committed
         /// like any output), or to output_fd from its current position (the container itself,
